@@ -1,0 +1,55 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"allocation/domain"
+)
+
+// UpdateAllocationsViewHandler keeps the allocations read model.
+type UpdateAllocationsViewHandler struct {
+	view AllocationsView
+}
+
+func NewUpdateAllocationsViewHandler(view AllocationsView) UpdateAllocationsViewHandler {
+	return UpdateAllocationsViewHandler{view: view}
+}
+
+func (h UpdateAllocationsViewHandler) OnAllocated(ctx context.Context, e *domain.Allocated) error {
+	return h.view.Allocated(ctx, *e)
+}
+
+func (h UpdateAllocationsViewHandler) OnDeallocated(ctx context.Context, e *domain.Deallocated) error {
+	return h.view.Deallocated(ctx, *e)
+}
+
+// ReallocateHandler sends Allocate for a line that lost its batch. It goes
+// through the command bus so that the re-allocation is retried and parked
+// like any asynchronous command.
+type ReallocateHandler struct {
+	commands CommandSender
+}
+
+func NewReallocateHandler(commands CommandSender) ReallocateHandler {
+	return ReallocateHandler{commands: commands}
+}
+
+func (h ReallocateHandler) Handle(ctx context.Context, e *domain.Deallocated) error {
+	return h.commands.Send(ctx, &domain.Allocate{OrderID: e.OrderID, SKU: e.SKU, Qty: e.Qty})
+}
+
+// NotifyOutOfStockHandler tells the buyers when a sku runs out.
+type NotifyOutOfStockHandler struct {
+	notifier Notifier
+}
+
+func NewNotifyOutOfStockHandler(notifier Notifier) NotifyOutOfStockHandler {
+	return NotifyOutOfStockHandler{notifier: notifier}
+}
+
+func (h NotifyOutOfStockHandler) Handle(ctx context.Context, e *domain.OutOfStock) error {
+	return h.notifier.Notify(ctx,
+		fmt.Sprintf("Out of stock for %s", e.SKU),
+		fmt.Sprintf("Out of stock for %s: order %s wanted %d.", e.SKU, e.OrderID, e.Qty))
+}

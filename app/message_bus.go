@@ -1,0 +1,207 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/components/cqrs"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+)
+
+// HandlerRetryPolicy is how a failing message handler is retried before
+// its message is parked in the poison queue. Permanent errors skip it.
+type HandlerRetryPolicy struct {
+	MaxRetries      int
+	InitialInterval time.Duration
+	MaxInterval     time.Duration
+}
+
+// DefaultHandlerRetryPolicy rides out a database or broker that is away
+// for a few seconds.
+func DefaultHandlerRetryPolicy() HandlerRetryPolicy {
+	return HandlerRetryPolicy{MaxRetries: 5, InitialInterval: 100 * time.Millisecond, MaxInterval: 2 * time.Second}
+}
+
+// MessageBusConfig configures the message bus.
+type MessageBusConfig struct {
+	PubSub       PubSub
+	Logger       watermill.LoggerAdapter
+	Retry        HandlerRetryPolicy
+	CloseTimeout time.Duration
+	// OnRetry and OnPoisoned are hooks for metrics; may be nil.
+	OnRetry    func()
+	OnPoisoned func(handler string)
+	// Middlewares run inside the poison queue and retry, around every
+	// handler attempt (logging, metrics).
+	Middlewares []message.HandlerMiddleware
+}
+
+// MessageBus is the router with the command and event buses and their
+// processors. Handlers are added with AddHandlers, then Router.Run starts it.
+type MessageBus struct {
+	Router           *message.Router
+	CommandBus       *cqrs.CommandBus
+	EventBus         *cqrs.EventBus
+	commandProcessor *cqrs.CommandProcessor
+	eventProcessor   *cqrs.EventProcessor
+}
+
+// NewMessageBus builds the router with its middleware and the buses.
+func NewMessageBus(cfg MessageBusConfig) (*MessageBus, error) {
+	if cfg.PubSub == nil {
+		return nil, errors.New("message bus: no pub/sub")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = watermill.NopLogger{}
+	}
+	if cfg.CloseTimeout == 0 {
+		cfg.CloseTimeout = 10 * time.Second
+	}
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: cfg.CloseTimeout}, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	publisher := cfg.PubSub.Publisher()
+
+	// Order matters: the first middleware is the outermost. PoisonQueue must
+	// see the error only after Retry has given up (Watermill issues 580, 645).
+	poison, err := middleware.PoisonQueue(&poisonCounter{publisher: publisher, onPoisoned: cfg.OnPoisoned}, PoisonTopic)
+	if err != nil {
+		return nil, err
+	}
+	router.AddMiddleware(
+		poison,
+		middleware.Retry{
+			MaxRetries:          cfg.Retry.MaxRetries,
+			InitialInterval:     cfg.Retry.InitialInterval,
+			MaxInterval:         cfg.Retry.MaxInterval,
+			Multiplier:          2,
+			RandomizationFactor: 0.2,
+			ResetContextOnRetry: true,
+			ShouldRetry: func(p middleware.RetryParams) bool {
+				retry := !IsPermanent(p.Err)
+				if retry && cfg.OnRetry != nil {
+					cfg.OnRetry()
+				}
+				return retry
+			},
+			Logger: cfg.Logger,
+		}.Middleware,
+		middleware.Recoverer,
+		middleware.CorrelationID,
+	)
+	router.AddMiddleware(cfg.Middlewares...)
+
+	commandBus, err := NewCommandBus(publisher, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	eventBus, err := NewEventBus(publisher, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	commandProcessor, err := cqrs.NewCommandProcessorWithConfig(router, cqrs.CommandProcessorConfig{
+		GenerateSubscribeTopic: func(p cqrs.CommandProcessorGenerateSubscribeTopicParams) (string, error) {
+			return CommandTopic(p.CommandName), nil
+		},
+		SubscriberConstructor: func(p cqrs.CommandProcessorSubscriberConstructorParams) (message.Subscriber, error) {
+			return cfg.PubSub.Subscriber(ConsumerGroup(p.HandlerName))
+		},
+		Marshaler: Marshaler(),
+		Logger:    cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	eventProcessor, err := cqrs.NewEventProcessorWithConfig(router, cqrs.EventProcessorConfig{
+		GenerateSubscribeTopic: func(p cqrs.EventProcessorGenerateSubscribeTopicParams) (string, error) {
+			return EventTopic(p.EventName), nil
+		},
+		SubscriberConstructor: func(p cqrs.EventProcessorSubscriberConstructorParams) (message.Subscriber, error) {
+			return cfg.PubSub.Subscriber(ConsumerGroup(p.HandlerName))
+		},
+		Marshaler: Marshaler(),
+		Logger:    cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &MessageBus{
+		Router:           router,
+		CommandBus:       commandBus,
+		EventBus:         eventBus,
+		commandProcessor: commandProcessor,
+		eventProcessor:   eventProcessor,
+	}, nil
+}
+
+// AddHandlers registers the handlers. Every command must have exactly one
+// handler; start-up fails otherwise.
+func (b *MessageBus) AddHandlers(commands []cqrs.CommandHandler, events []cqrs.EventHandler) error {
+	if err := checkOneHandlerPerCommand(commands); err != nil {
+		return err
+	}
+	if err := b.commandProcessor.AddHandlers(commands...); err != nil {
+		return err
+	}
+	return b.eventProcessor.AddHandlers(events...)
+}
+
+// MissingCommandHandlerError is returned at start-up for a command without a handler.
+type MissingCommandHandlerError struct{ Command string }
+
+func (e MissingCommandHandlerError) Error() string {
+	return fmt.Sprintf("command %s has no handler: every command needs exactly one", e.Command)
+}
+
+// DuplicateCommandHandlerError is returned at start-up for a command with several handlers.
+type DuplicateCommandHandlerError struct {
+	Command  string
+	Handlers []string
+}
+
+func (e DuplicateCommandHandlerError) Error() string {
+	return fmt.Sprintf("command %s has %d handlers %v: every command needs exactly one", e.Command, len(e.Handlers), e.Handlers)
+}
+
+func checkOneHandlerPerCommand(handlers []cqrs.CommandHandler) error {
+	marshaler := Marshaler()
+	byCommand := map[string][]string{}
+	for _, h := range handlers {
+		name := marshaler.Name(h.NewCommand())
+		byCommand[name] = append(byCommand[name], h.HandlerName())
+	}
+	var errs []error
+	for _, cmd := range knownCommandNames() {
+		switch n := len(byCommand[cmd]); {
+		case n == 0:
+			errs = append(errs, MissingCommandHandlerError{Command: cmd})
+		case n > 1:
+			errs = append(errs, DuplicateCommandHandlerError{Command: cmd, Handlers: byCommand[cmd]})
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// poisonCounter counts what reaches the poison queue.
+type poisonCounter struct {
+	publisher  message.Publisher
+	onPoisoned func(handler string)
+}
+
+func (p *poisonCounter) Publish(topic string, msgs ...*message.Message) error {
+	if err := p.publisher.Publish(topic, msgs...); err != nil {
+		return err
+	}
+	if p.onPoisoned != nil {
+		for _, m := range msgs {
+			p.onPoisoned(m.Metadata.Get(middleware.PoisonedHandlerKey))
+		}
+	}
+	return nil
+}
+
+func (p *poisonCounter) Close() error { return nil }

@@ -1,0 +1,67 @@
+// Package app is the service layer: command and event handlers, the ports
+// they need, and their registration on Watermill's CQRS buses.
+package app
+
+import (
+	"context"
+
+	"allocation/domain"
+)
+
+// ProductRepository loads and adds products inside one transaction.
+type ProductRepository interface {
+	// Add stores a new product. A batch reference already used by any
+	// product is refused with domain.DuplicateBatchError.
+	Add(ctx context.Context, product *domain.Product) error
+	// Get returns the product of the sku or domain.ProductNotFoundError.
+	Get(ctx context.Context, sku string) (*domain.Product, error)
+	// GetByBatchRef returns the product owning the batch or
+	// domain.BatchNotFoundError.
+	GetByBatchRef(ctx context.Context, ref string) (*domain.Product, error)
+}
+
+// UnitOfWork starts transactions.
+type UnitOfWork interface {
+	Begin(ctx context.Context) (Transaction, error)
+}
+
+// Transaction is one atomic change. Nothing is kept unless Commit succeeds.
+type Transaction interface {
+	Products() ProductRepository
+	// Commit stores every product added or loaded in the transaction and
+	// the events they recorded, atomically. A product changed by someone
+	// else since it was loaded fails the commit with ConcurrencyConflictError.
+	Commit(ctx context.Context) error
+	// Rollback discards the transaction; after Commit it does nothing.
+	Rollback(ctx context.Context) error
+}
+
+// EventPublisher hands recorded events to the event bus.
+type EventPublisher interface {
+	PublishEvents(ctx context.Context, events []domain.Event) error
+}
+
+// Allocation is one row of the allocations read model.
+type Allocation struct {
+	SKU      string `json:"sku"`
+	BatchRef string `json:"batchref"`
+}
+
+// AllocationsView is the read model behind GET /allocations/{orderid}.
+// Updates are idempotent and ordered by product version, so redelivered
+// or reordered events leave it correct.
+type AllocationsView interface {
+	Allocated(ctx context.Context, e domain.Allocated) error
+	Deallocated(ctx context.Context, e domain.Deallocated) error
+	AllocationsFor(ctx context.Context, orderID string) ([]Allocation, error)
+}
+
+// Notifier tells people about things (the book's email.send).
+type Notifier interface {
+	Notify(ctx context.Context, subject, body string) error
+}
+
+// CommandSender sends a command asynchronously (the command bus).
+type CommandSender interface {
+	Send(ctx context.Context, cmd any) error
+}

@@ -1,0 +1,140 @@
+package domain
+
+import (
+	"time"
+)
+
+// Batch is stock of one sku ordered by the purchasing department. A batch
+// with no eta is warehouse stock; one with an eta is a shipment on its way.
+type Batch struct {
+	ref       string
+	sku       string
+	purchased int
+	eta       *time.Time
+	// allocations keeps insertion order so that deallocation is
+	// deterministic: the most recently allocated line goes first.
+	allocations []OrderLine
+}
+
+// NewBatch validates and builds an empty batch. eta may be nil.
+func NewBatch(ref, sku string, qty int, eta *time.Time) (*Batch, error) {
+	if ref == "" {
+		return nil, ValidationError{Field: "ref", Reason: "must not be empty"}
+	}
+	if sku == "" {
+		return nil, ValidationError{Field: "sku", Reason: "must not be empty"}
+	}
+	if qty <= 0 {
+		return nil, ValidationError{Field: "qty", Reason: "must be a positive integer"}
+	}
+	return &Batch{ref: ref, sku: sku, purchased: qty, eta: truncateDate(eta)}, nil
+}
+
+// UnmarshalBatchFromDatabase rebuilds a batch from stored state. It is meant
+// for repositories only and trusts its input apart from basic sanity.
+func UnmarshalBatchFromDatabase(ref, sku string, purchased int, eta *time.Time, allocations []OrderLine) (*Batch, error) {
+	if ref == "" || sku == "" || purchased < 0 {
+		return nil, ValidationError{Field: "batch", Reason: "stored batch is invalid"}
+	}
+	b := &Batch{ref: ref, sku: sku, purchased: purchased, eta: truncateDate(eta)}
+	b.allocations = append(b.allocations, allocations...)
+	return b, nil
+}
+
+func truncateDate(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	d := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+	return &d
+}
+
+func (b *Batch) Ref() string            { return b.ref }
+func (b *Batch) SKU() string            { return b.sku }
+func (b *Batch) PurchasedQuantity() int { return b.purchased }
+
+// ETA returns the expected arrival date and whether there is one.
+func (b *Batch) ETA() (time.Time, bool) {
+	if b.eta == nil {
+		return time.Time{}, false
+	}
+	return *b.eta, true
+}
+
+// Allocations returns a copy of the allocated lines, oldest first.
+func (b *Batch) Allocations() []OrderLine {
+	return append([]OrderLine(nil), b.allocations...)
+}
+
+func (b *Batch) AllocatedQuantity() int {
+	total := 0
+	for _, l := range b.allocations {
+		total += l.qty
+	}
+	return total
+}
+
+func (b *Batch) AvailableQuantity() int { return b.purchased - b.AllocatedQuantity() }
+
+// CanAllocate tells whether the line fits: same sku and enough stock left.
+func (b *Batch) CanAllocate(line OrderLine) bool {
+	return b.sku == line.sku && b.AvailableQuantity() >= line.qty
+}
+
+// HasLine tells whether the batch holds a line of that order.
+func (b *Batch) HasLine(orderID string) bool {
+	for _, l := range b.allocations {
+		if l.orderID == orderID {
+			return true
+		}
+	}
+	return false
+}
+
+// Allocate adds the line. Allocating a line already held changes nothing.
+func (b *Batch) Allocate(line OrderLine) error {
+	if b.HasLine(line.orderID) {
+		return nil
+	}
+	if b.sku != line.sku {
+		return SKUMismatchError{BatchSKU: b.sku, LineSKU: line.sku}
+	}
+	if b.AvailableQuantity() < line.qty {
+		return OutOfStockError{SKU: line.sku}
+	}
+	b.allocations = append(b.allocations, line)
+	return nil
+}
+
+// Deallocate removes the line of that order, if held.
+func (b *Batch) Deallocate(orderID string) {
+	for i, l := range b.allocations {
+		if l.orderID == orderID {
+			b.allocations = append(b.allocations[:i], b.allocations[i+1:]...)
+			return
+		}
+	}
+}
+
+// deallocateOne removes the most recently allocated line.
+func (b *Batch) deallocateOne() (OrderLine, bool) {
+	if len(b.allocations) == 0 {
+		return OrderLine{}, false
+	}
+	last := b.allocations[len(b.allocations)-1]
+	b.allocations = b.allocations[:len(b.allocations)-1]
+	return last, true
+}
+
+// shipsBefore orders batches for allocation: warehouse stock (no eta) first,
+// then the earliest eta; ties keep the order the batches were added in.
+func (b *Batch) shipsBefore(other *Batch) bool {
+	switch {
+	case b.eta == nil:
+		return other.eta != nil
+	case other.eta == nil:
+		return false
+	default:
+		return b.eta.Before(*other.eta)
+	}
+}

@@ -1,0 +1,131 @@
+package domain
+
+import (
+	"sort"
+	"time"
+)
+
+// Product is the aggregate: all batches of one sku, changed together and
+// guarded by one version number (optimistic concurrency).
+type Product struct {
+	sku     string
+	batches []*Batch
+	version int
+	events  []Event
+}
+
+// NewProduct builds a new product with no batches at version 0.
+func NewProduct(sku string) (*Product, error) {
+	if sku == "" {
+		return nil, ValidationError{Field: "sku", Reason: "must not be empty"}
+	}
+	return &Product{sku: sku}, nil
+}
+
+// UnmarshalProductFromDatabase rebuilds a product from stored state; for
+// repositories only.
+func UnmarshalProductFromDatabase(sku string, version int, batches []*Batch) (*Product, error) {
+	p, err := NewProduct(sku)
+	if err != nil {
+		return nil, err
+	}
+	p.version = version
+	p.batches = append(p.batches, batches...)
+	return p, nil
+}
+
+func (p *Product) SKU() string  { return p.sku }
+func (p *Product) Version() int { return p.version }
+
+// Batches returns the product's batches in the order they were added.
+func (p *Product) Batches() []*Batch { return append([]*Batch(nil), p.batches...) }
+
+// Batch finds a batch by reference.
+func (p *Product) Batch(ref string) (*Batch, bool) {
+	for _, b := range p.batches {
+		if b.ref == ref {
+			return b, true
+		}
+	}
+	return nil, false
+}
+
+// Events returns the events recorded since the product was loaded.
+func (p *Product) Events() []Event { return append([]Event(nil), p.events...) }
+
+// PopEvents returns the recorded events and forgets them.
+func (p *Product) PopEvents() []Event {
+	events := p.events
+	p.events = nil
+	return events
+}
+
+func (p *Product) record(e Event) { p.events = append(p.events, e) }
+
+// AddBatch adds a new batch of this product's sku.
+func (p *Product) AddBatch(ref string, qty int, eta *time.Time) error {
+	if _, exists := p.Batch(ref); exists {
+		return DuplicateBatchError{Ref: ref}
+	}
+	b, err := NewBatch(ref, p.sku, qty, eta)
+	if err != nil {
+		return err
+	}
+	p.batches = append(p.batches, b)
+	p.version++
+	return nil
+}
+
+// Allocate allocates the line to the preferred batch that can take it and
+// returns the batch's reference. A line of an order that is already
+// allocated is not allocated again: its batch is returned and nothing
+// changes. When no batch can take it, OutOfStock is recorded and an
+// OutOfStockError returned.
+func (p *Product) Allocate(line OrderLine) (string, error) {
+	if line.sku != p.sku {
+		return "", SKUMismatchError{BatchSKU: p.sku, LineSKU: line.sku}
+	}
+	for _, b := range p.batches {
+		if b.HasLine(line.orderID) {
+			return b.ref, nil
+		}
+	}
+	candidates := p.Batches()
+	sort.SliceStable(candidates, func(i, j int) bool { return candidates[i].shipsBefore(candidates[j]) })
+	for _, b := range candidates {
+		if !b.CanAllocate(line) {
+			continue
+		}
+		if err := b.Allocate(line); err != nil {
+			return "", err
+		}
+		p.version++
+		p.record(Allocated{OrderID: line.orderID, SKU: line.sku, Qty: line.qty, BatchRef: b.ref, Version: p.version})
+		return b.ref, nil
+	}
+	p.record(OutOfStock{SKU: p.sku, OrderID: line.orderID, Qty: line.qty, Version: p.version})
+	return "", OutOfStockError{SKU: p.sku}
+}
+
+// ChangeBatchQuantity sets the purchased quantity of a batch. When the
+// batch no longer holds its allocations, lines are deallocated one by one
+// until it does; each records Deallocated so that it is allocated again.
+func (p *Product) ChangeBatchQuantity(ref string, qty int) error {
+	if qty < 0 {
+		return ValidationError{Field: "qty", Reason: "must not be negative"}
+	}
+	b, ok := p.Batch(ref)
+	if !ok {
+		return BatchNotFoundError{Ref: ref}
+	}
+	if b.purchased == qty {
+		return nil
+	}
+	b.purchased = qty
+	p.version++
+	for b.AvailableQuantity() < 0 {
+		line, _ := b.deallocateOne()
+		p.record(Deallocated{OrderID: line.orderID, SKU: line.sku, Qty: line.qty, BatchRef: b.ref, Version: p.version})
+	}
+	return nil
+}
