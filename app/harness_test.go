@@ -1,0 +1,235 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"allocation/adapters/memory"
+	"allocation/app"
+	"allocation/domain"
+)
+
+// brokerCase builds a pub/sub for the shared handler suite. Every broker
+// the service supports runs the same tests.
+type brokerCase struct {
+	name      string
+	newPubSub func(t *testing.T) app.PubSub
+}
+
+// harness is the service layer running on real Watermill buses with
+// in-memory adapters and fakes.
+type harness struct {
+	t        *testing.T
+	bus      *app.MessageBus
+	app      app.Application
+	uow      *memory.UnitOfWork
+	view     *memory.AllocationsView
+	notifier *fakeNotifier
+	external *fakeExternalPublisher
+	poison   *collector
+	events   map[string]*collector
+}
+
+const testMaxRetries = 3
+
+func newHarness(t *testing.T, broker brokerCase) *harness {
+	t.Helper()
+	ps := broker.newPubSub(t)
+	logger := watermill.NopLogger{}
+	bus, err := app.NewMessageBus(app.MessageBusConfig{
+		PubSub: ps,
+		Logger: logger,
+		Retry:  app.HandlerRetryPolicy{MaxRetries: testMaxRetries, InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{
+		t:        t,
+		bus:      bus,
+		uow:      memory.NewUnitOfWork(app.NewBusEventPublisher(bus.EventBus)),
+		view:     memory.NewAllocationsView(),
+		notifier: &fakeNotifier{},
+		external: &fakeExternalPublisher{},
+		events:   map[string]*collector{},
+	}
+	h.app, err = app.NewApplication(app.Dependencies{
+		UnitOfWork:     h.uow,
+		View:           h.view,
+		Notifier:       h.notifier,
+		Commands:       bus.CommandBus,
+		ExternalEvents: h.external,
+		ConflictRetry:  app.DefaultConflictRetryPolicy(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.AddHandlers(h.app.CommandHandlers(), h.app.EventHandlers()); err != nil {
+		t.Fatal(err)
+	}
+	// Test subscribers listen like any other consumer group.
+	h.poison = h.collect(ps, app.PoisonTopic, "test.poison")
+	for _, name := range []string{"Allocated", "Deallocated", "OutOfStock"} {
+		h.events[name] = h.collect(ps, app.EventTopic(name), "test.events."+name)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- bus.Router.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("router: %v", err)
+		}
+	})
+	select {
+	case <-bus.Router.Running():
+	case err := <-done:
+		t.Fatalf("router did not start: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("router did not start within 10s")
+	}
+	return h
+}
+
+func (h *harness) collect(ps app.PubSub, topic, group string) *collector {
+	sub, err := ps.Subscriber(group)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h.t.Cleanup(cancel)
+	messages, err := sub.Subscribe(ctx, topic)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	c := &collector{}
+	go func() {
+		for m := range messages {
+			c.add(m)
+			m.Ack()
+		}
+	}()
+	return c
+}
+
+func (h *harness) addBatch(ref, sku string, qty int, eta *time.Time) {
+	h.t.Helper()
+	if err := h.app.AddBatch.Handle(context.Background(), &domain.CreateBatch{Ref: ref, SKU: sku, Qty: qty, ETA: eta}); err != nil {
+		h.t.Fatalf("add batch %s: %v", ref, err)
+	}
+}
+
+// product reads a product's committed state.
+func (h *harness) product(sku string) *domain.Product {
+	h.t.Helper()
+	tx, err := h.uow.Begin(context.Background())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(context.Background()) }()
+	p, err := tx.Products().Get(context.Background(), sku)
+	if err != nil {
+		h.t.Fatalf("product %s: %v", sku, err)
+	}
+	return p
+}
+
+// eventually waits for cond with a deadline, failing the test with what.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		<-tick.C
+	}
+}
+
+type collector struct {
+	mu       sync.Mutex
+	messages []*message.Message
+}
+
+func (c *collector) add(m *message.Message) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.messages = append(c.messages, m)
+}
+
+func (c *collector) all() []*message.Message {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*message.Message(nil), c.messages...)
+}
+
+func (c *collector) find(match func(*message.Message) bool) *message.Message {
+	for _, m := range c.all() {
+		if match(m) {
+			return m
+		}
+	}
+	return nil
+}
+
+type fakeNotifier struct {
+	mu       sync.Mutex
+	subjects []string
+}
+
+func (n *fakeNotifier) Notify(_ context.Context, subject, _ string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.subjects = append(n.subjects, subject)
+	return nil
+}
+
+func (n *fakeNotifier) sent() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]string(nil), n.subjects...)
+}
+
+// fakeExternalPublisher records what would go to other services; failWith
+// makes it fail, to test retries and the poison queue.
+type fakeExternalPublisher struct {
+	mu           sync.Mutex
+	published    []domain.Allocated
+	correlations []string
+	attempts     int
+	failWith     error
+}
+
+func (p *fakeExternalPublisher) PublishLineAllocated(ctx context.Context, e domain.Allocated) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.attempts++
+	if p.failWith != nil {
+		return p.failWith
+	}
+	p.published = append(p.published, e)
+	p.correlations = append(p.correlations, app.CorrelationIDFromContext(ctx))
+	return nil
+}
+
+func (p *fakeExternalPublisher) fail(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failWith = err
+}
+
+func (p *fakeExternalPublisher) snapshot() (published []domain.Allocated, correlations []string, attempts int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]domain.Allocated(nil), p.published...), append([]string(nil), p.correlations...), p.attempts
+}
+
+var errBrokerAway = errors.New("broker briefly away")

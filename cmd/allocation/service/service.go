@@ -1,0 +1,185 @@
+// Package service glues configuration, adapters, the application and the
+// ports together. It lives under cmd because it is the one place that
+// imports everything; end-to-end and port tests use it to run the real
+// wiring in-process.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+
+	"github.com/ThreeDotsLabs/watermill"
+
+	"allocation/adapters/memory"
+	"allocation/adapters/notify"
+	"allocation/adapters/pubsub"
+	"allocation/app"
+	"allocation/config"
+	"allocation/ports/httpapi"
+)
+
+// Service is the wired service: the message bus and the HTTP handler.
+type Service struct {
+	Config  config.Config
+	Logger  *slog.Logger
+	Bus     *app.MessageBus
+	App     app.Application
+	Handler http.Handler
+
+	// workers run beside the router (outbox relay, ...) until stopped.
+	workers []func(ctx context.Context) error
+	// closers release resources in reverse order of acquisition.
+	closers []func() error
+
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
+	errMu       sync.Mutex
+	runErr      error
+	routerError chan error
+}
+
+// New builds the service from the configuration. Nothing runs until Start.
+func New(cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Service{Config: cfg, Logger: logger}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, s.close())
+		}
+	}()
+	// Watermill logs every handler start at info; that is debug to us.
+	wmLogger := watermill.NewSlogLoggerWithLevelMapping(logger, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
+
+	ps, err := s.newPubSub(wmLogger)
+	if err != nil {
+		return nil, err
+	}
+	bus, err := app.NewMessageBus(app.MessageBusConfig{
+		PubSub: ps,
+		Logger: wmLogger,
+		Retry:  app.DefaultHandlerRetryPolicy(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.Bus = bus
+
+	uow, view, err := s.newStore(bus)
+	if err != nil {
+		return nil, err
+	}
+	var notifier app.Notifier = notify.NewLogNotifier(logger)
+	if cfg.SMTPAddr != "" {
+		notifier = notify.NewSMTPNotifier(cfg.SMTPAddr, cfg.SMTPFrom, []string{cfg.NotifyTo})
+	}
+	s.App, err = app.NewApplication(app.Dependencies{
+		UnitOfWork:    uow,
+		View:          view,
+		Notifier:      notifier,
+		Commands:      bus.CommandBus,
+		ConflictRetry: app.DefaultConflictRetryPolicy(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := bus.AddHandlers(s.App.CommandHandlers(), s.App.EventHandlers()); err != nil {
+		return nil, fmt.Errorf("registering handlers: %w", err)
+	}
+	s.Handler = httpapi.NewHandler(httpapi.Config{
+		App:      s.App,
+		Commands: bus.CommandBus,
+		Logger:   logger,
+	})
+	return s, nil
+}
+
+func (s *Service) newPubSub(logger watermill.LoggerAdapter) (app.PubSub, error) {
+	switch s.Config.Broker {
+	case config.BrokerMemory:
+		ps := pubsub.NewGoChannelPubSub(logger)
+		s.closers = append(s.closers, ps.Close)
+		return ps, nil
+	default:
+		return nil, fmt.Errorf("BROKER=%s: not available yet", s.Config.Broker)
+	}
+}
+
+func (s *Service) newStore(bus *app.MessageBus) (app.UnitOfWork, app.AllocationsView, error) {
+	switch s.Config.Store {
+	case config.StoreMemory:
+		return memory.NewUnitOfWork(app.NewBusEventPublisher(bus.EventBus)), memory.NewAllocationsView(), nil
+	default:
+		return nil, nil, fmt.Errorf("STORE=%s: not available yet", s.Config.Store)
+	}
+}
+
+// Start runs the router and the workers and returns once the router's
+// subscribers are up, so that nothing is published to a topic nobody
+// listens to yet. Errors after start are reported by Stop and Done.
+func (s *Service) Start(ctx context.Context) error {
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	s.routerError = make(chan error, 1)
+	go func() { s.routerError <- s.Bus.Router.Run(runCtx) }()
+	select {
+	case <-s.Bus.Router.Running():
+	case err := <-s.routerError:
+		cancel()
+		return fmt.Errorf("message router: %w", err)
+	case <-ctx.Done():
+		cancel()
+		return ctx.Err()
+	}
+	for _, w := range s.workers {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := w(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+				s.recordError(err)
+			}
+		}()
+	}
+	return nil
+}
+
+// RouterDone is closed with the router's error when it stops by itself.
+func (s *Service) RouterDone() <-chan error { return s.routerError }
+
+func (s *Service) recordError(err error) {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	s.runErr = errors.Join(s.runErr, err)
+	s.Logger.Error("background worker failed", "error", err)
+}
+
+// Stop stops the router (waiting for messages in flight), the workers,
+// and releases every resource.
+func (s *Service) Stop() error {
+	var err error
+	if s.Bus != nil && s.cancel != nil {
+		err = s.Bus.Router.Close()
+		s.cancel()
+		s.wg.Wait()
+	}
+	s.errMu.Lock()
+	err = errors.Join(err, s.runErr)
+	s.errMu.Unlock()
+	return errors.Join(err, s.close())
+}
+
+func (s *Service) close() error {
+	var errs []error
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		if err := s.closers[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.closers = nil
+	return errors.Join(errs...)
+}

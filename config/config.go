@@ -1,0 +1,134 @@
+// Package config reads the service's one typed configuration from
+// environment variables, overridden by flags of the same name.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Store and broker choices.
+const (
+	StoreMemory   = "memory"
+	StorePostgres = "postgres"
+
+	BrokerMemory = "memory"
+	BrokerRedis  = "redis"
+	BrokerSQL    = "sql"
+)
+
+// Config is everything the service can be told at start-up.
+type Config struct {
+	HTTPAddr        string
+	Store           string
+	Broker          string
+	DatabaseURL     string
+	RedisAddr       string
+	SMTPAddr        string
+	SMTPFrom        string
+	NotifyTo        string
+	LogFormat       string
+	LogLevel        string
+	SQLPollInterval time.Duration
+	ShutdownTimeout time.Duration
+}
+
+// setting is one variable: its environment name, its flag name, its help.
+type setting struct {
+	env, usage, def string
+	target          *string
+}
+
+func (c *Config) settings() []setting {
+	return []setting{
+		{"HTTP_ADDR", "address the HTTP API listens on", ":8080", &c.HTTPAddr},
+		{"STORE", "where products live: memory or postgres", StoreMemory, &c.Store},
+		{"BROKER", "message broker: memory, redis or sql", BrokerMemory, &c.Broker},
+		{"DATABASE_URL", "PostgreSQL URL (STORE=postgres or BROKER=sql)", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", &c.DatabaseURL},
+		{"REDIS_ADDR", "Redis address (BROKER=redis)", "127.0.0.1:6379", &c.RedisAddr},
+		{"SMTP_ADDR", "SMTP relay host:port for notifications; empty logs them", "", &c.SMTPAddr},
+		{"SMTP_FROM", "sender of notification mails", "allocation@localhost", &c.SMTPFrom},
+		{"NOTIFY_TO", "recipient of out-of-stock notifications", "stock@localhost", &c.NotifyTo},
+		{"LOG_FORMAT", "log format: text or json", "text", &c.LogFormat},
+		{"LOG_LEVEL", "log level: debug, info, warn or error", "info", &c.LogLevel},
+	}
+}
+
+// flagName turns HTTP_ADDR into http-addr.
+func flagName(env string) string { return strings.ReplaceAll(strings.ToLower(env), "_", "-") }
+
+// ErrHelp is returned when --help was asked for; the usage has been printed.
+var ErrHelp = flag.ErrHelp
+
+// Load reads the configuration: defaults, then the environment (getenv),
+// then the flags in args. Usage and errors go to output.
+func Load(name string, args []string, getenv func(string) string, output io.Writer) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(output)
+	for _, s := range c.settings() {
+		value := s.def
+		if v := getenv(s.env); v != "" {
+			value = v
+		}
+		fs.StringVar(s.target, flagName(s.env), value, fmt.Sprintf("%s (env %s, default %q)", s.usage, s.env, s.def))
+	}
+	durations := []struct {
+		env, usage string
+		def        time.Duration
+		target     *time.Duration
+	}{
+		{"SQL_POLL_INTERVAL", "how often SQL subscribers poll (BROKER=sql)", 10 * time.Millisecond, &c.SQLPollInterval},
+		{"SHUTDOWN_TIMEOUT", "how long shutdown waits for requests and messages in flight", 20 * time.Second, &c.ShutdownTimeout},
+	}
+	for _, d := range durations {
+		value := d.def
+		if v := getenv(d.env); v != "" {
+			parsed, err := time.ParseDuration(v)
+			if err != nil {
+				return Config{}, fmt.Errorf("%s: %q is not a duration (e.g. 10ms, 2s)", d.env, v)
+			}
+			value = parsed
+		}
+		fs.DurationVar(d.target, flagName(d.env), value, fmt.Sprintf("%s (env %s, default %s)", d.usage, d.env, d.def))
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(output, "Usage: %s [flags]\n\nEvery flag can also be set by the environment variable named in its help; flags win.\n\n", name)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return c, c.Validate()
+}
+
+// Validate refuses values the service cannot run with.
+func (c Config) Validate() error {
+	var errs []error
+	oneOf := func(name, value string, allowed ...string) {
+		for _, a := range allowed {
+			if value == a {
+				return
+			}
+		}
+		errs = append(errs, fmt.Errorf("%s=%q is not supported: use one of %s", name, value, strings.Join(allowed, ", ")))
+	}
+	oneOf("STORE", c.Store, StoreMemory, StorePostgres)
+	oneOf("BROKER", c.Broker, BrokerMemory, BrokerRedis, BrokerSQL)
+	oneOf("LOG_FORMAT", c.LogFormat, "text", "json")
+	oneOf("LOG_LEVEL", c.LogLevel, "debug", "info", "warn", "error")
+	if c.HTTPAddr == "" {
+		errs = append(errs, errors.New("HTTP_ADDR must not be empty"))
+	}
+	if c.SQLPollInterval <= 0 {
+		errs = append(errs, errors.New("SQL_POLL_INTERVAL must be positive"))
+	}
+	return errors.Join(errs...)
+}

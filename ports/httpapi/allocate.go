@@ -1,0 +1,85 @@
+package httpapi
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"allocation/domain"
+)
+
+type allocateRequest struct {
+	OrderID *string `json:"orderid"`
+	SKU     *string `json:"sku"`
+	Qty     *int    `json:"qty"`
+}
+
+func (r allocateRequest) command() (*domain.Allocate, error) {
+	orderID, err := requireString("orderid", r.OrderID)
+	if err != nil {
+		return nil, err
+	}
+	sku, err := requireString("sku", r.SKU)
+	if err != nil {
+		return nil, err
+	}
+	qty, err := requireInt("qty", r.Qty)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := domain.NewOrderLine(orderID, sku, qty); err != nil {
+		return nil, err
+	}
+	return &domain.Allocate{OrderID: orderID, SKU: sku, Qty: qty}, nil
+}
+
+func (s *Server) allocate(c *gin.Context) {
+	var req allocateRequest
+	if err := decodeJSON(c.Request, c.Writer, &req); err != nil {
+		s.abortWithError(c, err)
+		return
+	}
+	cmd, err := req.command()
+	if err != nil {
+		s.abortWithError(c, err)
+		return
+	}
+	if prefersAsync(c.Request) {
+		s.allocateAsync(c, cmd)
+		return
+	}
+	batchRef, err := s.app.Allocate.Handle(c.Request.Context(), cmd)
+	if err != nil {
+		s.abortWithError(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, gin.H{"batchref": batchRef})
+}
+
+// allocateAsync sends the command through the command bus: the caller gets
+// 202 at once and follows Location to see the result.
+func (s *Server) allocateAsync(c *gin.Context, cmd *domain.Allocate) {
+	if err := s.commands.Send(c.Request.Context(), cmd); err != nil {
+		s.abortWithError(c, err)
+		return
+	}
+	location := "/allocations/" + url.PathEscape(cmd.OrderID)
+	c.Header("Location", location)
+	c.Header("Preference-Applied", "respond-async")
+	c.JSON(http.StatusAccepted, gin.H{"orderid": cmd.OrderID, "location": location})
+}
+
+// prefersAsync reads RFC 7240's Prefer header.
+func prefersAsync(r *http.Request) bool {
+	for _, header := range r.Header.Values("Prefer") {
+		for _, pref := range strings.Split(header, ",") {
+			token, _, _ := strings.Cut(pref, ";")
+			if strings.EqualFold(strings.TrimSpace(token), "respond-async") {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,262 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/gin-gonic/gin"
+
+	"allocation/cmd/allocation/service"
+	"allocation/config"
+)
+
+// stores lists the configurations the HTTP suite runs against.
+func stores(t *testing.T) []config.Config {
+	t.Helper()
+	base, err := config.Load("test", nil, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append([]config.Config{base}, extraStores(t, base)...)
+}
+
+type api struct {
+	t       *testing.T
+	handler http.Handler
+}
+
+func forEachStore(t *testing.T, test func(t *testing.T, a *api)) {
+	gin.SetMode(gin.TestMode)
+	for _, cfg := range stores(t) {
+		t.Run(cfg.Store+"-"+cfg.Broker, func(t *testing.T) {
+			t.Parallel()
+			svc, err := service.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := svc.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				if err := svc.Stop(); err != nil {
+					t.Errorf("stop: %v", err)
+				}
+			})
+			test(t, &api{t: t, handler: svc.Handler})
+		})
+	}
+}
+
+type response struct {
+	status  int
+	body    map[string]any
+	list    []map[string]any
+	headers http.Header
+}
+
+func (a *api) do(method, path, body string, headers ...string) response {
+	a.t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	rec := httptest.NewRecorder()
+	a.handler.ServeHTTP(rec, req)
+	r := response{status: rec.Code, headers: rec.Header()}
+	raw := rec.Body.Bytes()
+	if bytes.HasPrefix(bytes.TrimSpace(raw), []byte("[")) {
+		if err := json.Unmarshal(raw, &r.list); err != nil {
+			a.t.Fatalf("%s %s: body %q is not JSON: %v", method, path, raw, err)
+		}
+	} else if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &r.body); err != nil {
+			a.t.Fatalf("%s %s: body %q is not JSON: %v", method, path, raw, err)
+		}
+	}
+	return r
+}
+
+func (a *api) addBatch(ref, sku string, qty int, eta string) {
+	a.t.Helper()
+	etaJSON := "null"
+	if eta != "" {
+		etaJSON = `"` + eta + `"`
+	}
+	body := `{"ref":"` + ref + `","sku":"` + sku + `","qty":` + itoa(qty) + `,"eta":` + etaJSON + `}`
+	if r := a.do("POST", "/add_batch", body); r.status != http.StatusCreated {
+		a.t.Fatalf("add_batch %s = %d %v", ref, r.status, r.body)
+	}
+}
+
+func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
+
+func uniq(s string) string { return s + "-" + watermill.NewShortUUID() }
+
+func TestHappyPathReturns201AndAllocatedBatch(t *testing.T) {
+	forEachStore(t, func(t *testing.T, a *api) {
+		sku, other := uniq("sku"), uniq("other")
+		early, later, otherBatch := uniq("b1"), uniq("b2"), uniq("b3")
+		a.addBatch(later, sku, 100, "2011-01-02")
+		a.addBatch(early, sku, 100, "2011-01-01")
+		a.addBatch(otherBatch, other, 100, "")
+		r := a.do("POST", "/allocate", `{"orderid":"`+uniq("o")+`","sku":"`+sku+`","qty":3}`)
+		if r.status != http.StatusCreated || r.body["batchref"] != early {
+			t.Fatalf("allocate = %d %v, want 201 batchref %s", r.status, r.body, early)
+		}
+	})
+}
+
+func TestUnknownSkuIs400WithMessage(t *testing.T) {
+	forEachStore(t, func(t *testing.T, a *api) {
+		sku := uniq("unknown")
+		r := a.do("POST", "/allocate", `{"orderid":"o1","sku":"`+sku+`","qty":20}`)
+		if r.status != http.StatusBadRequest || r.body["message"] != "Invalid sku "+sku {
+			t.Fatalf("got %d %v", r.status, r.body)
+		}
+	})
+}
+
+func TestOutOfStockIs409(t *testing.T) {
+	forEachStore(t, func(t *testing.T, a *api) {
+		sku := uniq("small")
+		a.addBatch(uniq("b"), sku, 5, "")
+		r := a.do("POST", "/allocate", `{"orderid":"o1","sku":"`+sku+`","qty":6}`)
+		if r.status != http.StatusConflict || !strings.Contains(r.body["message"].(string), "Out of stock") {
+			t.Fatalf("got %d %v", r.status, r.body)
+		}
+	})
+}
+
+func TestDuplicateBatchIs409(t *testing.T) {
+	forEachStore(t, func(t *testing.T, a *api) {
+		ref := uniq("b")
+		a.addBatch(ref, uniq("sku"), 5, "")
+		r := a.do("POST", "/add_batch", `{"ref":"`+ref+`","sku":"`+uniq("sku")+`","qty":5}`)
+		if r.status != http.StatusConflict || !strings.Contains(r.body["message"].(string), ref) {
+			t.Fatalf("got %d %v", r.status, r.body)
+		}
+	})
+}
+
+func TestBadInputIs400NamingTheField(t *testing.T) {
+	cases := []struct {
+		name, path, body, field string
+	}{
+		{"broken JSON", "/allocate", `{"orderid":`, "body"},
+		{"empty body", "/allocate", ``, "body"},
+		{"not an object", "/allocate", `[1,2]`, "body"},
+		{"two objects", "/allocate", `{"orderid":"o","sku":"s","qty":1}{}`, "body"},
+		{"missing orderid", "/allocate", `{"sku":"s","qty":1}`, "orderid"},
+		{"missing sku", "/allocate", `{"orderid":"o","qty":1}`, "sku"},
+		{"missing qty", "/allocate", `{"orderid":"o","sku":"s"}`, "qty"},
+		{"qty as string", "/allocate", `{"orderid":"o","sku":"s","qty":"3"}`, "qty"},
+		{"qty as float", "/allocate", `{"orderid":"o","sku":"s","qty":1.5}`, "qty"},
+		{"qty zero", "/allocate", `{"orderid":"o","sku":"s","qty":0}`, "qty"},
+		{"qty negative", "/allocate", `{"orderid":"o","sku":"s","qty":-1}`, "qty"},
+		{"empty orderid", "/allocate", `{"orderid":"","sku":"s","qty":1}`, "orderid"},
+		{"sku as number", "/allocate", `{"orderid":"o","sku":5,"qty":1}`, "sku"},
+		{"async qty zero", "/allocate", `{"orderid":"o","sku":"s","qty":0}`, "qty"},
+		{"batch missing ref", "/add_batch", `{"sku":"s","qty":1}`, "ref"},
+		{"batch qty zero", "/add_batch", `{"ref":"r","sku":"s","qty":0}`, "qty"},
+		{"batch malformed eta", "/add_batch", `{"ref":"r","sku":"s","qty":1,"eta":"tomorrow"}`, "eta"},
+		{"batch eta as number", "/add_batch", `{"ref":"r","sku":"s","qty":1,"eta":20110101}`, "eta"},
+		{"batch empty sku", "/add_batch", `{"ref":"r","sku":"","qty":1}`, "sku"},
+		{"batch broken JSON", "/add_batch", `{"ref":}`, "body"},
+	}
+	forEachStore(t, func(t *testing.T, a *api) {
+		for _, c := range cases {
+			headers := []string{}
+			if strings.HasPrefix(c.name, "async") {
+				headers = []string{"Prefer", "respond-async"}
+			}
+			r := a.do("POST", c.path, c.body, headers...)
+			msg, _ := r.body["message"].(string)
+			if r.status != http.StatusBadRequest || !strings.HasPrefix(msg, c.field+":") {
+				t.Errorf("%s: got %d %q, want 400 naming %s", c.name, r.status, msg, c.field)
+			}
+		}
+	})
+}
+
+func TestGetAllocations(t *testing.T) {
+	forEachStore(t, func(t *testing.T, a *api) {
+		sku, ref, order := uniq("sku"), uniq("b"), uniq("o")
+		a.addBatch(ref, sku, 10, "")
+		if r := a.do("POST", "/allocate", `{"orderid":"`+order+`","sku":"`+sku+`","qty":2}`); r.status != http.StatusCreated {
+			t.Fatalf("allocate = %d %v", r.status, r.body)
+		}
+		eventuallyGet(t, a, "/allocations/"+order, func(r response) bool {
+			return r.status == http.StatusOK && len(r.list) == 1 && r.list[0]["sku"] == sku && r.list[0]["batchref"] == ref
+		})
+		if r := a.do("GET", "/allocations/"+uniq("nobody"), ""); r.status != http.StatusNotFound || r.body["message"] == nil {
+			t.Fatalf("unknown order = %d %v, want 404 with message", r.status, r.body)
+		}
+	})
+}
+
+func TestAsyncAllocateIs202ThenVisible(t *testing.T) {
+	forEachStore(t, func(t *testing.T, a *api) {
+		sku, ref, order := uniq("sku"), uniq("b"), uniq("o")
+		a.addBatch(ref, sku, 10, "")
+		r := a.do("POST", "/allocate", `{"orderid":"`+order+`","sku":"`+sku+`","qty":2}`, "Prefer", "respond-async")
+		if r.status != http.StatusAccepted || r.headers.Get("Location") != "/allocations/"+order {
+			t.Fatalf("async allocate = %d %v location %q", r.status, r.body, r.headers.Get("Location"))
+		}
+		eventuallyGet(t, a, r.headers.Get("Location"), func(r response) bool {
+			return r.status == http.StatusOK && len(r.list) == 1 && r.list[0]["batchref"] == ref
+		})
+	})
+}
+
+func TestCorrelationIDIsEchoedOrGenerated(t *testing.T) {
+	forEachStore(t, func(t *testing.T, a *api) {
+		r := a.do("GET", "/healthz", "", "X-Correlation-ID", "abc-123")
+		if got := r.headers.Get("X-Correlation-ID"); got != "abc-123" {
+			t.Errorf("echoed %q", got)
+		}
+		r = a.do("GET", "/healthz", "")
+		if got := r.headers.Get("X-Correlation-ID"); len(got) < 16 {
+			t.Errorf("generated %q", got)
+		}
+	})
+}
+
+func TestUnknownRouteAndMethodAreJSON(t *testing.T) {
+	forEachStore(t, func(t *testing.T, a *api) {
+		if r := a.do("GET", "/nope", ""); r.status != http.StatusNotFound || r.body["message"] == nil {
+			t.Errorf("unknown route = %d %v", r.status, r.body)
+		}
+		if r := a.do("GET", "/allocate", ""); r.status != http.StatusMethodNotAllowed || r.body["message"] == nil {
+			t.Errorf("wrong method = %d %v", r.status, r.body)
+		}
+	})
+}
+
+func eventuallyGet(t *testing.T, a *api, path string, ok func(response) bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		r := a.do("GET", path, "")
+		if ok(r) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s never satisfied the condition; last %d %v %v", path, r.status, r.body, r.list)
+		}
+		<-tick.C
+	}
+}

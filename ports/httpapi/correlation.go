@@ -1,0 +1,39 @@
+package httpapi
+
+import (
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/gin-gonic/gin"
+
+	"allocation/app"
+)
+
+// CorrelationIDHeader carries the correlation id in and out.
+const CorrelationIDHeader = "X-Correlation-ID"
+
+// maxCorrelationIDLength keeps a hostile header from bloating every message.
+const maxCorrelationIDLength = 128
+
+// correlationID accepts the caller's correlation id or makes one, echoes it
+// and puts it in the request context, from where the buses copy it onto
+// every message the request causes.
+func correlationID(c *gin.Context) {
+	id := c.GetHeader(CorrelationIDHeader)
+	if !validCorrelationID(id) {
+		id = watermill.NewUUID()
+	}
+	c.Header(CorrelationIDHeader, id)
+	c.Request = c.Request.WithContext(app.WithCorrelationID(c.Request.Context(), id))
+	c.Next()
+}
+
+func validCorrelationID(id string) bool {
+	if id == "" || len(id) > maxCorrelationIDLength {
+		return false
+	}
+	for _, r := range id {
+		if r < 0x21 || r > 0x7e {
+			return false
+		}
+	}
+	return true
+}

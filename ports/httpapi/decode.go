@@ -1,0 +1,88 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// maxBodyBytes bounds request bodies; ours are a few dozen bytes.
+const maxBodyBytes = 1 << 20
+
+// decodeJSON decodes the request body into v and turns every decoding
+// failure into a 400 that names the field or the problem.
+func decodeJSON(r *http.Request, w http.ResponseWriter, v any) error {
+	body := http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	dec := json.NewDecoder(body)
+	if err := dec.Decode(v); err != nil {
+		return describeDecodeError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return badRequestError{reason: "body: must hold a single JSON object"}
+	}
+	return nil
+}
+
+func describeDecodeError(err error) error {
+	var (
+		syntax   *json.SyntaxError
+		typeErr  *json.UnmarshalTypeError
+		tooLarge *http.MaxBytesError
+	)
+	switch {
+	case errors.Is(err, io.EOF):
+		return badRequestError{reason: "body: must be a JSON object, got nothing"}
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &syntax):
+		return badRequestError{reason: "body: malformed JSON"}
+	case errors.As(err, &tooLarge):
+		return badRequestError{reason: fmt.Sprintf("body: larger than %d bytes", tooLarge.Limit)}
+	case errors.As(err, &typeErr):
+		if typeErr.Field == "" {
+			return badRequestError{reason: "body: must be a JSON object"}
+		}
+		return badRequestError{reason: fmt.Sprintf("%s: must be %s, got %s", typeErr.Field, describeType(typeErr.Type.Kind().String()), typeErr.Value)}
+	default:
+		return badRequestError{reason: "body: " + err.Error()}
+	}
+}
+
+func describeType(kind string) string {
+	switch {
+	case strings.HasPrefix(kind, "int"):
+		return "an integer"
+	case kind == "string":
+		return "a string"
+	default:
+		return "a " + kind
+	}
+}
+
+func requireString(field string, v *string) (string, error) {
+	if v == nil {
+		return "", badRequestError{reason: field + ": is required"}
+	}
+	return *v, nil
+}
+
+func requireInt(field string, v *int) (int, error) {
+	if v == nil {
+		return 0, badRequestError{reason: field + ": is required"}
+	}
+	return *v, nil
+}
+
+// parseETA reads an optional date: null or absent means warehouse stock.
+func parseETA(v *string) (*time.Time, error) {
+	if v == nil {
+		return nil, nil
+	}
+	t, err := time.Parse(time.DateOnly, *v)
+	if err != nil {
+		return nil, badRequestError{reason: fmt.Sprintf("eta: must be a date YYYY-MM-DD or null, got %q", *v)}
+	}
+	return &t, nil
+}

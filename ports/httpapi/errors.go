@@ -1,0 +1,73 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"allocation/app"
+	"allocation/domain"
+)
+
+// errorBody is the JSON body of every error response.
+type errorBody struct {
+	Message string `json:"message"`
+}
+
+// httpStatus maps an error to its HTTP status: the one place where domain
+// and application errors meet HTTP.
+func httpStatus(err error) int {
+	var (
+		badRequest  badRequestError
+		validation  domain.ValidationError
+		noProduct   domain.ProductNotFoundError
+		mismatch    domain.SKUMismatchError
+		duplicate   domain.DuplicateBatchError
+		outOfStock  domain.OutOfStockError
+		noBatch     domain.BatchNotFoundError
+		conflict    app.ConcurrencyConflictError
+		notFoundErr notFoundError
+	)
+	switch {
+	case errors.As(err, &badRequest), errors.As(err, &validation), errors.As(err, &noProduct), errors.As(err, &mismatch):
+		return http.StatusBadRequest
+	case errors.As(err, &duplicate), errors.As(err, &outOfStock):
+		return http.StatusConflict
+	case errors.As(err, &noBatch), errors.As(err, &notFoundErr):
+		return http.StatusNotFound
+	case errors.As(err, &conflict):
+		// Retries in the unit of work ran out under heavy contention: the
+		// request is fine, the client may try again shortly.
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// abortWithError answers with the error's status and message. Internal
+// errors are logged and answered with a generic message: their text may
+// hold details (SQL, addresses) the client has no business seeing.
+func (s *Server) abortWithError(c *gin.Context, err error) {
+	status := httpStatus(err)
+	message := err.Error()
+	if status == http.StatusInternalServerError {
+		s.logger.ErrorContext(c.Request.Context(), "request failed", "error", err,
+			"path", c.FullPath(), "correlation_id", app.CorrelationIDFromContext(c.Request.Context()))
+		message = "internal error"
+	}
+	if status == http.StatusServiceUnavailable {
+		c.Header("Retry-After", "1")
+	}
+	c.AbortWithStatusJSON(status, errorBody{Message: message})
+}
+
+// badRequestError is malformed input caught by the HTTP layer itself.
+type badRequestError struct{ reason string }
+
+func (e badRequestError) Error() string { return e.reason }
+
+type notFoundError struct{ what string }
+
+func (e notFoundError) Error() string { return e.what + " not found" }
+
