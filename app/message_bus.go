@@ -88,7 +88,8 @@ func NewMessageBus(cfg MessageBusConfig) (*MessageBus, error) {
 				}
 				return retry
 			},
-			Logger: cfg.Logger,
+			// No logger: LogMessages reports every failed attempt with the
+			// message's correlation id, which Retry's own log line lacks.
 		}.Middleware,
 		middleware.Recoverer,
 		middleware.CorrelationID,

@@ -75,7 +75,7 @@ func Load(name string, args []string, getenv func(string) string, output io.Writ
 		if v := getenv(s.env); v != "" {
 			value = v
 		}
-		fs.StringVar(s.target, flagName(s.env), value, fmt.Sprintf("%s (env %s, default %q)", s.usage, s.env, s.def))
+		fs.StringVar(s.target, flagName(s.env), value, fmt.Sprintf("%s (env %s)", s.usage, s.env))
 	}
 	durations := []struct {
 		env, usage string
@@ -94,7 +94,7 @@ func Load(name string, args []string, getenv func(string) string, output io.Writ
 			}
 			value = parsed
 		}
-		fs.DurationVar(d.target, flagName(d.env), value, fmt.Sprintf("%s (env %s, default %s)", d.usage, d.env, d.def))
+		fs.DurationVar(d.target, flagName(d.env), value, fmt.Sprintf("%s (env %s)", d.usage, d.env))
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(output, "Usage: %s [flags]\n\nEvery flag can also be set by the environment variable named in its help; flags win.\n\n", name)

@@ -244,6 +244,19 @@ func TestUnknownRouteAndMethodAreJSON(t *testing.T) {
 	})
 }
 
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		<-tick.C
+	}
+}
+
 func eventuallyGet(t *testing.T, a *api, path string, ok func(response) bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)

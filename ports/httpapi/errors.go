@@ -70,4 +70,3 @@ func (e badRequestError) Error() string { return e.reason }
 type notFoundError struct{ what string }
 
 func (e notFoundError) Error() string { return e.what + " not found" }
-

@@ -14,7 +14,11 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/gin-gonic/gin"
+
 	"allocation/adapters/memory"
+	"allocation/adapters/metrics"
 	"allocation/adapters/notify"
 	"allocation/adapters/pubsub"
 	"allocation/app"
@@ -29,6 +33,10 @@ type Service struct {
 	Bus     *app.MessageBus
 	App     app.Application
 	Handler http.Handler
+	Metrics *metrics.Metrics
+
+	// readiness checks the store and broker behind GET /readyz.
+	readiness []httpapi.ReadinessCheck
 
 	// workers run beside the router (outbox relay, ...) until stopped.
 	workers []func(ctx context.Context) error
@@ -56,18 +64,28 @@ func New(cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
 	// Watermill logs every handler start at info; that is debug to us.
 	wmLogger := watermill.NewSlogLoggerWithLevelMapping(logger, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
 
+	s.Metrics = metrics.New()
 	ps, err := s.newPubSub(wmLogger)
 	if err != nil {
 		return nil, err
 	}
+	ps, err = newInstrumentedPubSub(ps, s.Metrics)
+	if err != nil {
+		return nil, err
+	}
 	bus, err := app.NewMessageBus(app.MessageBusConfig{
-		PubSub: ps,
-		Logger: wmLogger,
-		Retry:  app.DefaultHandlerRetryPolicy(),
+		PubSub:       ps,
+		Logger:       wmLogger,
+		Retry:        app.DefaultHandlerRetryPolicy(),
+		CloseTimeout: cfg.ShutdownTimeout,
+		OnRetry:      s.Metrics.Retried,
+		OnPoisoned:   s.Metrics.Poisoned,
+		Middlewares:  []message.HandlerMiddleware{app.LogMessages(logger)},
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.Metrics.InstrumentRouter(bus.Router)
 	s.Bus = bus
 
 	uow, view, err := s.newStore(bus)
@@ -84,6 +102,7 @@ func New(cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
 		Notifier:      notifier,
 		Commands:      bus.CommandBus,
 		ConflictRetry: app.DefaultConflictRetryPolicy(),
+		OnConflict:    s.Metrics.Conflict,
 	})
 	if err != nil {
 		return nil, err
@@ -92,9 +111,12 @@ func New(cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
 		return nil, fmt.Errorf("registering handlers: %w", err)
 	}
 	s.Handler = httpapi.NewHandler(httpapi.Config{
-		App:      s.App,
-		Commands: bus.CommandBus,
-		Logger:   logger,
+		App:         s.App,
+		Commands:    bus.CommandBus,
+		Logger:      logger,
+		Readiness:   s.readiness,
+		Metrics:     s.Metrics.Handler(),
+		Middlewares: []gin.HandlerFunc{httpapi.ObserveRequests(s.Metrics)},
 	})
 	return s, nil
 }

@@ -1,0 +1,34 @@
+package app
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+)
+
+// LogMessages logs every handling attempt with the handler, the message
+// UUID and its correlation id: failures at warn (the retry and poison
+// middleware decide what happens next), successes at debug.
+func LogMessages(logger *slog.Logger) message.HandlerMiddleware {
+	return func(h message.HandlerFunc) message.HandlerFunc {
+		return func(msg *message.Message) ([]*message.Message, error) {
+			started := time.Now()
+			produced, err := h(msg)
+			attrs := []any{
+				"handler", message.HandlerNameFromCtx(msg.Context()),
+				"topic", message.SubscribeTopicFromCtx(msg.Context()),
+				"message_uuid", msg.UUID,
+				"correlation_id", middleware.MessageCorrelationID(msg),
+				"duration", time.Since(started),
+			}
+			if err != nil {
+				logger.Warn("message handling failed", append(attrs, "error", err, "permanent", IsPermanent(err))...)
+			} else {
+				logger.Debug("message handled", attrs...)
+			}
+			return produced, err
+		}
+	}
+}
