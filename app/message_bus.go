@@ -187,13 +187,17 @@ func checkOneHandlerPerCommand(handlers []cqrs.CommandHandler) error {
 	return errors.Join(errs...)
 }
 
-// poisonCounter counts what reaches the poison queue.
+// poisonCounter stamps the time a message is parked and counts it.
 type poisonCounter struct {
 	publisher  message.Publisher
 	onPoisoned func(handler string)
 }
 
 func (p *poisonCounter) Publish(topic string, msgs ...*message.Message) error {
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	for _, m := range msgs {
+		m.Metadata.Set(ParkedAtKey, now)
+	}
 	if err := p.publisher.Publish(topic, msgs...); err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -35,6 +36,10 @@ type Config struct {
 	LogLevel        string
 	SQLPollInterval time.Duration
 	ShutdownTimeout time.Duration
+	// RetryMax and RetryInitialInterval: how a message handler failing
+	// with a transient error is retried before its message is parked.
+	RetryMax             int
+	RetryInitialInterval time.Duration
 }
 
 // setting is one variable: its environment name, its flag name, its help.
@@ -84,6 +89,7 @@ func Load(name string, args []string, getenv func(string) string, output io.Writ
 	}{
 		{"SQL_POLL_INTERVAL", "how often SQL subscribers poll (BROKER=sql)", 10 * time.Millisecond, &c.SQLPollInterval},
 		{"SHUTDOWN_TIMEOUT", "how long shutdown waits for requests and messages in flight", 20 * time.Second, &c.ShutdownTimeout},
+		{"RETRY_INITIAL_INTERVAL", "first wait before retrying a failed message (doubles each retry, at most 2s)", 100 * time.Millisecond, &c.RetryInitialInterval},
 	}
 	for _, d := range durations {
 		value := d.def
@@ -96,8 +102,18 @@ func Load(name string, args []string, getenv func(string) string, output io.Writ
 		}
 		fs.DurationVar(d.target, flagName(d.env), value, fmt.Sprintf("%s (env %s)", d.usage, d.env))
 	}
+	retryMax := 5
+	if v := getenv("RETRY_MAX"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("RETRY_MAX: %q is not an integer", v)
+		}
+		retryMax = n
+	}
+	fs.IntVar(&c.RetryMax, "retry-max", retryMax, "retries of a message failing with a transient error before it is parked (env RETRY_MAX)")
 	fs.Usage = func() {
-		fmt.Fprintf(output, "Usage: %s [flags]\n\nEvery flag can also be set by the environment variable named in its help; flags win.\n\n", name)
+		fmt.Fprintf(output, "Usage: %s [flags]\n       %s poison list|replay ... (see %s poison --help)\n\n"+
+			"Every flag can also be set by the environment variable named in its help; flags win.\n\n", name, name, name)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -126,6 +142,12 @@ func (c Config) Validate() error {
 	oneOf("LOG_LEVEL", c.LogLevel, "debug", "info", "warn", "error")
 	if c.HTTPAddr == "" {
 		errs = append(errs, errors.New("HTTP_ADDR must not be empty"))
+	}
+	if c.RetryMax < 0 {
+		errs = append(errs, errors.New("RETRY_MAX must not be negative"))
+	}
+	if c.RetryInitialInterval <= 0 {
+		errs = append(errs, errors.New("RETRY_INITIAL_INTERVAL must be positive"))
 	}
 	if c.SQLPollInterval <= 0 {
 		errs = append(errs, errors.New("SQL_POLL_INTERVAL must be positive"))

@@ -21,6 +21,9 @@ func main() {
 }
 
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "poison" {
+		return runPoison(args[1:], getenv, stdout, stderr)
+	}
 	cfg, err := config.Load("allocation", args, getenv, stderr)
 	if errors.Is(err, config.ErrHelp) {
 		return 0

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -35,8 +36,15 @@ type api struct {
 }
 
 func forEachStore(t *testing.T, test func(t *testing.T, a *api)) {
+	withConfig(t, func(*config.Config) {}, test)
+}
+
+// withConfig runs test on every store and broker, with the configuration
+// changed by tweak.
+func withConfig(t *testing.T, tweak func(*config.Config), test func(t *testing.T, a *api)) {
 	gin.SetMode(gin.TestMode)
 	for _, cfg := range stores(t) {
+		tweak(&cfg)
 		t.Run(cfg.Store+"-"+cfg.Broker, func(t *testing.T) {
 			t.Parallel()
 			svc, err := service.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -46,7 +54,7 @@ func forEachStore(t *testing.T, test func(t *testing.T, a *api)) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			if err := svc.Start(ctx); err != nil {
-				t.Fatal(err)
+				t.Fatal(errors.Join(err, svc.Stop()))
 			}
 			t.Cleanup(func() {
 				if err := svc.Stop(); err != nil {

@@ -28,13 +28,14 @@ func httpStatus(err error) int {
 		noBatch     domain.BatchNotFoundError
 		conflict    app.ConcurrencyConflictError
 		notFoundErr notFoundError
+		notParked   app.UnknownParkedMessageError
 	)
 	switch {
 	case errors.As(err, &badRequest), errors.As(err, &validation), errors.As(err, &noProduct), errors.As(err, &mismatch):
 		return http.StatusBadRequest
 	case errors.As(err, &duplicate), errors.As(err, &outOfStock):
 		return http.StatusConflict
-	case errors.As(err, &noBatch), errors.As(err, &notFoundErr):
+	case errors.As(err, &noBatch), errors.As(err, &notFoundErr), errors.As(err, &notParked):
 		return http.StatusNotFound
 	case errors.As(err, &conflict):
 		// Retries in the unit of work ran out under heavy contention: the

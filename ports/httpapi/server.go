@@ -27,6 +27,8 @@ type Config struct {
 	Readiness []ReadinessCheck
 	// Metrics serves GET /metrics; nil leaves the route out.
 	Metrics http.Handler
+	// Poison is the poison queue behind /admin/poison; nil leaves it out.
+	Poison app.PoisonQueue
 	// Middlewares run on every request after correlation ids are set.
 	Middlewares []gin.HandlerFunc
 }
@@ -37,6 +39,7 @@ type Server struct {
 	commands  app.CommandSender
 	logger    *slog.Logger
 	readiness []ReadinessCheck
+	poison    app.PoisonQueue
 }
 
 // NewHandler builds the Gin engine with every route.
@@ -45,7 +48,7 @@ func NewHandler(cfg Config) http.Handler {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	s := &Server{app: cfg.App, commands: cfg.Commands, logger: logger, readiness: cfg.Readiness}
+	s := &Server{app: cfg.App, commands: cfg.Commands, logger: logger, readiness: cfg.Readiness, poison: cfg.Poison}
 	engine := gin.New()
 	engine.Use(gin.CustomRecovery(func(c *gin.Context, recovered any) {
 		s.logger.ErrorContext(c.Request.Context(), "panic in HTTP handler", "panic", recovered, "path", c.FullPath())
@@ -66,6 +69,10 @@ func NewHandler(cfg Config) http.Handler {
 	engine.GET("/allocations/:orderid", s.allocations)
 	engine.GET("/healthz", s.healthz)
 	engine.GET("/readyz", s.readyz)
+	if cfg.Poison != nil {
+		engine.GET("/admin/poison", s.listPoison)
+		engine.POST("/admin/poison/replay", s.replayPoison)
+	}
 	if cfg.Metrics != nil {
 		engine.GET("/metrics", gin.WrapH(cfg.Metrics))
 	}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 
@@ -34,6 +35,12 @@ type Service struct {
 	App     app.Application
 	Handler http.Handler
 	Metrics *metrics.Metrics
+	Poison  app.PoisonQueue
+
+	// lifetime ends when the service is closed; background subscriptions
+	// that must exist before Start (the in-memory poison queue) use it.
+	lifetime context.Context
+	endLife  context.CancelFunc
 
 	// readiness checks the store and broker behind GET /readyz.
 	readiness []httpapi.ReadinessCheck
@@ -56,6 +63,8 @@ func New(cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
 		return nil, err
 	}
 	s := &Service{Config: cfg, Logger: logger}
+	s.lifetime, s.endLife = context.WithCancel(context.Background())
+	s.closers = append(s.closers, func() error { s.endLife(); return nil })
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, s.close())
@@ -76,7 +85,7 @@ func New(cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
 	bus, err := app.NewMessageBus(app.MessageBusConfig{
 		PubSub:       ps,
 		Logger:       wmLogger,
-		Retry:        app.DefaultHandlerRetryPolicy(),
+		Retry:        app.HandlerRetryPolicy{MaxRetries: cfg.RetryMax, InitialInterval: cfg.RetryInitialInterval, MaxInterval: 2 * time.Second},
 		CloseTimeout: cfg.ShutdownTimeout,
 		OnRetry:      s.Metrics.Retried,
 		OnPoisoned:   s.Metrics.Poisoned,
@@ -115,6 +124,7 @@ func New(cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
 		Commands:    bus.CommandBus,
 		Logger:      logger,
 		Readiness:   s.readiness,
+		Poison:      s.Poison,
 		Metrics:     s.Metrics.Handler(),
 		Middlewares: []gin.HandlerFunc{httpapi.ObserveRequests(s.Metrics)},
 	})
@@ -126,6 +136,14 @@ func (s *Service) newPubSub(logger watermill.LoggerAdapter) (app.PubSub, error) 
 	case config.BrokerMemory:
 		ps := pubsub.NewGoChannelPubSub(logger)
 		s.closers = append(s.closers, ps.Close)
+		sub, err := ps.Subscriber("allocation.poison-queue")
+		if err != nil {
+			return nil, err
+		}
+		s.Poison, err = memory.NewPoisonQueue(s.lifetime, sub, ps.Publisher(), memory.DefaultPoisonCapacity)
+		if err != nil {
+			return nil, err
+		}
 		return ps, nil
 	default:
 		return nil, fmt.Errorf("BROKER=%s: not available yet", s.Config.Broker)
