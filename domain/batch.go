@@ -14,6 +14,9 @@ type Batch struct {
 	// allocations keeps insertion order so that deallocation is
 	// deterministic: the most recently allocated line goes first.
 	allocations []OrderLine
+	// allocated is the sum of the allocations' quantities, kept so that
+	// availability is O(1) on batches with many lines.
+	allocated int
 }
 
 // NewBatch validates and builds an empty batch. eta may be nil.
@@ -38,6 +41,9 @@ func UnmarshalBatchFromDatabase(ref, sku string, purchased int, eta *time.Time, 
 	}
 	b := &Batch{ref: ref, sku: sku, purchased: purchased, eta: truncateDate(eta)}
 	b.allocations = append(b.allocations, allocations...)
+	for _, l := range allocations {
+		b.allocated += l.qty
+	}
 	return b, nil
 }
 
@@ -66,13 +72,7 @@ func (b *Batch) Allocations() []OrderLine {
 	return append([]OrderLine(nil), b.allocations...)
 }
 
-func (b *Batch) AllocatedQuantity() int {
-	total := 0
-	for _, l := range b.allocations {
-		total += l.qty
-	}
-	return total
-}
+func (b *Batch) AllocatedQuantity() int { return b.allocated }
 
 func (b *Batch) AvailableQuantity() int { return b.purchased - b.AllocatedQuantity() }
 
@@ -93,16 +93,17 @@ func (b *Batch) HasLine(orderID string) bool {
 
 // Allocate adds the line. Allocating a line already held changes nothing.
 func (b *Batch) Allocate(line OrderLine) error {
-	if b.HasLine(line.orderID) {
-		return nil
-	}
 	if b.sku != line.sku {
 		return SKUMismatchError{BatchSKU: b.sku, LineSKU: line.sku}
+	}
+	if b.HasLine(line.orderID) {
+		return nil
 	}
 	if b.AvailableQuantity() < line.qty {
 		return OutOfStockError{SKU: line.sku}
 	}
 	b.allocations = append(b.allocations, line)
+	b.allocated += line.qty
 	return nil
 }
 
@@ -111,6 +112,7 @@ func (b *Batch) Deallocate(orderID string) {
 	for i, l := range b.allocations {
 		if l.orderID == orderID {
 			b.allocations = append(b.allocations[:i], b.allocations[i+1:]...)
+			b.allocated -= l.qty
 			return
 		}
 	}
@@ -123,6 +125,7 @@ func (b *Batch) deallocateOne() (OrderLine, bool) {
 	}
 	last := b.allocations[len(b.allocations)-1]
 	b.allocations = b.allocations[:len(b.allocations)-1]
+	b.allocated -= last.qty
 	return last, true
 }
 

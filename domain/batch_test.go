@@ -2,6 +2,7 @@ package domain
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -203,15 +204,19 @@ func TestBatchDeallocate(t *testing.T) {
 		l1 := mustLine(t, "order-1", "DECORATIVE-TRINKET", 1)
 		l2 := mustLine(t, "order-2", "DECORATIVE-TRINKET", 2)
 		l3 := mustLine(t, "order-3", "DECORATIVE-TRINKET", 3)
-		for _, l := range []OrderLine{l1, l2, l3} {
+		l4 := mustLine(t, "order-4", "DECORATIVE-TRINKET", 4)
+		for _, l := range []OrderLine{l1, l2, l3, l4} {
 			if err := b.Allocate(l); err != nil {
 				t.Fatalf("Allocate: %v", err)
 			}
 		}
 		b.Deallocate("order-2")
 		got := b.Allocations()
-		if len(got) != 2 || got[0] != l1 || got[1] != l3 {
-			t.Errorf("Allocations = %+v, want [%+v %+v]", got, l1, l3)
+		if want := []OrderLine{l1, l3, l4}; !reflect.DeepEqual(got, want) {
+			t.Errorf("Allocations = %+v, want %+v", got, want)
+		}
+		if b.AvailableQuantity() != 12 {
+			t.Errorf("AvailableQuantity = %d, want 12", b.AvailableQuantity())
 		}
 	})
 }
@@ -275,5 +280,16 @@ func TestUnmarshalBatchFromDatabase(t *testing.T) {
 		if _, err := UnmarshalBatchFromDatabase(tc.ref, tc.sku, tc.purchased, nil, nil); !errors.As(err, new(ValidationError)) {
 			t.Errorf("UnmarshalBatchFromDatabase(%q, %q, %d) err = %v, want ValidationError", tc.ref, tc.sku, tc.purchased, err)
 		}
+	}
+}
+
+func TestBatchRefusesAnotherSkuEvenForAnOrderItHolds(t *testing.T) {
+	b := mustBatch(t, "b1", "LAMP", 10, nil)
+	if err := b.Allocate(mustLine(t, "o1", "LAMP", 1)); err != nil {
+		t.Fatal(err)
+	}
+	var mismatch SKUMismatchError
+	if err := b.Allocate(mustLine(t, "o1", "TABLE", 1)); !errors.As(err, &mismatch) {
+		t.Fatalf("err = %v, want SKUMismatchError", err)
 	}
 }

@@ -19,7 +19,7 @@ type Allocated struct {
 }
 
 func (e Allocated) Key() string {
-	return fmt.Sprintf("Allocated/%s/%s/%s/%d", e.SKU, e.OrderID, e.BatchRef, e.Version)
+	return fmt.Sprintf("Allocated/%q/%q/%q/%d", e.SKU, e.OrderID, e.BatchRef, e.Version)
 }
 
 // Deallocated: a line was taken off a batch whose quantity shrank and needs
@@ -33,7 +33,7 @@ type Deallocated struct {
 }
 
 func (e Deallocated) Key() string {
-	return fmt.Sprintf("Deallocated/%s/%s/%s/%d", e.SKU, e.OrderID, e.BatchRef, e.Version)
+	return fmt.Sprintf("Deallocated/%q/%q/%q/%d", e.SKU, e.OrderID, e.BatchRef, e.Version)
 }
 
 // OutOfStock: no batch of the product could take a line.
@@ -45,5 +45,5 @@ type OutOfStock struct {
 }
 
 func (e OutOfStock) Key() string {
-	return fmt.Sprintf("OutOfStock/%s/%s/%d/%d", e.SKU, e.OrderID, e.Qty, e.Version)
+	return fmt.Sprintf("OutOfStock/%q/%q/%d/%d", e.SKU, e.OrderID, e.Qty, e.Version)
 }

@@ -92,3 +92,11 @@ func TestEventKeysOfAProductHistoryAreUnique(t *testing.T) {
 		seen[e.Key()] = e
 	}
 }
+
+func TestEventKeyIsInjectiveWhenFieldsContainSlash(t *testing.T) {
+	a := Allocated{SKU: "CHAIR/RED", OrderID: "o1", Qty: 1, BatchRef: "b1", Version: 2}
+	b := Allocated{SKU: "CHAIR", OrderID: "RED/o1", Qty: 1, BatchRef: "b1", Version: 2}
+	if a.Key() == b.Key() {
+		t.Errorf("distinct facts share key %q", a.Key())
+	}
+}

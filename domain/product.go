@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"slices"
 	"sort"
 	"time"
 )
@@ -9,9 +10,17 @@ import (
 // guarded by one version number (optimistic concurrency).
 type Product struct {
 	sku     string
-	batches []*Batch
-	version int
-	events  []Event
+	batches []*Batch // in the order they were added
+	// preferred holds the same batches in allocation order (warehouse
+	// stock, then earliest eta), kept sorted on insertion so that
+	// allocating does not sort: etas never change.
+	preferred []*Batch
+	// lineBatch finds the batch holding an order's line; built on first
+	// use and kept by the product's methods. Batches must be changed
+	// through the product for it to stay right.
+	lineBatch map[string]*Batch
+	version   int
+	events    []Event
 }
 
 // NewProduct builds a new product with no batches at version 0.
@@ -30,7 +39,9 @@ func UnmarshalProductFromDatabase(sku string, version int, batches []*Batch) (*P
 		return nil, err
 	}
 	p.version = version
-	p.batches = append(p.batches, batches...)
+	for _, b := range batches {
+		p.insertBatch(b)
+	}
 	return p, nil
 }
 
@@ -71,9 +82,35 @@ func (p *Product) AddBatch(ref string, qty int, eta *time.Time) error {
 	if err != nil {
 		return err
 	}
-	p.batches = append(p.batches, b)
+	p.insertBatch(b)
 	p.version++
 	return nil
+}
+
+func (p *Product) insertBatch(b *Batch) {
+	p.batches = append(p.batches, b)
+	// After every batch that ships no later, so ties keep insertion order.
+	i := sort.Search(len(p.preferred), func(i int) bool { return b.shipsBefore(p.preferred[i]) })
+	p.preferred = slices.Insert(p.preferred, i, b)
+	if p.lineBatch != nil {
+		for _, l := range b.allocations {
+			p.lineBatch[l.orderID] = b
+		}
+	}
+}
+
+// batchHolding returns the batch holding the order's line, if any.
+func (p *Product) batchHolding(orderID string) (*Batch, bool) {
+	if p.lineBatch == nil {
+		p.lineBatch = map[string]*Batch{}
+		for _, b := range p.batches {
+			for _, l := range b.allocations {
+				p.lineBatch[l.orderID] = b
+			}
+		}
+	}
+	b, ok := p.lineBatch[orderID]
+	return b, ok
 }
 
 // Allocate allocates the line to the preferred batch that can take it and
@@ -85,20 +122,17 @@ func (p *Product) Allocate(line OrderLine) (string, error) {
 	if line.sku != p.sku {
 		return "", SKUMismatchError{BatchSKU: p.sku, LineSKU: line.sku}
 	}
-	for _, b := range p.batches {
-		if b.HasLine(line.orderID) {
-			return b.ref, nil
-		}
+	if b, ok := p.batchHolding(line.orderID); ok {
+		return b.ref, nil
 	}
-	candidates := p.Batches()
-	sort.SliceStable(candidates, func(i, j int) bool { return candidates[i].shipsBefore(candidates[j]) })
-	for _, b := range candidates {
+	for _, b := range p.preferred {
 		if !b.CanAllocate(line) {
 			continue
 		}
 		if err := b.Allocate(line); err != nil {
 			return "", err
 		}
+		p.lineBatch[line.orderID] = b
 		p.version++
 		p.record(Allocated{OrderID: line.orderID, SKU: line.sku, Qty: line.qty, BatchRef: b.ref, Version: p.version})
 		return b.ref, nil
@@ -124,7 +158,13 @@ func (p *Product) ChangeBatchQuantity(ref string, qty int) error {
 	b.purchased = qty
 	p.version++
 	for b.AvailableQuantity() < 0 {
-		line, _ := b.deallocateOne()
+		line, ok := b.deallocateOne()
+		if !ok {
+			break
+		}
+		if p.lineBatch != nil {
+			delete(p.lineBatch, line.orderID)
+		}
 		p.record(Deallocated{OrderID: line.orderID, SKU: line.sku, Qty: line.qty, BatchRef: b.ref, Version: p.version})
 	}
 	return nil

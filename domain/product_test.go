@@ -2,6 +2,7 @@ package domain
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -133,6 +134,39 @@ func TestAllocationPreferenceTable(t *testing.T) {
 				t.Errorf("allocated to %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// With many batches (more than a sort's small-input insertion sort
+// handles) and many ties, lines still fill batches warehouse first, then by
+// eta, and in the order the batches were added among equals.
+func TestAllocationOrderWithManyBatchesAndTies(t *testing.T) {
+	const n = 40
+	var specs []batchSpec
+	var warehouse, byDay [n][]string
+	for i := 0; i < n; i++ {
+		ref := fmt.Sprintf("b%02d", i)
+		if i%7 == 3 {
+			specs = append(specs, batchSpec{ref, 1, nil})
+			warehouse[0] = append(warehouse[0], ref)
+			continue
+		}
+		day := (n - i) / 4 // descending etas, four batches a day
+		specs = append(specs, batchSpec{ref, 1, datePtr(today.AddDate(0, 0, day))})
+		byDay[day] = append(byDay[day], ref)
+	}
+	want := append([]string(nil), warehouse[0]...)
+	for _, refs := range byDay {
+		want = append(want, refs...)
+	}
+
+	p := newProduct(t, "LAMP", specs...)
+	var got []string
+	for i := 0; i < n; i++ {
+		got = append(got, mustAllocate(t, p, mustLine(t, fmt.Sprintf("o%d", i), "LAMP", 1)))
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("allocation order\n got %v\nwant %v", got, want)
 	}
 }
 
