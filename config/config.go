@@ -32,6 +32,7 @@ type Config struct {
 	SMTPAddr        string
 	SMTPFrom        string
 	NotifyTo        string
+	TopicPrefix     string
 	LogFormat       string
 	LogLevel        string
 	SQLPollInterval time.Duration
@@ -58,6 +59,7 @@ func (c *Config) settings() []setting {
 		{"SMTP_ADDR", "SMTP relay host:port for notifications; empty logs them", "", &c.SMTPAddr},
 		{"SMTP_FROM", "sender of notification mails", "allocation@localhost", &c.SMTPFrom},
 		{"NOTIFY_TO", "recipient of out-of-stock notifications", "stock@localhost", &c.NotifyTo},
+		{"TOPIC_PREFIX", "prefix of every broker topic, to share one broker between deployments", "", &c.TopicPrefix},
 		{"LOG_FORMAT", "log format: text or json", "text", &c.LogFormat},
 		{"LOG_LEVEL", "log level: debug, info, warn or error", "info", &c.LogLevel},
 	}

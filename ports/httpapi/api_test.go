@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -47,7 +48,7 @@ func withConfig(t *testing.T, tweak func(*config.Config), test func(t *testing.T
 		tweak(&cfg)
 		t.Run(cfg.Store+"-"+cfg.Broker, func(t *testing.T) {
 			t.Parallel()
-			svc, err := service.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			svc, err := service.New(cfg, slog.New(slog.NewTextHandler(testLogOutput(), &slog.HandlerOptions{Level: slog.LevelDebug})))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -280,4 +281,11 @@ func eventuallyGet(t *testing.T, a *api, path string, ok func(response) bool) {
 		}
 		<-tick.C
 	}
+}
+
+func testLogOutput() io.Writer {
+	if os.Getenv("TEST_SERVICE_LOGS") == "1" {
+		return os.Stderr
+	}
+	return io.Discard
 }

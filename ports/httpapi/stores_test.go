@@ -4,9 +4,17 @@ import (
 	"testing"
 
 	"allocation/config"
+	"allocation/tests/testenv"
 )
 
-// extraStores adds the durable configurations when they are available.
+// extraStores adds the durable store: the core HTTP suite runs unchanged on
+// PostgreSQL, each test on a schema of its own.
 func extraStores(t *testing.T, base config.Config) []config.Config {
-	return nil
+	if testenv.SkipIntegration() {
+		return nil
+	}
+	pg := base
+	pg.Store = config.StorePostgres
+	pg.DatabaseURL = testenv.DatabaseURL(t)
+	return []config.Config{pg}
 }

@@ -6,6 +6,7 @@ package service
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +22,7 @@ import (
 	"allocation/adapters/memory"
 	"allocation/adapters/metrics"
 	"allocation/adapters/notify"
+	"allocation/adapters/postgres"
 	"allocation/adapters/pubsub"
 	"allocation/app"
 	"allocation/config"
@@ -36,6 +38,8 @@ type Service struct {
 	Handler http.Handler
 	Metrics *metrics.Metrics
 	Poison  app.PoisonQueue
+
+	db *sql.DB
 
 	// lifetime ends when the service is closed; background subscriptions
 	// that must exist before Start (the in-memory poison queue) use it.
@@ -56,6 +60,9 @@ type Service struct {
 	runErr      error
 	routerError chan error
 }
+
+// startupTimeout bounds connecting to and preparing the store and broker.
+const startupTimeout = 30 * time.Second
 
 // New builds the service from the configuration. Nothing runs until Start.
 func New(cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
@@ -97,7 +104,7 @@ func New(cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
 	s.Metrics.InstrumentRouter(bus.Router)
 	s.Bus = bus
 
-	uow, view, err := s.newStore(bus)
+	uow, view, err := s.newStore(ps, bus, wmLogger)
 	if err != nil {
 		return nil, err
 	}
@@ -132,31 +139,95 @@ func New(cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
 }
 
 func (s *Service) newPubSub(logger watermill.LoggerAdapter) (app.PubSub, error) {
+	var ps app.PubSub
 	switch s.Config.Broker {
 	case config.BrokerMemory:
-		ps := pubsub.NewGoChannelPubSub(logger)
-		s.closers = append(s.closers, ps.Close)
+		channel := pubsub.NewGoChannelPubSub(logger)
+		s.closers = append(s.closers, channel.Close)
+		ps = channel
+	default:
+		return nil, fmt.Errorf("BROKER=%s is not supported", s.Config.Broker)
+	}
+	if s.Config.TopicPrefix != "" {
+		ps = pubsub.NewNamespacedPubSub(ps, s.Config.TopicPrefix)
+	}
+	if s.Config.Broker == config.BrokerMemory {
+		// Nobody else can read an in-memory poison topic: keep it here.
 		sub, err := ps.Subscriber("allocation.poison-queue")
 		if err != nil {
 			return nil, err
 		}
-		s.Poison, err = memory.NewPoisonQueue(s.lifetime, sub, ps.Publisher(), memory.DefaultPoisonCapacity)
-		if err != nil {
+		if s.Poison, err = memory.NewPoisonQueue(s.lifetime, sub, ps.Publisher(), memory.DefaultPoisonCapacity); err != nil {
 			return nil, err
 		}
-		return ps, nil
-	default:
-		return nil, fmt.Errorf("BROKER=%s: not available yet", s.Config.Broker)
 	}
+	return ps, nil
 }
 
-func (s *Service) newStore(bus *app.MessageBus) (app.UnitOfWork, app.AllocationsView, error) {
+func (s *Service) newStore(ps app.PubSub, bus *app.MessageBus, logger watermill.LoggerAdapter) (app.UnitOfWork, app.AllocationsView, error) {
 	switch s.Config.Store {
 	case config.StoreMemory:
 		return memory.NewUnitOfWork(app.NewBusEventPublisher(bus.EventBus)), memory.NewAllocationsView(), nil
+	case config.StorePostgres:
+		return s.newPostgresStore(ps, logger)
 	default:
-		return nil, nil, fmt.Errorf("STORE=%s: not available yet", s.Config.Store)
+		return nil, nil, fmt.Errorf("STORE=%s is not supported", s.Config.Store)
 	}
+}
+
+// newPostgresStore opens the database, migrates it and sets up the
+// transactional outbox: with the SQL broker events are written straight
+// to their topic tables in the command's transaction; with another broker
+// they are written to the outbox table and a forwarder relays them.
+func (s *Service) newPostgresStore(ps app.PubSub, logger watermill.LoggerAdapter) (app.UnitOfWork, app.AllocationsView, error) {
+	ctx, cancel := context.WithTimeout(s.lifetime, startupTimeout)
+	defer cancel()
+	db, err := s.database(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := postgres.Migrate(ctx, db); err != nil {
+		return nil, nil, fmt.Errorf("migrating the database: %w", err)
+	}
+	outbox := postgres.ForwarderOutbox(logger)
+	topics := []string{postgres.OutboxTopic}
+	if s.Config.Broker == config.BrokerSQL {
+		outbox = postgres.SQLOutbox(logger)
+		topics = postgres.EventTopics()
+	}
+	if err := postgres.InitializeSQLTopics(ctx, db, topics); err != nil {
+		return nil, nil, fmt.Errorf("creating outbox tables: %w", err)
+	}
+	uow, err := postgres.NewPostgresUnitOfWork(db, outbox, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	if s.Config.Broker != config.BrokerSQL {
+		relay, err := postgres.NewOutboxForwarder(db, ps.Publisher(), logger)
+		if err != nil {
+			return nil, nil, err
+		}
+		s.closers = append(s.closers, relay.Close)
+		// A worker starts after the router runs: the in-memory broker drops
+		// what is published to a topic nobody subscribes to yet.
+		s.workers = append(s.workers, relay.Run)
+	}
+	return uow, postgres.NewPostgresAllocationsView(db), nil
+}
+
+// database opens the PostgreSQL pool once; store and SQL broker share it.
+func (s *Service) database(ctx context.Context) (*sql.DB, error) {
+	if s.db != nil {
+		return s.db, nil
+	}
+	db, err := postgres.Open(ctx, s.Config.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to PostgreSQL: %w", err)
+	}
+	s.db = db
+	s.closers = append(s.closers, db.Close)
+	s.readiness = append(s.readiness, httpapi.ReadinessCheck{Name: "postgres", Check: db.PingContext})
+	return db, nil
 }
 
 // Start runs the router and the workers and returns once the router's

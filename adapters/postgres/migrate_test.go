@@ -1,0 +1,47 @@
+package postgres_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"allocation/adapters/postgres"
+)
+
+// Processes starting together all migrate; each must succeed and the
+// schema end up applied once.
+func TestMigrateConcurrentlyAndRepeatedly(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := newEmptySchema(t)
+	const runs = 6
+	topics := append(postgres.EventTopics(), postgres.OutboxTopic)
+
+	var wg sync.WaitGroup
+	errs := make([]error, runs)
+	for i := range runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if errs[i] = postgres.Migrate(ctx, db); errs[i] == nil {
+				errs[i] = postgres.InitializeSQLTopics(ctx, db, topics)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("run %d: %v", i, err)
+		}
+	}
+	applied := queryInt(t, db, `SELECT count(*) FROM schema_migrations`)
+	if err := postgres.Migrate(ctx, db); err != nil {
+		t.Fatalf("migrating again: %v", err)
+	}
+	if again := queryInt(t, db, `SELECT count(*) FROM schema_migrations`); again != applied || applied == 0 {
+		t.Errorf("schema_migrations has %d rows, then %d; want the same non-zero count", applied, again)
+	}
+	for _, table := range []string{"products", "batches", "allocations", "allocations_view"} {
+		queryInt(t, db, `SELECT count(*) FROM `+table)
+	}
+}

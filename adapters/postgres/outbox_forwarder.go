@@ -1,0 +1,62 @@
+package postgres
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	watermillsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
+	"github.com/ThreeDotsLabs/watermill/components/forwarder"
+	"github.com/ThreeDotsLabs/watermill/message"
+)
+
+const (
+	// OutboxTopic is the watermill-sql topic holding the enveloped events
+	// of committed transactions until the forwarder relays them.
+	OutboxTopic = "allocation.outbox"
+	// outboxConsumerGroup is the forwarder's offset: every forwarder
+	// instance shares it, so each event is relayed by one of them.
+	outboxConsumerGroup = "allocation.outbox"
+	// outboxPollInterval bounds the delay an event waits in the outbox.
+	outboxPollInterval = 10 * time.Millisecond
+)
+
+// ForwarderOutbox stores events, enveloped with their destination topic,
+// on OutboxTopic in the transaction (BROKER=memory or redis); the relay
+// made by NewOutboxForwarder publishes them to the broker after commit.
+func ForwarderOutbox(logger watermill.LoggerAdapter) OutboxPublisherFactory {
+	return func(tx *sql.Tx) (message.Publisher, error) {
+		p, err := newTxPublisher(tx, logger)
+		if err != nil {
+			return nil, err
+		}
+		return forwarder.NewPublisher(p, forwarder.PublisherConfig{ForwarderTopic: OutboxTopic}), nil
+	}
+}
+
+// NewOutboxForwarder returns the relay from OutboxTopic to destination,
+// keeping message UUIDs and metadata. It is not started: call Run(ctx) and
+// Close() when done; Running() is closed once it consumes. Events committed
+// while no relay runs wait in the outbox. Several relays may run at once.
+func NewOutboxForwarder(db *sql.DB, destination message.Publisher, logger watermill.LoggerAdapter) (*forwarder.Forwarder, error) {
+	if logger == nil {
+		logger = watermill.NopLogger{}
+	}
+	subscriber, err := watermillsql.NewSubscriber(db, watermillsql.SubscriberConfig{
+		ConsumerGroup:    outboxConsumerGroup,
+		PollInterval:     outboxPollInterval,
+		SchemaAdapter:    watermillsql.DefaultPostgreSQLSchema{},
+		OffsetsAdapter:   watermillsql.DefaultPostgreSQLOffsetsAdapter{},
+		InitializeSchema: true,
+	}, logger)
+	if err != nil {
+		return nil, fmt.Errorf("creating outbox subscriber: %w", err)
+	}
+	f, err := forwarder.NewForwarder(subscriber, destination, logger, forwarder.Config{ForwarderTopic: OutboxTopic})
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("creating outbox forwarder: %w", err), subscriber.Close())
+	}
+	return f, nil
+}

@@ -1,0 +1,68 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/ThreeDotsLabs/watermill"
+	watermillsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"allocation/app"
+	"allocation/domain"
+)
+
+// EventTopics are the topics the store's transactions publish events on.
+func EventTopics() []string {
+	m := app.Marshaler()
+	return []string{
+		app.EventTopic(m.Name(domain.Allocated{})),
+		app.EventTopic(m.Name(domain.Deallocated{})),
+		app.EventTopic(m.Name(domain.OutOfStock{})),
+	}
+}
+
+// SQLOutbox publishes events straight to their topics' watermill-sql tables
+// in the transaction (BROKER=sql): the outbox is the broker. The topic
+// tables must exist: see InitializeSQLTopics.
+func SQLOutbox(logger watermill.LoggerAdapter) OutboxPublisherFactory {
+	return func(tx *sql.Tx) (message.Publisher, error) {
+		return newTxPublisher(tx, logger)
+	}
+}
+
+// newTxPublisher is a watermill-sql publisher writing in tx. It must not
+// create tables: DDL inside the command's transaction is forbidden by the
+// library (it could commit implicitly on some databases) and would take
+// heavy locks.
+func newTxPublisher(tx *sql.Tx, logger watermill.LoggerAdapter) (*watermillsql.Publisher, error) {
+	p, err := watermillsql.NewPublisher(tx, watermillsql.PublisherConfig{
+		SchemaAdapter: watermillsql.DefaultPostgreSQLSchema{},
+	}, logger)
+	if err != nil {
+		return nil, fmt.Errorf("creating SQL outbox publisher: %w", err)
+	}
+	return p, nil
+}
+
+// InitializeSQLTopics creates the watermill-sql tables of the topics (the
+// messages table and the consumer offsets table) with the library's own
+// queries, under an advisory lock so that processes starting together do
+// not race. Call it at start-up with EventTopics() for SQLOutbox or
+// OutboxTopic for ForwarderOutbox.
+func InitializeSQLTopics(ctx context.Context, db *sql.DB, topics []string) error {
+	schema := watermillsql.DefaultPostgreSQLSchema{}
+	offsets := watermillsql.DefaultPostgreSQLOffsetsAdapter{}
+	return withAdvisoryLock(ctx, db, sqlTopicsLockKey, func(conn *sql.Conn) error {
+		for _, topic := range topics {
+			queries := append(schema.SchemaInitializingQueries(topic), offsets.SchemaInitializingQueries(topic)...)
+			for _, q := range queries {
+				if _, err := conn.ExecContext(ctx, q.Query, q.Args...); err != nil {
+					return fmt.Errorf("creating tables of topic %s: %w", topic, err)
+				}
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,167 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/lib/pq"
+
+	"allocation/domain"
+)
+
+// productWrites gathers the batch and line changes of every changed
+// product, so that each kind of change is one statement whatever the number
+// of products and batches. Allocating one line costs one INSERT.
+type productWrites struct {
+	newBatches     batchRows
+	changedBatches batchRows
+	removedLines   lineRows
+	addedLines     lineRows
+}
+
+// batchRows and lineRows are columns, passed to unnest() as arrays.
+type batchRows struct {
+	refs, skus []string
+	qtys       []int64
+	etas       []string // "" for no eta
+}
+
+func (r *batchRows) add(b *domain.Batch) {
+	r.refs = append(r.refs, b.Ref())
+	r.skus = append(r.skus, b.SKU())
+	r.qtys = append(r.qtys, int64(b.PurchasedQuantity()))
+	r.etas = append(r.etas, formatDate(etaOf(b)))
+}
+
+type lineRows struct {
+	batchRefs, orderIDs, skus []string
+	qtys                      []int64
+}
+
+func (r *lineRows) add(batchRef string, lines []domain.OrderLine) {
+	for _, l := range lines {
+		r.batchRefs = append(r.batchRefs, batchRef)
+		r.orderIDs = append(r.orderIDs, l.OrderID())
+		r.skus = append(r.skus, l.SKU())
+		r.qtys = append(r.qtys, int64(l.Qty()))
+	}
+}
+
+func formatDate(d *time.Time) string {
+	if d == nil {
+		return ""
+	}
+	return d.Format(time.DateOnly)
+}
+
+// add diffs the product against its loaded state. The domain never removes
+// a batch, so only new and changed batches are written. A batch's lines
+// keep their rows up to the first difference from the loaded lines; the
+// rest is deleted and the new tail inserted, which keeps insertion order
+// and makes the usual changes (a line appended, the newest lines
+// deallocated) touch only the lines concerned.
+func (w *productWrites) add(s *seenProduct) {
+	for _, b := range s.product.Batches() {
+		before, loaded := s.loaded[b.Ref()]
+		lines := b.Allocations()
+		if !loaded {
+			w.newBatches.add(b)
+			w.addedLines.add(b.Ref(), lines)
+			continue
+		}
+		if before.purchased != b.PurchasedQuantity() || formatDate(before.eta) != formatDate(etaOf(b)) {
+			w.changedBatches.add(b)
+		}
+		kept := commonPrefixLength(before.lines, lines)
+		w.removedLines.add(b.Ref(), before.lines[kept:])
+		w.addedLines.add(b.Ref(), lines[kept:])
+	}
+}
+
+func commonPrefixLength(a, b []domain.OrderLine) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
+}
+
+func (w *productWrites) exec(ctx context.Context, tx *sql.Tx) error {
+	if err := insertBatches(ctx, tx, w.newBatches); err != nil {
+		return err
+	}
+	if len(w.changedBatches.refs) > 0 {
+		_, err := tx.ExecContext(ctx, `UPDATE batches b
+			SET purchased_quantity = u.qty, eta = NULLIF(u.eta, '')::date
+			FROM unnest($1::text[], $2::int[], $3::text[]) AS u(ref, qty, eta)
+			WHERE b.ref = u.ref`,
+			pq.StringArray(w.changedBatches.refs), pq.Int64Array(w.changedBatches.qtys), pq.StringArray(w.changedBatches.etas))
+		if err != nil {
+			return fmt.Errorf("updating batches: %w", err)
+		}
+	}
+	// Deletes go first: a line may come back to the batch it left.
+	if len(w.removedLines.orderIDs) > 0 {
+		_, err := tx.ExecContext(ctx, `DELETE FROM allocations a
+			USING unnest($1::text[], $2::text[]) AS d(batch_ref, orderid)
+			WHERE a.batch_ref = d.batch_ref AND a.orderid = d.orderid`,
+			pq.StringArray(w.removedLines.batchRefs), pq.StringArray(w.removedLines.orderIDs))
+		if err != nil {
+			return fmt.Errorf("deleting allocations: %w", err)
+		}
+	}
+	if len(w.addedLines.orderIDs) > 0 {
+		// Serial ids are drawn in ORDER BY order, which keeps the lines'
+		// order.
+		_, err := tx.ExecContext(ctx, `INSERT INTO allocations (batch_ref, orderid, sku, qty)
+			SELECT batch_ref, orderid, sku, qty
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::int[]) WITH ORDINALITY AS n(batch_ref, orderid, sku, qty, position)
+			ORDER BY position`,
+			pq.StringArray(w.addedLines.batchRefs), pq.StringArray(w.addedLines.orderIDs),
+			pq.StringArray(w.addedLines.skus), pq.Int64Array(w.addedLines.qtys))
+		if err != nil {
+			return fmt.Errorf("inserting allocations: %w", err)
+		}
+	}
+	return nil
+}
+
+// insertBatches inserts new batches in order. A reference already taken,
+// by any product, is reported as domain.DuplicateBatchError: ON CONFLICT
+// DO NOTHING waits for a concurrent insert of the same reference to finish
+// and skips the row if it committed, which RETURNING then shows.
+func insertBatches(ctx context.Context, tx *sql.Tx, batches batchRows) error {
+	if len(batches.refs) == 0 {
+		return nil
+	}
+	rows, err := tx.QueryContext(ctx, `INSERT INTO batches (ref, sku, purchased_quantity, eta)
+		SELECT ref, sku, qty, NULLIF(eta, '')::date
+		FROM unnest($1::text[], $2::text[], $3::int[], $4::text[]) WITH ORDINALITY AS n(ref, sku, qty, eta, position)
+		ORDER BY position
+		ON CONFLICT (ref) DO NOTHING
+		RETURNING ref`,
+		pq.StringArray(batches.refs), pq.StringArray(batches.skus), pq.Int64Array(batches.qtys), pq.StringArray(batches.etas))
+	if err != nil {
+		return fmt.Errorf("inserting batches: %w", err)
+	}
+	defer rows.Close()
+	inserted := make(map[string]bool, len(batches.refs))
+	for rows.Next() {
+		var ref string
+		if err := rows.Scan(&ref); err != nil {
+			return fmt.Errorf("inserting batches: %w", err)
+		}
+		inserted[ref] = true
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("inserting batches: %w", err)
+	}
+	for _, ref := range batches.refs {
+		if !inserted[ref] {
+			return domain.DuplicateBatchError{Ref: ref}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,168 @@
+package postgres_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/google/uuid"
+
+	"allocation/adapters/postgres"
+	"allocation/app"
+	"allocation/domain"
+)
+
+const defaultTestDatabaseURL = "postgres://postgres@127.0.0.1:5432/allocation_test?sslmode=disable"
+
+// waitTimeout bounds every wait for a relayed or polled message. It is long
+// because watermill-sql shows a row only once every older transaction of the
+// whole cluster has finished, and other tests' subscribers may hold one open
+// for up to their 30 s ack deadline; normally messages arrive in
+// milliseconds.
+const waitTimeout = 60 * time.Second
+
+// testPoolSize keeps tests running in parallel well under PostgreSQL's
+// connection limit while still letting transactions contend.
+const testPoolSize = 10
+
+// newEmptySchema connects to a schema of its own, created for the test and
+// dropped after it, so tests run in parallel and again without seeing each
+// other's rows, outbox messages or consumer offsets. An unreachable
+// database fails the test unless SKIP_INTEGRATION=1.
+func newEmptySchema(t testing.TB) *sql.DB {
+	t.Helper()
+	ctx := context.Background()
+	baseURL := os.Getenv("TEST_DATABASE_URL")
+	if baseURL == "" {
+		baseURL = defaultTestDatabaseURL
+	}
+	schema := "test_" + strings.ReplaceAll(uuid.NewString(), "-", "")
+	db, err := postgres.Open(ctx, withSearchPath(baseURL, schema))
+	if err != nil {
+		if os.Getenv("SKIP_INTEGRATION") == "1" {
+			t.Skipf("SKIP_INTEGRATION=1 and database unreachable: %v", err)
+		}
+		t.Fatalf("database unreachable (run scripts/ensure-services.sh allocation_test, or set SKIP_INTEGRATION=1): %v", err)
+	}
+	db.SetMaxOpenConns(testPoolSize)
+	if _, err := db.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
+		t.Fatalf("creating schema %s: %v", schema, err)
+	}
+	t.Cleanup(func() {
+		_, dropErr := db.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`)
+		if err := errors.Join(dropErr, db.Close()); err != nil {
+			t.Errorf("dropping schema %s: %v", schema, err)
+		}
+	})
+	return db
+}
+
+// withSearchPath makes every connection of the URL use the schema; lib/pq
+// sends unknown parameters as run-time settings.
+func withSearchPath(databaseURL, schema string) string {
+	u, err := url.Parse(databaseURL)
+	if err != nil || u.Scheme == "" {
+		return databaseURL + " search_path=" + schema
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// newTestDB is a migrated schema with the outbox topics initialised, as the
+// service prepares it at start-up.
+func newTestDB(t testing.TB) *sql.DB {
+	t.Helper()
+	db := newEmptySchema(t)
+	ctx := context.Background()
+	if err := postgres.Migrate(ctx, db); err != nil {
+		t.Fatalf("migrating: %v", err)
+	}
+	topics := append(postgres.EventTopics(), postgres.OutboxTopic)
+	if err := postgres.InitializeSQLTopics(ctx, db, topics); err != nil {
+		t.Fatalf("initialising topics: %v", err)
+	}
+	return db
+}
+
+func newUnitOfWork(t testing.TB, db *sql.DB, outbox postgres.OutboxPublisherFactory) *postgres.PostgresUnitOfWork {
+	t.Helper()
+	if outbox == nil {
+		outbox = postgres.SQLOutbox(watermill.NopLogger{})
+	}
+	uow, err := postgres.NewPostgresUnitOfWork(db, outbox, watermill.NopLogger{})
+	if err != nil {
+		t.Fatalf("creating unit of work: %v", err)
+	}
+	return uow
+}
+
+func retryingRunner(uow app.UnitOfWork) app.TransactionRunner {
+	return app.NewTransactionRunner(uow, app.DefaultConflictRetryPolicy(), nil)
+}
+
+// unique makes skus, refs and order ids that no other test uses.
+func unique(prefix string) string { return prefix + "-" + uuid.NewString()[:8] }
+
+func addBatch(t testing.TB, uow app.UnitOfWork, ref, sku string, qty int, eta *time.Time) {
+	t.Helper()
+	err := app.NewAddBatchHandler(retryingRunner(uow)).Handle(context.Background(), &domain.CreateBatch{Ref: ref, SKU: sku, Qty: qty, ETA: eta})
+	if err != nil {
+		t.Fatalf("adding batch %s: %v", ref, err)
+	}
+}
+
+func queryInt(t testing.TB, db *sql.DB, query string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRowContext(context.Background(), query, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+func productVersion(t testing.TB, db *sql.DB, sku string) int {
+	t.Helper()
+	return queryInt(t, db, `SELECT version_number FROM products WHERE sku = $1`, sku)
+}
+
+func date(y int, m time.Month, d int) *time.Time {
+	t := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	return &t
+}
+
+func begin(t *testing.T, uow app.UnitOfWork) app.Transaction {
+	t.Helper()
+	tx, err := uow.Begin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+	return tx
+}
+
+func newProduct(t *testing.T, sku, ref string) *domain.Product {
+	t.Helper()
+	p, err := domain.NewProduct(sku)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AddBatch(ref, 10, nil); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func mustExec(t *testing.T, db *sql.DB, query string, args ...any) {
+	t.Helper()
+	if _, err := db.ExecContext(context.Background(), query, args...); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+}

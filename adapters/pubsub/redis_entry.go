@@ -1,0 +1,162 @@
+package pubsub
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/ThreeDotsLabs/watermill-redisstream/pkg/redisstream"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/google/uuid"
+
+	"allocation/contracts"
+)
+
+// Field names of a Redis stream entry. The format is plain on purpose: an
+// outside client with nothing but redis-cli can write an entry
+// (XADD topic * payload '{...}') and read one (XRANGE topic - +).
+//
+//	payload         the message payload, raw bytes (JSON)
+//	uuid            the message UUID; optional on entries written by others
+//	correlation_id  the correlation id; optional
+//	md_<key>        every other metadata key, one field each
+//
+// Any other field is ignored on read, except watermill's default
+// _watermill_message_uuid, taken as the UUID when there is no uuid field.
+const (
+	RedisPayloadField       = "payload"
+	RedisUUIDField          = "uuid"
+	RedisCorrelationIDField = "correlation_id"
+	RedisMetadataPrefix     = "md_"
+)
+
+// RedisEntryIDMetadataKey names the stream entry a message came from. It is
+// set only when the entry had no uuid field and the UUID was derived from
+// the entry ID, so that an operator can find the original entry.
+const RedisEntryIDMetadataKey = "redis_entry_id"
+
+// Fields the subscriber's Redis client adds to every entry it reads (see
+// entryTaggingClient): redisstream hands the unmarshaller an entry's field
+// values but neither its ID nor its stream, and a UUID that survives
+// redelivery has to be derived from them.
+const (
+	taggedEntryIDField = "\x00entry_id"
+	taggedStreamField  = "\x00stream"
+)
+
+// entryUUIDNamespace makes the UUIDs of entries without a uuid field
+// name-based (v5) UUIDs of stream and entry ID: redelivering the entry, or
+// a dead consumer's entry claimed by another, keeps the same UUID, so
+// handlers can de-duplicate.
+var entryUUIDNamespace = uuid.MustParse("2b0e4f4e-8d7a-4a53-9b84-51c0a4a1f6e3")
+
+// RedisEntryMarshaller writes and reads the plain entry format above. Its
+// Unmarshal never fails: redisstream ends the subscription on an
+// unmarshal error and leaves the entry pending for ever, so a malformed
+// entry becomes a message marked with contracts.MalformedReasonKey instead,
+// for the handler to reject and the poison queue to park.
+type RedisEntryMarshaller struct{}
+
+func (RedisEntryMarshaller) Marshal(_ string, msg *message.Message) (map[string]any, error) {
+	values := map[string]any{
+		RedisUUIDField:    msg.UUID,
+		RedisPayloadField: []byte(msg.Payload),
+	}
+	for key, value := range msg.Metadata {
+		if key == middleware.CorrelationIDMetadataKey {
+			values[RedisCorrelationIDField] = value
+			continue
+		}
+		values[RedisMetadataPrefix+key] = value
+	}
+	return values, nil
+}
+
+func (RedisEntryMarshaller) Unmarshal(values map[string]any) (*message.Message, error) {
+	var problems []string
+	metadata := message.Metadata{}
+	var payload []byte
+	var msgUUID string
+	hasPayload := false
+
+	// Sorted, so that the reason of a malformed entry reads the same on
+	// every delivery.
+	fields := make([]string, 0, len(values))
+	for field := range values {
+		fields = append(fields, field)
+	}
+	sort.Strings(fields)
+
+	for _, field := range fields {
+		if field == taggedEntryIDField || field == taggedStreamField {
+			continue
+		}
+		value, ok := fieldString(values[field])
+		if !ok {
+			problems = append(problems, fmt.Sprintf("field %q is not a string but %T", field, values[field]))
+			continue
+		}
+		switch {
+		case field == RedisPayloadField:
+			payload, hasPayload = []byte(value), true
+		case field == RedisUUIDField:
+			msgUUID = value
+		case field == redisstream.UUIDHeaderKey && msgUUID == "":
+			// Written by watermill's default marshaller (its msgpack
+			// metadata is not read): keep the producer's UUID.
+			msgUUID = value
+		case field == RedisCorrelationIDField:
+			metadata.Set(middleware.CorrelationIDMetadataKey, value)
+		case strings.HasPrefix(field, RedisMetadataPrefix):
+			key := strings.TrimPrefix(field, RedisMetadataPrefix)
+			// The dedicated field wins over an md_ copy of the correlation id.
+			if key == middleware.CorrelationIDMetadataKey && metadata.Get(key) != "" {
+				continue
+			}
+			metadata.Set(key, value)
+		}
+	}
+	if !hasPayload {
+		problems = append(problems, fmt.Sprintf("entry has no %q field", RedisPayloadField))
+	}
+
+	if msgUUID == "" {
+		msgUUID = derivedEntryUUID(values)
+		if entryID, _ := fieldString(values[taggedEntryIDField]); entryID != "" {
+			metadata.Set(RedisEntryIDMetadataKey, entryID)
+		}
+	}
+	if len(problems) > 0 {
+		metadata.Set(contracts.MalformedReasonKey, "malformed redis stream entry: "+strings.Join(problems, "; "))
+	}
+
+	msg := message.NewMessage(msgUUID, payload)
+	msg.Metadata = metadata
+	return msg, nil
+}
+
+// derivedEntryUUID is the UUID of an entry that came without one.
+func derivedEntryUUID(values map[string]any) string {
+	entryID, _ := fieldString(values[taggedEntryIDField])
+	stream, _ := fieldString(values[taggedStreamField])
+	if entryID == "" {
+		// Only when the unmarshaller is used without entryTaggingClient:
+		// still a message, but its UUID changes on redelivery.
+		return uuid.NewString()
+	}
+	return uuid.NewSHA1(entryUUIDNamespace, []byte(stream+"/"+entryID)).String()
+}
+
+// fieldString reads a field value. go-redis gives strings; the other cases
+// keep a surprising reply from turning into an error.
+func fieldString(v any) (string, bool) {
+	switch v := v.(type) {
+	case string:
+		return v, true
+	case []byte:
+		return string(v), true
+	default:
+		return "", false
+	}
+}

@@ -1,0 +1,144 @@
+package pubsub
+
+import (
+	"maps"
+	"strings"
+	"testing"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/google/uuid"
+
+	"allocation/contracts"
+)
+
+// asStoredByRedis turns marshalled values into what go-redis reads back:
+// every field value a string.
+func asStoredByRedis(t *testing.T, values map[string]any) map[string]any {
+	t.Helper()
+	stored := map[string]any{}
+	for k, v := range values {
+		switch v := v.(type) {
+		case string:
+			stored[k] = v
+		case []byte:
+			stored[k] = string(v)
+		default:
+			t.Fatalf("field %s is %T, which Redis would not store as given", k, v)
+		}
+	}
+	return stored
+}
+
+func TestRedisEntryMarshallerRoundTrip(t *testing.T) {
+	m := RedisEntryMarshaller{}
+	msg := message.NewMessage("5d1c7e1e-2d7c-4a0e-8f47-1f1d1a2b3c4d", []byte(`{"batchref":"b1","qty":5}`))
+	msg.Metadata.Set(middleware.CorrelationIDMetadataKey, "corr-1")
+	msg.Metadata.Set("name", "Allocated")
+	msg.Metadata.Set("reason_poisoned", "boom: it broke")
+
+	values, err := m.Marshal("topic", msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"uuid":               msg.UUID,
+		"payload":            `{"batchref":"b1","qty":5}`,
+		"correlation_id":     "corr-1",
+		"md_name":            "Allocated",
+		"md_reason_poisoned": "boom: it broke",
+	}
+	stored := asStoredByRedis(t, values)
+	if len(stored) != len(want) {
+		t.Errorf("fields %v, want %v", stored, want)
+	}
+	for k, v := range want {
+		if stored[k] != v {
+			t.Errorf("field %s = %v, want %q", k, stored[k], v)
+		}
+	}
+
+	stored[taggedEntryIDField] = "1-0"
+	stored[taggedStreamField] = "topic"
+	got, err := m.Unmarshal(stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.UUID != msg.UUID || string(got.Payload) != string(msg.Payload) {
+		t.Errorf("got %s %s, want %s %s", got.UUID, got.Payload, msg.UUID, msg.Payload)
+	}
+	if !maps.Equal(got.Metadata, msg.Metadata) {
+		t.Errorf("metadata %v, want %v", got.Metadata, msg.Metadata)
+	}
+}
+
+func TestRedisEntryWithoutUUIDGetsOneDerivedFromTheEntry(t *testing.T) {
+	m := RedisEntryMarshaller{}
+	entry := func() map[string]any {
+		return map[string]any{"payload": `{}`, taggedEntryIDField: "1700000000000-0", taggedStreamField: "change_batch_quantity"}
+	}
+	first, _ := m.Unmarshal(entry())
+	again, _ := m.Unmarshal(entry())
+	if first.UUID != again.UUID {
+		t.Errorf("redelivery changed the UUID: %s, then %s", first.UUID, again.UUID)
+	}
+	if _, err := uuid.Parse(first.UUID); err != nil {
+		t.Errorf("UUID %q: %v", first.UUID, err)
+	}
+	if got := first.Metadata.Get(RedisEntryIDMetadataKey); got != "1700000000000-0" {
+		t.Errorf("%s = %q", RedisEntryIDMetadataKey, got)
+	}
+	other := entry()
+	other[taggedEntryIDField] = "1700000000000-1"
+	if second, _ := m.Unmarshal(other); second.UUID == first.UUID {
+		t.Error("two entries share a UUID")
+	}
+	if first.Metadata.Get(contracts.MalformedReasonKey) != "" {
+		t.Errorf("well-formed entry marked malformed: %v", first.Metadata)
+	}
+}
+
+func TestRedisEntryMalformedBecomesAMarkedMessage(t *testing.T) {
+	tests := []struct {
+		name        string
+		values      map[string]any
+		reason      string
+		wantPayload string
+	}{
+		{"no payload field", map[string]any{"foo": "bar"}, `no "payload" field`, ""},
+		{"no fields at all", nil, `no "payload" field`, ""},
+		{"payload not a string", map[string]any{"payload": 42}, `field "payload" is not a string`, ""},
+		{"metadata not a string", map[string]any{"payload": "{}", "md_x": []int{1}}, `field "md_x" is not a string`, "{}"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			values := map[string]any{taggedEntryIDField: "1-1", taggedStreamField: "s"}
+			for k, v := range tt.values {
+				values[k] = v
+			}
+			msg, err := RedisEntryMarshaller{}.Unmarshal(values)
+			if err != nil {
+				t.Fatalf("Unmarshal must never fail, got %v", err)
+			}
+			reason := msg.Metadata.Get(contracts.MalformedReasonKey)
+			if !strings.Contains(reason, tt.reason) {
+				t.Errorf("reason %q, want it to mention %q", reason, tt.reason)
+			}
+			if string(msg.Payload) != tt.wantPayload {
+				t.Errorf("payload %q, want %q", msg.Payload, tt.wantPayload)
+			}
+			if msg.UUID == "" {
+				t.Error("no UUID")
+			}
+		})
+	}
+}
+
+func TestRedisEntryCorrelationFieldWinsOverMetadataCopy(t *testing.T) {
+	msg, _ := RedisEntryMarshaller{}.Unmarshal(map[string]any{
+		"payload": "{}", "correlation_id": "plain", "md_correlation_id": "copy",
+	})
+	if got := middleware.MessageCorrelationID(msg); got != "plain" {
+		t.Errorf("correlation id %q, want plain", got)
+	}
+}

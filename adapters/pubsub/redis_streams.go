@@ -1,0 +1,196 @@
+package pubsub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill-redisstream/pkg/redisstream"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/redis/go-redis/v9"
+)
+
+// RedisStreamsConfig configures RedisStreamsPubSub. Zero durations take
+// the defaults below.
+type RedisStreamsConfig struct {
+	// Redis is the connection template (at least Addr). The publisher
+	// gets one client made from it and every subscriber its own: a
+	// redisstream subscriber closes its client on Close (the router closes
+	// subscribers when it stops) and keeps a connection busy in a blocking
+	// read, so a shared pool would be both closed under the others and
+	// drained by them.
+	Redis redis.Options
+	// ConsumerName identifies this process within every consumer group.
+	// It must differ between processes, or their pending entries mix up;
+	// empty means DefaultConsumerName().
+	ConsumerName string
+	// MaxIdleTime is how long an entry delivered to a consumer may stay
+	// unacknowledged before another consumer of the group claims it.
+	// Default DefaultRedisMaxIdleTime.
+	MaxIdleTime time.Duration
+	// ClaimInterval is how often each subscriber looks for such entries.
+	// Default DefaultRedisClaimInterval.
+	ClaimInterval time.Duration
+	// BlockTime bounds one blocking read. It does not delay delivery (a
+	// read returns as soon as an entry arrives); it sets how often an idle
+	// subscriber asks again and how long a closed one lingers.
+	// Default DefaultRedisBlockTime.
+	BlockTime time.Duration
+	// NackResendSleep is the pause before a nacked message is delivered
+	// again. The router only nacks when even the poison queue could not
+	// take the message (Redis is away), so redelivering at once would spin.
+	// Default DefaultRedisNackResendSleep.
+	NackResendSleep time.Duration
+	// MaxLen caps every stream at about this many entries (XADD MAXLEN ~).
+	// 0 keeps everything. A trimmed entry that was still pending becomes a
+	// malformed message when claimed, so keep it well above any backlog.
+	MaxLen int64
+}
+
+const (
+	// DefaultRedisMaxIdleTime leaves a live consumer time to finish: a
+	// message is handled with up to DefaultHandlerRetryPolicy's retries,
+	// about 4 s of backoff plus the attempts, and 10 s is over twice
+	// that, so a slow but live consumer is rarely robbed of its entry
+	// (which would only cause a duplicate: handlers are idempotent). A dead
+	// consumer's entries resume after at most MaxIdleTime+ClaimInterval,
+	// 11 s, instead of the library's 65 s.
+	DefaultRedisMaxIdleTime     = 10 * time.Second
+	DefaultRedisClaimInterval   = time.Second
+	DefaultRedisBlockTime       = time.Second
+	DefaultRedisNackResendSleep = 500 * time.Millisecond
+)
+
+// DefaultConsumerName is unique per process and start: host, pid and a
+// random suffix (a restarted process is a new consumer; the entries the
+// old one left pending are claimed after MaxIdleTime).
+func DefaultConsumerName() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown-host"
+	}
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), watermill.NewShortUUID()[:8])
+}
+
+// RedisStreamsPubSub is the Redis Streams broker: one stream per topic,
+// one Redis consumer group per app consumer group. Entries use the plain
+// format of RedisEntryMarshaller.
+type RedisStreamsPubSub struct {
+	cfg       RedisStreamsConfig
+	logger    watermill.LoggerAdapter
+	client    *redis.Client
+	publisher *redisstream.Publisher
+
+	mu          sync.Mutex
+	subscribers []*redisstream.Subscriber
+	closed      bool
+}
+
+func NewRedisStreamsPubSub(cfg RedisStreamsConfig, logger watermill.LoggerAdapter) (*RedisStreamsPubSub, error) {
+	if cfg.Redis.Addr == "" && cfg.Redis.Dialer == nil {
+		return nil, errors.New("redis streams pub/sub: no redis address")
+	}
+	if logger == nil {
+		logger = watermill.NopLogger{}
+	}
+	if cfg.ConsumerName == "" {
+		cfg.ConsumerName = DefaultConsumerName()
+	}
+	setDefault(&cfg.MaxIdleTime, DefaultRedisMaxIdleTime)
+	setDefault(&cfg.ClaimInterval, DefaultRedisClaimInterval)
+	setDefault(&cfg.BlockTime, DefaultRedisBlockTime)
+	setDefault(&cfg.NackResendSleep, DefaultRedisNackResendSleep)
+
+	client := cfg.newClient()
+	publisher, err := redisstream.NewPublisher(redisstream.PublisherConfig{
+		Client:        sharedClient{client},
+		Marshaller:    RedisEntryMarshaller{},
+		DefaultMaxlen: cfg.MaxLen,
+	}, logger)
+	if err != nil {
+		return nil, errors.Join(err, client.Close())
+	}
+	return &RedisStreamsPubSub{cfg: cfg, logger: logger, client: client, publisher: publisher}, nil
+}
+
+func setDefault(d *time.Duration, def time.Duration) {
+	if *d == 0 {
+		*d = def
+	}
+}
+
+// newClient makes a client from a copy of the template: go-redis fills in
+// defaults in the Options it is given, which must not be shared.
+func (cfg RedisStreamsConfig) newClient() *redis.Client {
+	opts := cfg.Redis
+	return redis.NewClient(&opts)
+}
+
+// ConsumerName is this process's name in the consumer groups.
+func (p *RedisStreamsPubSub) ConsumerName() string { return p.cfg.ConsumerName }
+
+func (p *RedisStreamsPubSub) Publisher() message.Publisher { return p.publisher }
+
+// Subscriber returns a subscriber of the consumer group, with a Redis
+// client of its own that its Close closes. Groups start from the
+// beginning of the stream, so entries added before the first subscriber
+// existed are delivered too.
+func (p *RedisStreamsPubSub) Subscriber(consumerGroup string) (message.Subscriber, error) {
+	if consumerGroup == "" {
+		// Without a group redisstream fans out from "$": entries added
+		// while nobody listens would be lost.
+		return nil, MissingConsumerGroupError{}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, ClosedError{}
+	}
+	client := p.cfg.newClient()
+	subscriber, err := redisstream.NewSubscriber(redisstream.SubscriberConfig{
+		Client:          entryTaggingClient{client},
+		Unmarshaller:    RedisEntryMarshaller{},
+		Consumer:        p.cfg.ConsumerName,
+		ConsumerGroup:   consumerGroup,
+		NackResendSleep: p.cfg.NackResendSleep,
+		BlockTime:       p.cfg.BlockTime,
+		ClaimInterval:   p.cfg.ClaimInterval,
+		MaxIdleTime:     p.cfg.MaxIdleTime,
+		OldestId:        "0",
+		// The first read would otherwise block without a timeout, and
+		// go-redis cannot cancel it: each closed subscriber would leak a
+		// goroutine and a connection.
+		DisableIndefiniteInitialBlock: true,
+	}, p.logger)
+	if err != nil {
+		return nil, errors.Join(err, client.Close())
+	}
+	p.subscribers = append(p.subscribers, subscriber)
+	return subscriber, nil
+}
+
+// Ping checks that Redis answers (readiness).
+func (p *RedisStreamsPubSub) Ping(ctx context.Context) error {
+	return p.client.Ping(ctx).Err()
+}
+
+// Close closes the subscribers made here (closing one twice is harmless:
+// the router closes its own), the publisher and the client.
+func (p *RedisStreamsPubSub) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	var errs []error
+	for _, s := range p.subscribers {
+		errs = append(errs, s.Close())
+	}
+	errs = append(errs, p.publisher.Close(), p.client.Close())
+	return errors.Join(errs...)
+}

@@ -1,0 +1,233 @@
+package pubsub
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
+	"github.com/ThreeDotsLabs/watermill/message"
+)
+
+// SQLConfig configures SQLPubSub. Zero values take the defaults below.
+type SQLConfig struct {
+	// PollInterval is the pause after a poll that found nothing: up to
+	// that much latency per hop. Each poll of each subscriber is a
+	// transaction that locks its group's offsets row and so uses up a
+	// transaction id.
+	// Default DefaultSQLPollInterval.
+	PollInterval time.Duration
+	// BatchSize is how many messages a subscriber reads per transaction.
+	// The transaction stays open (and holds back the visibility of every
+	// newer message in the database, for all subscribers) until the last
+	// of them is acked, and the whole batch is redelivered after a crash.
+	// Default DefaultSQLBatchSize.
+	BatchSize int
+	// AckDeadline is how long a message may wait for its ack before it is
+	// given up and redelivered. Default 30 s (the library's).
+	AckDeadline time.Duration
+	// ResendInterval is the pause before a nacked message is delivered
+	// again (the router nacks only when even the poison queue failed).
+	// Default DefaultSQLResendInterval.
+	ResendInterval time.Duration
+	// RetryInterval is the pause after a failed poll (database away).
+	// Default 1 s (the library's).
+	RetryInterval time.Duration
+}
+
+const (
+	// DefaultSQLPollInterval, measured on PostgreSQL 15 on a 2-core
+	// machine with 10 idle subscribers: an empty poll costs ~0.4 ms of
+	// database CPU and one transaction id (the offsets row is locked FOR
+	// UPDATE). 25 ms gave the lowest delivery latency (p50 17 ms, p90
+	// 31 ms) at ~370 polls/s; 10 ms and 5 ms were slower (p90 70-100 ms:
+	// the polls' own transactions hold back the visibility of new rows)
+	// while costing more; 50 ms and 100 ms cost less but added 20-40 ms.
+	// The library's 1 s would make every asynchronous step visibly slow.
+	DefaultSQLPollInterval = 25 * time.Millisecond
+	// DefaultSQLBatchSize of 1 keeps each subscriber transaction as short
+	// as one message, for the visibility reason on SQLConfig.BatchSize.
+	DefaultSQLBatchSize      = 1
+	DefaultSQLAckDeadline    = 30 * time.Second
+	DefaultSQLResendInterval = 500 * time.Millisecond
+	DefaultSQLRetryInterval  = time.Second
+)
+
+// SQLPubSub is the PostgreSQL broker (watermill-sql): a table per topic,
+// consumer groups as rows of the topic's offsets table. Subscribers of one
+// group take turns (the offsets row is locked while a batch is handled), so
+// a group is processed one message at a time across all processes.
+//
+// A row becomes visible only when every transaction older than the one
+// that wrote it has finished, and a subscriber's transaction stays open
+// while its handler runs. So a slow handler (retries with backoff, a slow
+// mail server) delays the delivery of everything published after it began,
+// on every topic of the database: measured, a message held 2 s delayed
+// another group's new message by 2 s. Keep handlers short on this broker.
+type SQLPubSub struct {
+	db        *sql.DB
+	cfg       SQLConfig
+	logger    watermill.LoggerAdapter
+	publisher *sqlPublisher
+
+	// topics remembers which topics' tables exist, to create them once.
+	topics sync.Map
+
+	mu          sync.Mutex
+	subscribers []*sqlSubscriber
+	closed      bool
+}
+
+// NewSQLPubSub uses db (lib/pq) for the broker. The caller owns db. Give
+// the broker a pool of its own or enough connections: each subscriber
+// keeps one in a transaction while its handler runs, and a handler that
+// needs another from an exhausted shared pool would wait for ever.
+func NewSQLPubSub(db *sql.DB, cfg SQLConfig, logger watermill.LoggerAdapter) (*SQLPubSub, error) {
+	if db == nil {
+		return nil, errors.New("sql pub/sub: no database")
+	}
+	if logger == nil {
+		logger = watermill.NopLogger{}
+	}
+	setDefault(&cfg.PollInterval, DefaultSQLPollInterval)
+	setDefault(&cfg.AckDeadline, DefaultSQLAckDeadline)
+	setDefault(&cfg.ResendInterval, DefaultSQLResendInterval)
+	setDefault(&cfg.RetryInterval, DefaultSQLRetryInterval)
+	if cfg.BatchSize == 0 {
+		cfg.BatchSize = DefaultSQLBatchSize
+	}
+	p := &SQLPubSub{db: db, cfg: cfg, logger: logger}
+	publisher, err := wsql.NewPublisher(db, wsql.PublisherConfig{
+		SchemaAdapter: SQLSchemaAdapter(cfg.BatchSize),
+		// Tables are created by ensureTopic, under a lock.
+		AutoInitializeSchema: false,
+	}, logger)
+	if err != nil {
+		return nil, err
+	}
+	p.publisher = &sqlPublisher{pubsub: p, publisher: publisher}
+	return p, nil
+}
+
+// Publisher inserts messages outside any transaction. For the outbox, make
+// a watermill-sql publisher on the transaction with SQLSchemaAdapter and
+// initialise its topics with InitializeTopics first.
+func (p *SQLPubSub) Publisher() message.Publisher { return p.publisher }
+
+func (p *SQLPubSub) Subscriber(consumerGroup string) (message.Subscriber, error) {
+	if consumerGroup == "" {
+		return nil, MissingConsumerGroupError{}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, ClosedError{}
+	}
+	ackDeadline := p.cfg.AckDeadline
+	subscriber, err := wsql.NewSubscriber(p.db, wsql.SubscriberConfig{
+		ConsumerGroup:  consumerGroup,
+		AckDeadline:    &ackDeadline,
+		PollInterval:   p.cfg.PollInterval,
+		ResendInterval: p.cfg.ResendInterval,
+		RetryInterval:  p.cfg.RetryInterval,
+		SchemaAdapter:  SQLSchemaAdapter(p.cfg.BatchSize),
+		OffsetsAdapter: SQLOffsetsAdapter(),
+		// Tables are created by ensureTopic, under a lock.
+		InitializeSchema: false,
+	}, p.logger)
+	if err != nil {
+		return nil, err
+	}
+	wrapped := &sqlSubscriber{pubsub: p, subscriber: subscriber}
+	p.subscribers = append(p.subscribers, wrapped)
+	return wrapped, nil
+}
+
+// InitializeTopics creates the tables of the topics now, e.g. at start-up
+// for those the transactional publisher writes.
+func (p *SQLPubSub) InitializeTopics(ctx context.Context, topics ...string) error {
+	for _, topic := range topics {
+		if err := p.ensureTopic(ctx, topic); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *SQLPubSub) ensureTopic(ctx context.Context, topic string) error {
+	if _, done := p.topics.Load(topic); done {
+		return nil
+	}
+	if err := InitializeSQLTopic(ctx, p.db, topic); err != nil {
+		return err
+	}
+	p.topics.Store(topic, struct{}{})
+	return nil
+}
+
+// Ping checks that the database answers (readiness).
+func (p *SQLPubSub) Ping(ctx context.Context) error { return p.db.PingContext(ctx) }
+
+// Close closes the subscribers made here (closing one twice is harmless:
+// the router closes its own) and the publisher. The database is the
+// caller's.
+func (p *SQLPubSub) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	var errs []error
+	for _, s := range p.subscribers {
+		errs = append(errs, s.Close())
+	}
+	return errors.Join(append(errs, p.publisher.Close())...)
+}
+
+// sqlPublisher creates a topic's tables before its first message.
+type sqlPublisher struct {
+	pubsub    *SQLPubSub
+	publisher *wsql.Publisher
+}
+
+func (p *sqlPublisher) Publish(topic string, msgs ...*message.Message) error {
+	if err := p.pubsub.ensureTopic(context.Background(), topic); err != nil {
+		return err
+	}
+	for _, msg := range msgs {
+		// The payload column is JSON, which refuses an empty string but
+		// takes NULL, and NULL reads back as an empty payload.
+		if len(msg.Payload) == 0 {
+			msg.Payload = nil
+		}
+	}
+	return p.publisher.Publish(topic, msgs...)
+}
+
+func (p *sqlPublisher) Close() error { return p.publisher.Close() }
+
+// sqlSubscriber creates a topic's tables before subscribing, and makes
+// Close safe to call concurrently (the router and SQLPubSub.Close may both
+// call it; the library's Close would close its channel twice).
+type sqlSubscriber struct {
+	pubsub     *SQLPubSub
+	subscriber *wsql.Subscriber
+	closeOnce  sync.Once
+	closeErr   error
+}
+
+func (s *sqlSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	if err := s.pubsub.ensureTopic(ctx, topic); err != nil {
+		return nil, err
+	}
+	return s.subscriber.Subscribe(ctx, topic)
+}
+
+func (s *sqlSubscriber) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.subscriber.Close() })
+	return s.closeErr
+}

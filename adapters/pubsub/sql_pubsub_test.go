@@ -1,0 +1,221 @@
+package pubsub
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/google/uuid"
+)
+
+func newTestSQLPubSub(t *testing.T) *SQLPubSub {
+	t.Helper()
+	ps, err := NewSQLPubSub(openTestDB(t), SQLConfig{}, watermill.NopLogger{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ps.Close() })
+	return ps
+}
+
+func dropSQLTopic(t *testing.T, ps *SQLPubSub, topic string) {
+	t.Cleanup(func() {
+		for _, table := range []string{SQLSchemaAdapter(0).MessagesTable(topic), SQLOffsetsAdapter().MessagesOffsetsTable(topic)} {
+			if _, err := ps.db.Exec("DROP TABLE IF EXISTS " + table); err != nil {
+				t.Errorf("dropping %s: %v", table, err)
+			}
+		}
+	})
+}
+
+func TestSQLPubSubRoundTrip(t *testing.T) {
+	t.Parallel()
+	ps := newTestSQLPubSub(t)
+	topic := uniqueName("rt")
+	dropSQLTopic(t, ps, topic)
+	sub, err := ps.Subscriber(uniqueName("group"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	messages := subscribe(t, sub, topic)
+
+	sent := message.NewMessage(uuid.NewString(), []byte(`{"orderid":"o1","sku":"LAMP","qty":10,"batchref":"b1"}`))
+	middleware.SetCorrelationID("corr-sql", sent)
+	sent.Metadata.Set("name", "Allocated")
+	start := time.Now()
+	if err := ps.Publisher().Publish(topic, sent); err != nil {
+		t.Fatal(err)
+	}
+	got := receive(t, messages)
+	t.Logf("delivered in %s", time.Since(start))
+	got.Ack()
+	if got.UUID != sent.UUID || string(got.Payload) != string(sent.Payload) {
+		t.Errorf("got %s %s, want %s %s", got.UUID, got.Payload, sent.UUID, sent.Payload)
+	}
+	if middleware.MessageCorrelationID(got) != "corr-sql" || got.Metadata.Get("name") != "Allocated" {
+		t.Errorf("metadata %v", got.Metadata)
+	}
+}
+
+func TestSQLPubSubStoresAnEmptyPayload(t *testing.T) {
+	t.Parallel()
+	ps := newTestSQLPubSub(t)
+	topic := uniqueName("empty")
+	dropSQLTopic(t, ps, topic)
+	sub, err := ps.Subscriber(uniqueName("group"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	messages := subscribe(t, sub, topic)
+	// The poison queue must be able to park whatever it is given.
+	if err := ps.Publisher().Publish(topic, message.NewMessage(uuid.NewString(), []byte{})); err != nil {
+		t.Fatal(err)
+	}
+	got := receive(t, messages)
+	got.Ack()
+	if len(got.Payload) != 0 {
+		t.Errorf("payload %q", got.Payload)
+	}
+}
+
+func TestSQLPubSubConsumerGroups(t *testing.T) {
+	t.Parallel()
+	ps := newTestSQLPubSub(t)
+	// A second process: its own pool and pub/sub on the same database.
+	other := newTestSQLPubSub(t)
+	topic := uniqueName("groups")
+	dropSQLTopic(t, ps, topic)
+	shared, all := uniqueName("shared"), uniqueName("all")
+
+	subscriber := func(ps *SQLPubSub, group string) <-chan *message.Message {
+		s, err := ps.Subscriber(group)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return subscribe(t, s, topic)
+	}
+	sharedA, sharedB := subscriber(ps, shared), subscriber(other, shared)
+	allGroup := subscriber(ps, all)
+
+	const n = 20
+	sent := map[string]bool{}
+	for range n {
+		msg := message.NewMessage(uuid.NewString(), []byte(`{}`))
+		sent[msg.UUID] = true
+		if err := ps.Publisher().Publish(topic, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// All three subscriptions are read at once: on this broker a
+	// subscriber left holding a message keeps its transaction open, and
+	// that hides every newer message from everyone (see SQLPubSub).
+	seen := map[string]int{}
+	everything := map[string]bool{}
+	for len(seen) < n || len(everything) < n {
+		select {
+		case msg := <-sharedA:
+			seen[msg.UUID]++
+			msg.Ack()
+		case msg := <-sharedB:
+			seen[msg.UUID]++
+			msg.Ack()
+		case msg := <-allGroup:
+			everything[msg.UUID] = true
+			msg.Ack()
+		case <-time.After(waitTimeout):
+			t.Fatalf("group %s got %d, group %s %d of %d messages", shared, len(seen), all, len(everything), n)
+		}
+	}
+	for id, count := range seen {
+		if !sent[id] || count != 1 {
+			t.Errorf("message %s handled %d times in group %s (sent: %v)", id, count, shared, sent[id])
+		}
+	}
+	for id := range everything {
+		if !sent[id] {
+			t.Errorf("group %s got %s, which was not sent", all, id)
+		}
+	}
+}
+
+func TestSQLPubSubNackedMessageIsDeliveredAgain(t *testing.T) {
+	t.Parallel()
+	ps := newTestSQLPubSub(t)
+	topic := uniqueName("nack")
+	dropSQLTopic(t, ps, topic)
+	sub, err := ps.Subscriber(uniqueName("group"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	messages := subscribe(t, sub, topic)
+	sent := message.NewMessage(uuid.NewString(), []byte(`{}`))
+	if err := ps.Publisher().Publish(topic, sent); err != nil {
+		t.Fatal(err)
+	}
+	receive(t, messages).Nack()
+	again := receive(t, messages)
+	again.Ack()
+	if again.UUID != sent.UUID {
+		t.Errorf("redelivered %s, want %s", again.UUID, sent.UUID)
+	}
+}
+
+func TestInitializeSQLTopicIsSafeConcurrently(t *testing.T) {
+	t.Parallel()
+	ps := newTestSQLPubSub(t)
+	topic := uniqueName("init")
+	dropSQLTopic(t, ps, topic)
+	// Plain CREATE TABLE IF NOT EXISTS fails here now and then with a
+	// unique violation on pg_type; the advisory lock prevents it.
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() { errs <- InitializeSQLTopic(context.Background(), ps.db, topic) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func TestSQLTopicNames(t *testing.T) {
+	tests := []struct {
+		topic string
+		ok    bool
+	}{
+		{"allocation.commands.ChangeBatchQuantity", true},
+		{"change_batch_quantity", true},
+		{"allocation.poison", true},
+		{"", false},
+		{`bad"name`, false},
+		{"with space", false},
+		{strings.Repeat("x", 46), false}, // watermill_offsets_ + 46 > 63
+		{strings.Repeat("x", 45), true},
+	}
+	for _, tt := range tests {
+		err := checkSQLTopicName(tt.topic)
+		var invalid InvalidSQLTopicError
+		if tt.ok != (err == nil) || (err != nil && !errors.As(err, &invalid)) {
+			t.Errorf("checkSQLTopicName(%q) = %v, want ok=%v", tt.topic, err, tt.ok)
+		}
+	}
+}
+
+func TestSQLPubSubRequiresAConsumerGroup(t *testing.T) {
+	ps := newTestSQLPubSub(t)
+	_, err := ps.Subscriber("")
+	var missing MissingConsumerGroupError
+	if !errors.As(err, &missing) {
+		t.Errorf("err = %v, want MissingConsumerGroupError", err)
+	}
+}

@@ -1,0 +1,369 @@
+package broker_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/google/uuid"
+	"github.com/lib/pq"
+	"github.com/redis/go-redis/v9"
+
+	"allocation/adapters/pubsub"
+	"allocation/app"
+	"allocation/contracts"
+	"allocation/domain"
+	"allocation/ports/broker"
+)
+
+// The consumer on the real router (app.NewMessageBus: poison queue, retry,
+// recoverer) on real brokers. Integration: fails when Redis or PostgreSQL
+// is unreachable, unless SKIP_INTEGRATION=1.
+
+const waitTimeout = 15 * time.Second
+
+// prefixedPubSub puts every topic under a prefix of its own, so that the
+// fixed topics (change_batch_quantity, allocation.poison) of parallel or
+// repeated runs, or of a service running on the same broker, never meet.
+type prefixedPubSub struct {
+	inner  app.PubSub
+	prefix string
+}
+
+func (p prefixedPubSub) Publisher() message.Publisher {
+	return prefixedPublisher{p.inner.Publisher(), p.prefix}
+}
+
+func (p prefixedPubSub) Subscriber(group string) (message.Subscriber, error) {
+	s, err := p.inner.Subscriber(group)
+	return prefixedSubscriber{s, p.prefix}, err
+}
+
+type prefixedPublisher struct {
+	message.Publisher
+	prefix string
+}
+
+func (p prefixedPublisher) Publish(topic string, msgs ...*message.Message) error {
+	return p.Publisher.Publish(p.prefix+topic, msgs...)
+}
+
+type prefixedSubscriber struct {
+	message.Subscriber
+	prefix string
+}
+
+func (s prefixedSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	return s.Subscriber.Subscribe(ctx, s.prefix+topic)
+}
+
+// calls records the command handler's calls.
+type calls struct {
+	mu   sync.Mutex
+	cmds []domain.ChangeBatchQuantity
+	ids  []string
+}
+
+func (c *calls) handle(ctx context.Context, cmd *domain.ChangeBatchQuantity) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cmds = append(c.cmds, *cmd)
+	c.ids = append(c.ids, app.CorrelationIDFromContext(ctx))
+	if cmd.Ref == "unknown" {
+		return domain.BatchNotFoundError{Ref: cmd.Ref}
+	}
+	return nil
+}
+
+func (c *calls) snapshot() ([]domain.ChangeBatchQuantity, []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]domain.ChangeBatchQuantity(nil), c.cmds...), append([]string(nil), c.ids...)
+}
+
+type running struct {
+	calls  *calls
+	poison <-chan *message.Message
+	ps     app.PubSub
+}
+
+// runConsumer starts a router with the consumer and a reader of the
+// poison queue, the way the service is wired.
+func runConsumer(t *testing.T, ps app.PubSub) *running {
+	t.Helper()
+	bus, err := app.NewMessageBus(app.MessageBusConfig{
+		PubSub: ps,
+		Logger: watermill.NopLogger{},
+		Retry:  app.HandlerRetryPolicy{MaxRetries: 3, InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &calls{}
+	consumer, err := broker.NewChangeBatchQuantityConsumer(c.handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := ps.Subscriber(app.ConsumerGroup(broker.ChangeBatchQuantityHandlerName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	consumer.AddTo(bus.Router, sub)
+
+	poisonSub, err := ps.Subscriber("test.poison-reader")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	poison, err := poisonSub.Subscribe(ctx, app.PoisonTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- bus.Router.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		_ = bus.Router.Close()
+		_ = poisonSub.Close()
+		if err := <-done; err != nil {
+			t.Errorf("router: %v", err)
+		}
+	})
+	select {
+	case <-bus.Router.Running():
+	case <-time.After(waitTimeout):
+		t.Fatal("router did not start")
+	}
+	return &running{calls: c, poison: poison, ps: ps}
+}
+
+func (r *running) nextParked(t *testing.T) *message.Message {
+	t.Helper()
+	select {
+	case msg := <-r.poison:
+		msg.Ack()
+		return msg
+	case <-time.After(waitTimeout):
+		t.Fatal("nothing parked in the poison queue")
+		return nil
+	}
+}
+
+func (r *running) waitForCalls(t *testing.T, n int) ([]domain.ChangeBatchQuantity, []string) {
+	t.Helper()
+	deadline := time.After(waitTimeout)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		cmds, ids := r.calls.snapshot()
+		if len(cmds) >= n {
+			return cmds, ids
+		}
+		select {
+		case <-deadline:
+			t.Fatalf("%d handler calls, want %d", len(cmds), n)
+		case <-tick.C:
+		}
+	}
+}
+
+func requireIntegration(t *testing.T) {
+	t.Helper()
+	if os.Getenv("SKIP_INTEGRATION") == "1" {
+		t.Skip("SKIP_INTEGRATION=1")
+	}
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func newRedis(t *testing.T) (app.PubSub, *redis.Client, string) {
+	t.Helper()
+	requireIntegration(t)
+	addr := envOr("TEST_REDIS_ADDR", "127.0.0.1:6379")
+	client := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { _ = client.Close() })
+	if err := client.Ping(context.Background()).Err(); err != nil {
+		t.Fatalf("redis at %s unreachable (set SKIP_INTEGRATION=1 to skip): %v", addr, err)
+	}
+	ps, err := pubsub.NewRedisStreamsPubSub(pubsub.RedisStreamsConfig{Redis: redis.Options{Addr: addr}}, watermill.NopLogger{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ps.Close() })
+	prefix := "test." + strings.ToLower(watermill.NewShortUUID()) + "."
+	t.Cleanup(func() {
+		client.Del(context.Background(), prefix+contracts.ChangeBatchQuantityTopic, prefix+app.PoisonTopic)
+	})
+	return prefixedPubSub{ps, prefix}, client, prefix
+}
+
+func newSQL(t *testing.T) (app.PubSub, string) {
+	t.Helper()
+	requireIntegration(t)
+	dsn := envOr("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/allocation_test?sslmode=disable")
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	err = db.Ping()
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) && pqErr.Code == "3D000" {
+		createDatabase(t, dsn)
+		err = db.Ping()
+	}
+	if err != nil {
+		t.Fatalf("postgres at %s unreachable (set SKIP_INTEGRATION=1 to skip): %v", dsn, err)
+	}
+	ps, err := pubsub.NewSQLPubSub(db, pubsub.SQLConfig{}, watermill.NopLogger{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := "t" + strings.ToLower(watermill.NewShortUUID())[:10] + "."
+	t.Cleanup(func() {
+		_ = ps.Close()
+		for _, topic := range []string{contracts.ChangeBatchQuantityTopic, app.PoisonTopic} {
+			_, _ = db.Exec(`DROP TABLE IF EXISTS "watermill_` + prefix + topic + `", "watermill_offsets_` + prefix + topic + `"`)
+		}
+	})
+	return prefixedPubSub{ps, prefix}, prefix
+}
+
+func createDatabase(t *testing.T, dsn string) {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	u.Path = "/postgres"
+	admin, err := sql.Open("postgres", u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = admin.Close() }()
+	_, err = admin.Exec("CREATE DATABASE " + pq.QuoteIdentifier(name))
+	var pqErr *pq.Error
+	if err != nil && !(errors.As(err, &pqErr) && (pqErr.Code == "42P04" || pqErr.Code == "23505")) {
+		t.Fatalf("creating database %s: %v", name, err)
+	}
+}
+
+func publish(t *testing.T, ps app.PubSub, payload, correlationID string) *message.Message {
+	t.Helper()
+	msg := message.NewMessage(uuid.NewString(), []byte(payload))
+	if correlationID != "" {
+		middleware.SetCorrelationID(correlationID, msg)
+	}
+	if err := ps.Publisher().Publish(contracts.ChangeBatchQuantityTopic, msg); err != nil {
+		t.Fatal(err)
+	}
+	return msg
+}
+
+func TestBrokerConsumerOnRedisStreams(t *testing.T) {
+	t.Parallel()
+	ps, client, prefix := newRedis(t)
+	r := runConsumer(t, ps)
+	ctx := context.Background()
+	stream := prefix + contracts.ChangeBatchQuantityTopic
+	xadd := func(values ...string) {
+		t.Helper()
+		if err := client.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: values}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// What an outside client does with redis-cli.
+	xadd("payload", `{"batchref":"b1","qty":5}`, "correlation_id", "corr-cli")
+	cmds, ids := r.waitForCalls(t, 1)
+	if cmds[0] != (domain.ChangeBatchQuantity{Ref: "b1", Qty: 5}) || ids[0] != "corr-cli" {
+		t.Errorf("handled %+v with correlation id %q", cmds[0], ids[0])
+	}
+
+	xadd("qty", "5") // no payload field
+	parked := r.nextParked(t)
+	assertParked(t, parked, `entry has no "payload" field`)
+	if middleware.MessageCorrelationID(parked) == "" {
+		t.Error("parked message has no correlation id")
+	}
+
+	xadd("payload", "}{")
+	assertParked(t, r.nextParked(t), "not valid JSON")
+
+	xadd("payload", `{"batchref":"unknown","qty":5}`)
+	assertParked(t, r.nextParked(t), "Unknown batch unknown")
+
+	// The subscription goes on after all of that.
+	xadd("payload", `{"batchref":"b2","qty":0}`)
+	cmds, _ = r.waitForCalls(t, 3)
+	if cmds[2] != (domain.ChangeBatchQuantity{Ref: "b2", Qty: 0}) {
+		t.Errorf("handled %+v after the malformed entries", cmds[2])
+	}
+	// Invalid messages never reached the handler, and the unknown batch
+	// (a permanent error) was not retried.
+	if len(cmds) != 3 {
+		t.Errorf("handler called %d times, want 3: %+v", len(cmds), cmds)
+	}
+
+	// Parked entries are plain too: readable with XRANGE.
+	entries, err := client.XRange(ctx, prefix+app.PoisonTopic, "-", "+").Result()
+	if err != nil || len(entries) != 3 {
+		t.Fatalf("poison stream: %d entries, %v", len(entries), err)
+	}
+	if reason, _ := entries[1].Values["md_"+middleware.ReasonForPoisonedKey].(string); !strings.Contains(reason, "not valid JSON") {
+		t.Errorf("poison entry %v has no plain reason field", entries[1].Values)
+	}
+}
+
+func TestBrokerConsumerOnSQL(t *testing.T) {
+	t.Parallel()
+	ps, _ := newSQL(t)
+	r := runConsumer(t, ps)
+
+	publish(t, ps, `{"batchref":"b1","qty":5}`, "corr-sql")
+	cmds, ids := r.waitForCalls(t, 1)
+	if cmds[0] != (domain.ChangeBatchQuantity{Ref: "b1", Qty: 5}) || ids[0] != "corr-sql" {
+		t.Errorf("handled %+v with correlation id %q", cmds[0], ids[0])
+	}
+
+	// The JSON column refuses broken JSON at the door; a contract breach
+	// gets in and is parked.
+	bad := publish(t, ps, `{"batchref":"b1","qty":-3}`, "")
+	parked := r.nextParked(t)
+	assertParked(t, parked, "/qty: minimum")
+	if parked.UUID != bad.UUID || middleware.MessageCorrelationID(parked) != bad.UUID {
+		t.Errorf("parked %s with correlation id %q, want %s for both", parked.UUID, middleware.MessageCorrelationID(parked), bad.UUID)
+	}
+
+	publish(t, ps, `{"batchref":"b2","qty":1}`, "")
+	cmds, _ = r.waitForCalls(t, 2)
+	if len(cmds) != 2 || cmds[1].Ref != "b2" {
+		t.Errorf("handled %+v", cmds)
+	}
+}
+
+func assertParked(t *testing.T, parked *message.Message, reason string) {
+	t.Helper()
+	got := parked.Metadata.Get(middleware.ReasonForPoisonedKey)
+	if !strings.Contains(got, reason) {
+		t.Errorf("parked with reason %q, want it to say %q", got, reason)
+	}
+	if h := parked.Metadata.Get(middleware.PoisonedHandlerKey); h != broker.ChangeBatchQuantityHandlerName {
+		t.Errorf("parked by handler %q", h)
+	}
+}
