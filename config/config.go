@@ -89,7 +89,7 @@ func Load(name string, args []string, getenv func(string) string, output io.Writ
 		def        time.Duration
 		target     *time.Duration
 	}{
-		{"SQL_POLL_INTERVAL", "how often SQL subscribers poll (BROKER=sql)", 10 * time.Millisecond, &c.SQLPollInterval},
+		{"SQL_POLL_INTERVAL", "how often an idle SQL subscriber polls (BROKER=sql)", 25 * time.Millisecond, &c.SQLPollInterval},
 		{"SHUTDOWN_TIMEOUT", "how long shutdown waits for requests and messages in flight", 20 * time.Second, &c.ShutdownTimeout},
 		{"RETRY_INITIAL_INTERVAL", "first wait before retrying a failed message (doubles each retry, at most 2s)", 100 * time.Millisecond, &c.RetryInitialInterval},
 	}

@@ -49,3 +49,12 @@ type namespacedSubscriber struct {
 func (s namespacedSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
 	return s.Subscriber.Subscribe(ctx, s.prefix+topic)
 }
+
+// NewNamespacedPublisher prefixes the topics of one publisher, for
+// publishers made outside a PubSub (the transactional outbox).
+func NewNamespacedPublisher(pub message.Publisher, prefix string) message.Publisher {
+	if prefix == "" {
+		return pub
+	}
+	return namespacedPublisher{Publisher: pub, prefix: prefix}
+}

@@ -18,7 +18,9 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
 
+	"allocation/adapters/external"
 	"allocation/adapters/memory"
 	"allocation/adapters/metrics"
 	"allocation/adapters/notify"
@@ -26,6 +28,7 @@ import (
 	"allocation/adapters/pubsub"
 	"allocation/app"
 	"allocation/config"
+	"allocation/ports/broker"
 	"allocation/ports/httpapi"
 )
 
@@ -38,6 +41,8 @@ type Service struct {
 	Handler http.Handler
 	Metrics *metrics.Metrics
 	Poison  app.PoisonQueue
+	// PubSub is the configured broker (in-process tests publish on it).
+	PubSub app.PubSub
 
 	db *sql.DB
 
@@ -59,6 +64,21 @@ type Service struct {
 	errMu       sync.Mutex
 	runErr      error
 	routerError chan error
+}
+
+// addInboundConsumers subscribes to the external topics other services
+// publish on (the book's Redis consumer).
+func (s *Service) addInboundConsumers(ps app.PubSub) error {
+	consumer, err := broker.NewChangeBatchQuantityConsumer(s.App.ChangeBatchQuantity.Handle)
+	if err != nil {
+		return err
+	}
+	sub, err := ps.Subscriber(app.ConsumerGroup(broker.ChangeBatchQuantityHandlerName))
+	if err != nil {
+		return err
+	}
+	consumer.AddTo(s.Bus.Router, sub)
+	return nil
 }
 
 // startupTimeout bounds connecting to and preparing the store and broker.
@@ -103,6 +123,7 @@ func New(cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
 	}
 	s.Metrics.InstrumentRouter(bus.Router)
 	s.Bus = bus
+	s.PubSub = ps
 
 	uow, view, err := s.newStore(ps, bus, wmLogger)
 	if err != nil {
@@ -112,19 +133,27 @@ func New(cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
 	if cfg.SMTPAddr != "" {
 		notifier = notify.NewSMTPNotifier(cfg.SMTPAddr, cfg.SMTPFrom, []string{cfg.NotifyTo})
 	}
+	lineAllocated, err := external.NewLineAllocatedPublisher(ps.Publisher())
+	if err != nil {
+		return nil, err
+	}
 	s.App, err = app.NewApplication(app.Dependencies{
-		UnitOfWork:    uow,
-		View:          view,
-		Notifier:      notifier,
-		Commands:      bus.CommandBus,
-		ConflictRetry: app.DefaultConflictRetryPolicy(),
-		OnConflict:    s.Metrics.Conflict,
+		UnitOfWork:     uow,
+		View:           view,
+		Notifier:       notifier,
+		Commands:       bus.CommandBus,
+		ExternalEvents: lineAllocated,
+		ConflictRetry:  app.DefaultConflictRetryPolicy(),
+		OnConflict:     s.Metrics.Conflict,
 	})
 	if err != nil {
 		return nil, err
 	}
 	if err := bus.AddHandlers(s.App.CommandHandlers(), s.App.EventHandlers()); err != nil {
 		return nil, fmt.Errorf("registering handlers: %w", err)
+	}
+	if err := s.addInboundConsumers(ps); err != nil {
+		return nil, err
 	}
 	s.Handler = httpapi.NewHandler(httpapi.Config{
 		App:         s.App,
@@ -145,6 +174,27 @@ func (s *Service) newPubSub(logger watermill.LoggerAdapter) (app.PubSub, error) 
 		channel := pubsub.NewGoChannelPubSub(logger)
 		s.closers = append(s.closers, channel.Close)
 		ps = channel
+	case config.BrokerRedis:
+		redisPS, err := pubsub.NewRedisStreamsPubSub(pubsub.RedisStreamsConfig{Redis: redis.Options{Addr: s.Config.RedisAddr}}, logger)
+		if err != nil {
+			return nil, fmt.Errorf("connecting to Redis: %w", err)
+		}
+		s.closers = append(s.closers, redisPS.Close)
+		s.readiness = append(s.readiness, httpapi.ReadinessCheck{Name: "redis", Check: redisPS.Ping})
+		ps = redisPS
+	case config.BrokerSQL:
+		ctx, cancel := context.WithTimeout(s.lifetime, startupTimeout)
+		defer cancel()
+		db, err := s.database(ctx)
+		if err != nil {
+			return nil, err
+		}
+		sqlPS, err := pubsub.NewSQLPubSub(db, pubsub.SQLConfig{PollInterval: s.Config.SQLPollInterval}, logger)
+		if err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, sqlPS.Close)
+		ps = sqlPS
 	default:
 		return nil, fmt.Errorf("BROKER=%s is not supported", s.Config.Broker)
 	}
@@ -192,8 +242,21 @@ func (s *Service) newPostgresStore(ps app.PubSub, logger watermill.LoggerAdapter
 	outbox := postgres.ForwarderOutbox(logger)
 	topics := []string{postgres.OutboxTopic}
 	if s.Config.Broker == config.BrokerSQL {
-		outbox = postgres.SQLOutbox(logger)
-		topics = postgres.EventTopics()
+		// Events go straight to their topic tables, under the prefix the
+		// subscribers read.
+		prefix := s.Config.TopicPrefix
+		sqlOutbox := postgres.SQLOutbox(logger)
+		outbox = func(tx *sql.Tx) (message.Publisher, error) {
+			pub, err := sqlOutbox(tx)
+			if err != nil {
+				return nil, err
+			}
+			return pubsub.NewNamespacedPublisher(pub, prefix), nil
+		}
+		topics = nil
+		for _, t := range postgres.EventTopics() {
+			topics = append(topics, prefix+t)
+		}
 	}
 	if err := postgres.InitializeSQLTopics(ctx, db, topics); err != nil {
 		return nil, nil, fmt.Errorf("creating outbox tables: %w", err)
@@ -207,9 +270,11 @@ func (s *Service) newPostgresStore(ps app.PubSub, logger watermill.LoggerAdapter
 		if err != nil {
 			return nil, nil, err
 		}
-		s.closers = append(s.closers, relay.Close)
 		// A worker starts after the router runs: the in-memory broker drops
-		// what is published to a topic nobody subscribes to yet.
+		// what is published to a topic nobody subscribes to yet. Cancelling
+		// its context stops it; Close is not called as well, because on a
+		// router that never ran or already stopped it waits for handlers
+		// that will never finish.
 		s.workers = append(s.workers, relay.Run)
 	}
 	return uow, postgres.NewPostgresAllocationsView(db), nil
