@@ -14,6 +14,8 @@ type Dependencies struct {
 	UnitOfWork UnitOfWork
 	View       AllocationsView
 	Notifier   Notifier
+	// HandledEvents de-duplicates handlers with outside side effects.
+	HandledEvents HandledEvents
 	// Commands sends asynchronous commands (the command bus).
 	Commands CommandSender
 	// ExternalEvents publishes facts other services subscribe to; may be nil.
@@ -45,6 +47,8 @@ func NewApplication(d Dependencies) (Application, error) {
 		return Application{}, errors.New("application: no allocations view")
 	case d.Notifier == nil:
 		return Application{}, errors.New("application: no notifier")
+	case d.HandledEvents == nil:
+		return Application{}, errors.New("application: no handled-events store")
 	case d.Commands == nil:
 		return Application{}, errors.New("application: no command sender")
 	}
@@ -56,7 +60,7 @@ func NewApplication(d Dependencies) (Application, error) {
 		Allocations:         d.View,
 		allocationsView:     NewUpdateAllocationsViewHandler(d.View),
 		reallocate:          NewReallocateHandler(d.Commands),
-		notify:              NewNotifyOutOfStockHandler(d.Notifier),
+		notify:              NewNotifyOutOfStockHandler(d.Notifier, d.HandledEvents),
 	}
 	if d.ExternalEvents != nil {
 		h := NewPublishLineAllocatedHandler(d.ExternalEvents)
@@ -102,7 +106,7 @@ func (a Application) EventHandlers() []cqrs.EventHandler {
 		cqrs.NewEventHandler("DeallocatedToAllocationsView", a.allocationsView.OnDeallocated),
 		cqrs.NewEventHandler("ReallocateOnDeallocated", a.reallocate.Handle),
 		// OutOfStock
-		cqrs.NewEventHandler("NotifyOutOfStock", a.notify.Handle),
+		cqrs.NewEventHandler(notifyOutOfStockName, a.notify.Handle),
 	}
 	if a.publishExternal != nil {
 		handlers = append(handlers, cqrs.NewEventHandler("PublishLineAllocated", a.publishExternal.Handle))

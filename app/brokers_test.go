@@ -2,18 +2,50 @@ package app_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
+	"github.com/redis/go-redis/v9"
 
+	"allocation/adapters/postgres"
 	"allocation/adapters/pubsub"
 	"allocation/app"
+	"allocation/tests/testenv"
 )
 
-// brokers lists every broker the handler suite runs on.
+// brokers lists every broker the handler suite runs on: the same tests,
+// the same handlers, only the pub/sub differs.
 func brokers() []brokerCase {
 	return []brokerCase{
 		{name: "memory", newPubSub: func(t *testing.T) app.PubSub {
 			ps := pubsub.NewGoChannelPubSub(watermill.NopLogger{})
+			t.Cleanup(func() { _ = ps.Close() })
+			return ps
+		}},
+		{name: "redis", newPubSub: func(t *testing.T) app.PubSub {
+			ps, err := pubsub.NewRedisStreamsPubSub(pubsub.RedisStreamsConfig{
+				Redis: redis.Options{Addr: testenv.RedisAddr(t)},
+				// Short, so that a test's closing consumers do not hold up
+				// the next; still well above any handler's run time here.
+				BlockTime: 100 * time.Millisecond,
+			}, watermill.NopLogger{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = ps.Close() })
+			// Streams are shared by every test: a prefix keeps each apart.
+			return pubsub.NewNamespacedPubSub(ps, testenv.TopicPrefix())
+		}},
+		{name: "sql", newPubSub: func(t *testing.T) app.PubSub {
+			db, err := postgres.Open(t.Context(), testenv.DatabaseURL(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = db.Close() })
+			ps, err := pubsub.NewSQLPubSub(db, pubsub.SQLConfig{}, watermill.NopLogger{})
+			if err != nil {
+				t.Fatal(err)
+			}
 			t.Cleanup(func() { _ = ps.Close() })
 			return ps
 		}},

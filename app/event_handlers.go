@@ -39,17 +39,33 @@ func (h ReallocateHandler) Handle(ctx context.Context, e *domain.Deallocated) er
 	return h.commands.Send(ctx, &domain.Allocate{OrderID: e.OrderID, SKU: e.SKU, Qty: e.Qty})
 }
 
-// NotifyOutOfStockHandler tells the buyers when a sku runs out.
+// NotifyOutOfStockHandler tells the buyers when a sku runs out, once per
+// event: a mail cannot be taken back, so redeliveries are recognised by the
+// event id. A crash between sending and recording may still send twice
+// (at least once), never zero times.
 type NotifyOutOfStockHandler struct {
 	notifier Notifier
+	handled  HandledEvents
 }
 
-func NewNotifyOutOfStockHandler(notifier Notifier) NotifyOutOfStockHandler {
-	return NotifyOutOfStockHandler{notifier: notifier}
+// notifyOutOfStockName is the handler's name, also its key in HandledEvents.
+const notifyOutOfStockName = "NotifyOutOfStock"
+
+func NewNotifyOutOfStockHandler(notifier Notifier, handled HandledEvents) NotifyOutOfStockHandler {
+	return NotifyOutOfStockHandler{notifier: notifier, handled: handled}
 }
 
 func (h NotifyOutOfStockHandler) Handle(ctx context.Context, e *domain.OutOfStock) error {
-	return h.notifier.Notify(ctx,
+	id := EventID(*e)
+	done, err := h.handled.Handled(ctx, notifyOutOfStockName, id)
+	if err != nil || done {
+		return err
+	}
+	err = h.notifier.Notify(ctx,
 		fmt.Sprintf("Out of stock for %s", e.SKU),
 		fmt.Sprintf("Out of stock for %s: order %s wanted %d.", e.SKU, e.OrderID, e.Qty))
+	if err != nil {
+		return err
+	}
+	return h.handled.MarkHandled(ctx, notifyOutOfStockName, id)
 }

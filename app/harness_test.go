@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -34,6 +35,8 @@ type harness struct {
 	external *fakeExternalPublisher
 	poison   *collector
 	events   map[string]*collector
+	handled  *handledCounter
+	pubsub   app.PubSub
 }
 
 const testMaxRetries = 3
@@ -42,10 +45,12 @@ func newHarness(t *testing.T, broker brokerCase) *harness {
 	t.Helper()
 	ps := broker.newPubSub(t)
 	logger := watermill.NopLogger{}
+	handled := &handledCounter{counts: map[string]int{}}
 	bus, err := app.NewMessageBus(app.MessageBusConfig{
-		PubSub: ps,
-		Logger: logger,
-		Retry:  app.HandlerRetryPolicy{MaxRetries: testMaxRetries, InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond},
+		PubSub:      ps,
+		Logger:      logger,
+		Retry:       app.HandlerRetryPolicy{MaxRetries: testMaxRetries, InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond},
+		Middlewares: []message.HandlerMiddleware{handled.middleware},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -58,11 +63,14 @@ func newHarness(t *testing.T, broker brokerCase) *harness {
 		notifier: &fakeNotifier{},
 		external: &fakeExternalPublisher{},
 		events:   map[string]*collector{},
+		handled:  handled,
+		pubsub:   ps,
 	}
 	h.app, err = app.NewApplication(app.Dependencies{
 		UnitOfWork:     h.uow,
 		View:           h.view,
 		Notifier:       h.notifier,
+		HandledEvents:  memory.NewHandledEvents(1000),
 		Commands:       bus.CommandBus,
 		ExternalEvents: h.external,
 		ConflictRetry:  app.DefaultConflictRetryPolicy(),
@@ -233,3 +241,50 @@ func (p *fakeExternalPublisher) snapshot() (published []domain.Allocated, correl
 }
 
 var errBrokerAway = errors.New("broker briefly away")
+
+// handledCounter counts successful handlings per handler and message UUID,
+// so that tests can wait until a redelivered message was really handled.
+type handledCounter struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func (c *handledCounter) middleware(h message.HandlerFunc) message.HandlerFunc {
+	return func(msg *message.Message) ([]*message.Message, error) {
+		produced, err := h(msg)
+		if err == nil {
+			c.mu.Lock()
+			c.counts[message.HandlerNameFromCtx(msg.Context())+"/"+msg.UUID]++
+			c.mu.Unlock()
+		}
+		return produced, err
+	}
+}
+
+func (c *handledCounter) count(handler, uuid string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.counts[handler+"/"+uuid]
+}
+
+// redeliver publishes a copy of msg again on topic, as an at-least-once
+// broker does after a lost acknowledgement.
+func (h *harness) redeliver(topic string, msg *message.Message) {
+	h.t.Helper()
+	if err := h.pubsub.Publisher().Publish(topic, msg.Copy()); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// handledBy sums the successful handlings of one handler, any message.
+func (c *handledCounter) handledBy(handler string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for k, v := range c.counts {
+		if strings.HasPrefix(k, handler+"/") {
+			n += v
+		}
+	}
+	return n
+}

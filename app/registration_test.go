@@ -55,7 +55,7 @@ func TestApplicationHandlersRegister(t *testing.T) {
 		t.Fatal("NewApplication accepted missing dependencies")
 	}
 	application, err := app.NewApplication(app.Dependencies{
-		UnitOfWork: dummyUoW{}, View: dummyView{}, Notifier: &fakeNotifier{}, Commands: bus.CommandBus,
+		UnitOfWork: dummyUoW{}, View: dummyView{}, Notifier: &fakeNotifier{}, HandledEvents: dummyHandled{}, Commands: bus.CommandBus,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -67,3 +67,4 @@ func TestApplicationHandlersRegister(t *testing.T) {
 
 type dummyUoW struct{ app.UnitOfWork }
 type dummyView struct{ app.AllocationsView }
+type dummyHandled struct{ app.HandledEvents }

@@ -125,7 +125,7 @@ func New(cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
 	s.Bus = bus
 	s.PubSub = ps
 
-	uow, view, err := s.newStore(ps, bus, wmLogger)
+	uow, view, handled, err := s.newStore(ps, bus, wmLogger)
 	if err != nil {
 		return nil, err
 	}
@@ -141,6 +141,7 @@ func New(cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
 		UnitOfWork:     uow,
 		View:           view,
 		Notifier:       notifier,
+		HandledEvents:  handled,
 		Commands:       bus.CommandBus,
 		ExternalEvents: lineAllocated,
 		ConflictRetry:  app.DefaultConflictRetryPolicy(),
@@ -214,14 +215,19 @@ func (s *Service) newPubSub(logger watermill.LoggerAdapter) (app.PubSub, error) 
 	return ps, nil
 }
 
-func (s *Service) newStore(ps app.PubSub, bus *app.MessageBus, logger watermill.LoggerAdapter) (app.UnitOfWork, app.AllocationsView, error) {
+func (s *Service) newStore(ps app.PubSub, bus *app.MessageBus, logger watermill.LoggerAdapter) (app.UnitOfWork, app.AllocationsView, app.HandledEvents, error) {
 	switch s.Config.Store {
 	case config.StoreMemory:
-		return memory.NewUnitOfWork(app.NewBusEventPublisher(bus.EventBus)), memory.NewAllocationsView(), nil
+		return memory.NewUnitOfWork(app.NewBusEventPublisher(bus.EventBus)), memory.NewAllocationsView(),
+			memory.NewHandledEvents(memory.DefaultHandledEventsCapacity), nil
 	case config.StorePostgres:
-		return s.newPostgresStore(ps, logger)
+		uow, view, err := s.newPostgresStore(ps, logger)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return uow, view, postgres.NewPostgresHandledEvents(s.db), nil
 	default:
-		return nil, nil, fmt.Errorf("STORE=%s is not supported", s.Config.Store)
+		return nil, nil, nil, fmt.Errorf("STORE=%s is not supported", s.Config.Store)
 	}
 }
 

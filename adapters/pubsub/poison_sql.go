@@ -1,0 +1,237 @@
+package pubsub
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/lib/pq"
+
+	"allocation/app"
+)
+
+// SQLPoisonQueue is the poison queue on the SQL broker: the rows of the
+// messages table of topic topicPrefix+app.PoisonTopic, which the router's
+// PoisonQueue middleware writes. A parked message's ID is its "offset"
+// column, in decimal.
+//
+// Replay moves a message in one transaction: the row is deleted from the
+// poison table and inserted into the original topic's table together, so
+// a crash never loses nor duplicates it, and two replays of one message
+// cannot both succeed (the second finds the row gone).
+type SQLPoisonQueue struct {
+	db     *sql.DB
+	prefix string
+	topic  string
+	table  string // quoted identifier
+
+	// initialized remembers the replay topics whose tables exist.
+	initialized sync.Map
+}
+
+// NewSQLPoisonQueue reads the poison table in db, the broker's database
+// (the caller owns it). topicPrefix is the one given to
+// NewNamespacedPubSub ("" for none): the poison table is that of
+// topicPrefix+app.PoisonTopic and a message parked from topic T is replayed
+// to the table of topicPrefix+T. It fails when those names cannot be
+// tables (see InitializeSQLTopic).
+func NewSQLPoisonQueue(db *sql.DB, topicPrefix string) (*SQLPoisonQueue, error) {
+	if db == nil {
+		return nil, errors.New("sql poison queue: no database")
+	}
+	topic := topicPrefix + app.PoisonTopic
+	if err := checkSQLTopicName(topic); err != nil {
+		return nil, err
+	}
+	return &SQLPoisonQueue{
+		db:     db,
+		prefix: topicPrefix,
+		topic:  topic,
+		// Quoted by the schema adapter; checkSQLTopicName keeps quotes out.
+		table: SQLSchemaAdapter(0).MessagesTable(topic),
+	}, nil
+}
+
+// List returns the parked messages, oldest first. Before anything was ever
+// parked the table does not exist, and the list is empty.
+func (q *SQLPoisonQueue) List(ctx context.Context) ([]app.ParkedMessage, error) {
+	return q.query(ctx, "")
+}
+
+// query reads parked messages, all or those matching where ($1 = offsets).
+func (q *SQLPoisonQueue) query(ctx context.Context, where string, args ...any) ([]app.ParkedMessage, error) {
+	// created_at is a timestamp without time zone, written as local time
+	// in the writer's session time zone (CURRENT_TIMESTAMP); read back as
+	// an instant, assuming the same zone. It is only the fallback when
+	// parked_at metadata is missing.
+	rows, err := q.db.QueryContext(ctx, `SELECT "offset", uuid, payload, metadata,
+		created_at AT TIME ZONE current_setting('TimeZone')
+		FROM `+q.table+` `+where+` ORDER BY "offset"`, args...)
+	if isUndefinedTable(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the poison queue %s: %w", q.topic, err)
+	}
+	defer func() { _ = rows.Close() }()
+	var parked []app.ParkedMessage
+	for rows.Next() {
+		var (
+			offset            int64
+			uuid              string
+			payload, metadata []byte
+			createdAt         time.Time
+		)
+		if err := rows.Scan(&offset, &uuid, &payload, &metadata, &createdAt); err != nil {
+			return nil, fmt.Errorf("reading the poison queue %s: %w", q.topic, err)
+		}
+		msg := message.NewMessage(uuid, payload)
+		if metadata != nil {
+			if err := json.Unmarshal(metadata, &msg.Metadata); err != nil {
+				return nil, fmt.Errorf("reading the poison queue %s: message %d: metadata: %w", q.topic, offset, err)
+			}
+		}
+		if msg.Metadata == nil { // JSON null
+			msg.Metadata = message.Metadata{}
+		}
+		parkedAt, err := time.Parse(time.RFC3339Nano, msg.Metadata.Get(app.ParkedAtKey))
+		if err != nil {
+			parkedAt = createdAt.UTC()
+		}
+		parked = append(parked, app.ParkedFromMessage(strconv.FormatInt(offset, 10), msg, parkedAt))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading the poison queue %s: %w", q.topic, err)
+	}
+	return parked, nil
+}
+
+// isUndefinedTable tells a missing table (42P01) apart from other errors.
+func isUndefinedTable(err error) bool {
+	var pqErr *pq.Error
+	return errors.As(err, &pqErr) && pqErr.Code == "42P01"
+}
+
+// Replay sends the given parked messages (all when ids is empty) back to
+// their topics, each in a transaction of its own that also deletes it from
+// the poison table. Unknown ids fail the call before anything is
+// replayed. A message that cannot be replayed stays parked; the others are
+// still replayed, and the errors are joined. With ids empty, a message
+// replayed meanwhile by someone else is skipped.
+func (q *SQLPoisonQueue) Replay(ctx context.Context, ids []string) ([]string, error) {
+	chosen, err := q.choose(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	var replayed []string
+	var errs []error
+	for _, p := range chosen {
+		done, err := q.replay(ctx, p)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("replaying %s: %w", p.ID, err))
+		case done:
+			replayed = append(replayed, p.ID)
+		case len(ids) > 0:
+			errs = append(errs, app.UnknownParkedMessageError{ID: p.ID})
+		}
+	}
+	return replayed, errors.Join(errs...)
+}
+
+func (q *SQLPoisonQueue) choose(ctx context.Context, ids []string) ([]app.ParkedMessage, error) {
+	if len(ids) == 0 {
+		return q.List(ctx)
+	}
+	var offsets []int64
+	seen := map[string]bool{}
+	for _, id := range ids {
+		offset, err := strconv.ParseInt(id, 10, 64)
+		if err != nil || strconv.FormatInt(offset, 10) != id {
+			return nil, app.UnknownParkedMessageError{ID: id}
+		}
+		if !seen[id] {
+			seen[id] = true
+			offsets = append(offsets, offset)
+		}
+	}
+	found, err := q.query(ctx, `WHERE "offset" = ANY($1)`, pq.Array(offsets))
+	if err != nil {
+		return nil, err
+	}
+	byID := map[string]app.ParkedMessage{}
+	for _, p := range found {
+		byID[p.ID] = p
+	}
+	chosen := make([]app.ParkedMessage, 0, len(offsets))
+	for _, offset := range offsets {
+		id := strconv.FormatInt(offset, 10)
+		p, ok := byID[id]
+		if !ok {
+			return nil, app.UnknownParkedMessageError{ID: id}
+		}
+		chosen = append(chosen, p)
+	}
+	return chosen, nil
+}
+
+// replay moves one message; false when it was no longer parked.
+func (q *SQLPoisonQueue) replay(ctx context.Context, p app.ParkedMessage) (bool, error) {
+	topic, msg, err := replayTarget(p)
+	if err != nil {
+		return false, err
+	}
+	target := q.prefix + topic
+	if err := q.ensureTopic(ctx, target); err != nil {
+		return false, err
+	}
+	if len(msg.Payload) == 0 {
+		// The payload column is JSON: NULL, not an empty string (as sqlPublisher).
+		msg.Payload = nil
+	}
+	insert, err := SQLSchemaAdapter(0).InsertQuery(target, message.Messages{msg})
+	if err != nil {
+		return false, err
+	}
+
+	tx, err := q.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	// Rows are never updated, so the copy read before is still the row;
+	// the delete locks it, and a concurrent replay of it deletes nothing.
+	res, err := tx.ExecContext(ctx, `DELETE FROM `+q.table+` WHERE "offset" = $1`, p.ID)
+	if err != nil {
+		return false, fmt.Errorf("removing from the poison queue: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, insert.Query, insert.Args...); err != nil {
+		return false, fmt.Errorf("publishing to %s: %w", target, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// ensureTopic creates a replay topic's tables once: the insert runs in a
+// transaction, where creating them is not allowed.
+func (q *SQLPoisonQueue) ensureTopic(ctx context.Context, topic string) error {
+	if _, ok := q.initialized.Load(topic); ok {
+		return nil
+	}
+	if err := InitializeSQLTopic(ctx, q.db, topic); err != nil {
+		return err
+	}
+	q.initialized.Store(topic, struct{}{})
+	return nil
+}
