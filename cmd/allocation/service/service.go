@@ -202,17 +202,33 @@ func (s *Service) newPubSub(logger watermill.LoggerAdapter) (app.PubSub, error) 
 	if s.Config.TopicPrefix != "" {
 		ps = pubsub.NewNamespacedPubSub(ps, s.Config.TopicPrefix)
 	}
-	if s.Config.Broker == config.BrokerMemory {
-		// Nobody else can read an in-memory poison topic: keep it here.
-		sub, err := ps.Subscriber("allocation.poison-queue")
-		if err != nil {
-			return nil, err
-		}
-		if s.Poison, err = memory.NewPoisonQueue(s.lifetime, sub, ps.Publisher(), memory.DefaultPoisonCapacity); err != nil {
-			return nil, err
-		}
+	if err := s.newPoisonQueue(ps); err != nil {
+		return nil, err
 	}
 	return ps, nil
+}
+
+// newPoisonQueue gives the admin API (and so "allocation poison") a view of
+// the broker's poison queue. ps is the prefixed pub/sub: replays go back to
+// the prefixed original topic.
+func (s *Service) newPoisonQueue(ps app.PubSub) error {
+	var err error
+	switch s.Config.Broker {
+	case config.BrokerMemory:
+		// Nobody else can read an in-memory poison topic: keep it here.
+		sub, subErr := ps.Subscriber("allocation.poison-queue")
+		if subErr != nil {
+			return subErr
+		}
+		s.Poison, err = memory.NewPoisonQueue(s.lifetime, sub, ps.Publisher(), memory.DefaultPoisonCapacity)
+	case config.BrokerRedis:
+		client := redis.NewClient(&redis.Options{Addr: s.Config.RedisAddr})
+		s.closers = append(s.closers, client.Close)
+		s.Poison = pubsub.NewRedisPoisonQueue(client, ps.Publisher(), s.Config.TopicPrefix)
+	case config.BrokerSQL:
+		s.Poison, err = pubsub.NewSQLPoisonQueue(s.db, s.Config.TopicPrefix)
+	}
+	return err
 }
 
 func (s *Service) newStore(ps app.PubSub, bus *app.MessageBus, logger watermill.LoggerAdapter) (app.UnitOfWork, app.AllocationsView, app.HandledEvents, error) {
