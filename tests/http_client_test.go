@@ -56,3 +56,5 @@ func do(t *testing.T, req *http.Request) httpResult {
 	}
 	return httpResult{Status: resp.StatusCode, Body: body, Headers: resp.Header}
 }
+
+func stringReader(s string) io.Reader { return bytes.NewBufferString(s) }
