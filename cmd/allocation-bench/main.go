@@ -1,0 +1,235 @@
+// Command allocation-bench measures the allocation service end to end: it
+// starts the real service binary for each store/broker configuration,
+// drives closed-loop HTTP load at a fixed concurrency on a realistic mix of
+// skus, times the external event round trip (change_batch_quantity in,
+// line_allocated out) and, for PostgreSQL, measures the ceiling: the same
+// database work issued directly through database/sql. It writes a JSON
+// results file, a PNG chart and the results section of BENCHMARKS.md.
+//
+//	allocation-bench -binary bin/allocation                 # the benchmark (make bench)
+//	allocation-bench -binary bin/allocation -profile DIR    # also CPU profiles of the service
+//	allocation-bench serve                                  # the service with pprof (used by -profile)
+//
+// Everything it creates is its own: a fresh PostgreSQL schema per service
+// run, dropped afterwards, and a unique topic prefix on Redis, whose
+// streams are deleted afterwards. It only talks to 127.0.0.1.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "serve" {
+		os.Exit(serveMain(os.Args[2:]))
+	}
+	os.Exit(benchMain(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// options are the benchmark's settings; every one is a flag.
+type options struct {
+	binary      string
+	configs     []runConfig
+	concurrency int
+	warmup      time.Duration
+	round       time.Duration
+	rounds      int
+
+	skus        int
+	hotSKUs     int
+	hotShare    float64
+	scarceSKUs  int
+	scarceShare float64
+	maxQty      int
+
+	rtEvents  int
+	rtWarmup  int
+	rtTimeout time.Duration
+
+	ceiling      bool
+	ceilingRound time.Duration
+
+	databaseURL     string
+	redisAddr       string
+	sqlPollInterval string
+
+	resultsPath  string
+	chartPath    string
+	markdownPath string
+	profileDir   string
+	logDir       string
+	command      string
+}
+
+// runConfig is one store/broker combination.
+type runConfig struct {
+	Store  string `json:"store"`
+	Broker string `json:"broker"`
+}
+
+func (c runConfig) Name() string     { return c.Store + "/" + c.Broker }
+func (c runConfig) postgres() bool   { return c.Store == "postgres" || c.Broker == "sql" }
+func (c runConfig) hasCeiling() bool { return c.Store == "postgres" }
+
+func parseConfigs(s string) ([]runConfig, error) {
+	var out []runConfig
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		store, broker, ok := strings.Cut(part, "/")
+		if !ok {
+			return nil, fmt.Errorf("configuration %q: want STORE/BROKER, e.g. postgres/redis", part)
+		}
+		switch {
+		case store != "memory" && store != "postgres":
+			return nil, fmt.Errorf("configuration %q: store must be memory or postgres", part)
+		case broker != "memory" && broker != "redis" && broker != "sql":
+			return nil, fmt.Errorf("configuration %q: broker must be memory, redis or sql", part)
+		}
+		out = append(out, runConfig{Store: store, Broker: broker})
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no configuration to run")
+	}
+	return out, nil
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func parseOptions(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("allocation-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configs := fs.String("configs", "memory/memory,postgres/redis,postgres/sql", "comma-separated STORE/BROKER configurations to run")
+	fs.StringVar(&o.binary, "binary", "bin/allocation", "the service binary to benchmark")
+	fs.IntVar(&o.concurrency, "concurrency", 16, "concurrent closed-loop HTTP clients (and ceiling workers)")
+	fs.DurationVar(&o.warmup, "warmup", 3*time.Second, "warm-up before the measured rounds")
+	fs.DurationVar(&o.round, "round", 5*time.Second, "length of one measured round")
+	fs.IntVar(&o.rounds, "rounds", 4, "measured rounds; the median is reported")
+	fs.IntVar(&o.skus, "skus", 200, "skus per round (each with 3 batches), hot and scarce ones included")
+	fs.IntVar(&o.hotSKUs, "hot-skus", 5, "hot skus, sharing -hot-share of the requests (contention)")
+	fs.Float64Var(&o.hotShare, "hot-share", 0.10, "share of requests on the hot skus")
+	fs.IntVar(&o.scarceSKUs, "scarce-skus", 10, "skus with little stock, sharing -scarce-share of the requests (out of stock)")
+	fs.Float64Var(&o.scarceShare, "scarce-share", 0.05, "share of requests on the scarce skus")
+	fs.IntVar(&o.maxQty, "max-qty", 5, "order lines ask for 1..max-qty units")
+	fs.IntVar(&o.rtEvents, "rt-events", 200, "timed external event round trips")
+	fs.IntVar(&o.rtWarmup, "rt-warmup", 20, "untimed round trips before them")
+	fs.DurationVar(&o.rtTimeout, "rt-timeout", 10*time.Second, "longest wait for one line_allocated")
+	fs.BoolVar(&o.ceiling, "ceiling", true, "measure the database ceiling of PostgreSQL configurations")
+	fs.DurationVar(&o.ceilingRound, "ceiling-round", 4*time.Second, "length of one ceiling round (same warm-up and number of rounds)")
+	fs.StringVar(&o.databaseURL, "database-url", envOr("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/allocation_test?sslmode=disable"), "PostgreSQL database in which schemas are created (env TEST_DATABASE_URL)")
+	fs.StringVar(&o.redisAddr, "redis-addr", envOr("TEST_REDIS_ADDR", "127.0.0.1:6379"), "Redis address (env TEST_REDIS_ADDR)")
+	fs.StringVar(&o.sqlPollInterval, "sql-poll-interval", "", "SQL_POLL_INTERVAL for the service and the round-trip subscriber; empty keeps the service default")
+	fs.StringVar(&o.resultsPath, "results", "cmd/allocation-bench/results/results.json", "JSON results file; empty writes none")
+	fs.StringVar(&o.chartPath, "chart", "cmd/allocation-bench/results/chart.png", "PNG chart; empty draws none")
+	fs.StringVar(&o.markdownPath, "markdown", "BENCHMARKS.md", "Markdown file whose results section is rewritten; empty writes none")
+	fs.StringVar(&o.profileDir, "profile", "", "run the service with pprof (allocation-bench serve) and save a CPU profile of a measured round per configuration in this directory")
+	fs.StringVar(&o.logDir, "log-dir", "", "directory for the services' logs; empty: a temporary one")
+	fs.StringVar(&o.command, "command", "make bench", "the command reported as reproducing the results")
+	if err := fs.Parse(args); err != nil {
+		return options{}, err
+	}
+	if fs.NArg() > 0 {
+		return options{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	var err error
+	if o.configs, err = parseConfigs(*configs); err != nil {
+		return options{}, err
+	}
+	switch {
+	case o.concurrency < 1:
+		return options{}, errors.New("-concurrency must be at least 1")
+	case o.rounds < 1:
+		return options{}, errors.New("-rounds must be at least 1")
+	case o.round <= 0 || o.warmup < 0 || o.ceilingRound <= 0:
+		return options{}, errors.New("-round and -ceiling-round must be positive, -warmup not negative")
+	case o.hotSKUs+o.scarceSKUs >= o.skus:
+		return options{}, errors.New("-skus must exceed -hot-skus + -scarce-skus")
+	case o.hotShare < 0 || o.scarceShare < 0 || o.hotShare+o.scarceShare >= 1:
+		return options{}, errors.New("-hot-share and -scarce-share must be non-negative and add up to less than 1")
+	case o.maxQty < 1:
+		return options{}, errors.New("-max-qty must be at least 1")
+	}
+	return o, nil
+}
+
+func benchMain(args []string, stdout, stderr io.Writer) int {
+	o, err := parseOptions(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "allocation-bench: %v\n", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	results, err := run(ctx, o, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "allocation-bench: %v\n", err)
+		return 1
+	}
+	if err := writeOutputs(o, results, stdout); err != nil {
+		fmt.Fprintf(stderr, "allocation-bench: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// run measures every configuration in turn; nothing overlaps, so each
+// configuration has the whole machine.
+func run(ctx context.Context, o options, stdout io.Writer) (*Results, error) {
+	started := time.Now()
+	if o.logDir == "" {
+		dir, err := os.MkdirTemp("", "allocation-bench-")
+		if err != nil {
+			return nil, err
+		}
+		o.logDir = dir
+	}
+	if o.profileDir != "" {
+		if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	results := &Results{
+		Machine:  describeMachine(ctx, o),
+		Settings: settingsOf(o),
+		Command:  o.command,
+		Started:  started.UTC().Format(time.RFC3339),
+	}
+	logf(stdout, "machine: %s, %d cores, %s; %s; %s", results.Machine.CPU, results.Machine.Cores, results.Machine.Go, results.Machine.PostgreSQL, results.Machine.Redis)
+	logf(stdout, "service logs in %s", o.logDir)
+	for _, cfg := range o.configs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		res, err := runConfiguration(ctx, o, cfg, stdout)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", cfg.Name(), err)
+		}
+		results.Configs = append(results.Configs, *res)
+	}
+	results.Seconds = time.Since(started).Seconds()
+	return results, nil
+}
+
+func logf(w io.Writer, format string, args ...any) {
+	fmt.Fprintf(w, "%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}

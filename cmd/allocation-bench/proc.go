@@ -1,0 +1,332 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"allocation/adapters/postgres"
+)
+
+// runConfiguration starts the service for one configuration, measures it
+// and cleans up after it; then measures the ceiling on a fresh schema.
+func runConfiguration(ctx context.Context, o options, cfg runConfig, stdout io.Writer) (res *ConfigResult, err error) {
+	res = &ConfigResult{Name: cfg.Name(), Store: cfg.Store, Broker: cfg.Broker}
+	env := map[string]string{"STORE": cfg.Store, "BROKER": cfg.Broker, "LOG_LEVEL": "warn"}
+	var databaseURL string
+	if cfg.postgres() {
+		schema, cleanup, err := createSchema(ctx, o.databaseURL)
+		if err != nil {
+			return nil, err
+		}
+		defer func() { err = errors.Join(err, cleanup()) }()
+		databaseURL = withSearchPath(o.databaseURL, schema)
+		env["DATABASE_URL"] = databaseURL
+	}
+	if o.sqlPollInterval != "" {
+		env["SQL_POLL_INTERVAL"] = o.sqlPollInterval
+	}
+	var prefix string
+	if cfg.Broker == "redis" {
+		// A SQL broker lives in the schema, which is already private; its
+		// table names are limited to 63 bytes, so it gets no prefix.
+		prefix = "bench" + randomHex(4) + "."
+		env["REDIS_ADDR"] = o.redisAddr
+		env["TOPIC_PREFIX"] = prefix
+		defer func() { err = errors.Join(err, deleteRedisPrefix(o.redisAddr, prefix)) }()
+	}
+
+	logf(stdout, "%s: starting the service", cfg.Name())
+	svc, err := startService(ctx, o, cfg, env)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, svc.stop()) }()
+
+	load := newLoad(o, svc.url)
+	rounds, err := load.measure(ctx, cfg, stdout, svc)
+	if err != nil {
+		return nil, errors.Join(err, svc.logTail())
+	}
+	res.Rounds = rounds
+	res.HTTP = summarize(rounds)
+	logf(stdout, "%s: HTTP median %.0f req/s, p50 %.2f ms, p99 %.2f ms, errors %.3f%%",
+		cfg.Name(), res.HTTP.Throughput, res.HTTP.P50ms, res.HTTP.P99ms, 100*res.HTTP.ErrorRate)
+
+	rt, err := measureRoundTrip(ctx, o, cfg, svc.url, databaseURL, prefix, stdout)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("round trip: %w", err), svc.logTail())
+	}
+	res.RoundTrip = rt
+	if rt != nil {
+		logf(stdout, "%s: round trip (%s) p50 %.2f ms, p99 %.2f ms over %d events", cfg.Name(), rt.Method, rt.P50ms, rt.P99ms, rt.Events)
+	}
+	if err := svc.stop(); err != nil {
+		return nil, err
+	}
+
+	if o.ceiling && cfg.hasCeiling() {
+		logf(stdout, "%s: ceiling (database/sql, no HTTP, no bus)", cfg.Name())
+		ceiling, err := measureCeiling(ctx, o, cfg, stdout)
+		if err != nil {
+			return nil, fmt.Errorf("ceiling: %w", err)
+		}
+		res.Ceiling = ceiling
+		if ceiling.Summary.Throughput > 0 {
+			res.Ratio = res.HTTP.Throughput / ceiling.Summary.Throughput
+		}
+		logf(stdout, "%s: ceiling median %.0f tx/s, p50 %.2f ms, p99 %.2f ms; service/ceiling %.0f%%",
+			cfg.Name(), ceiling.Summary.Throughput, ceiling.Summary.P50ms, ceiling.Summary.P99ms, 100*res.Ratio)
+	}
+	return res, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// createSchema makes a fresh schema; cleanup drops it with everything in it.
+func createSchema(ctx context.Context, databaseURL string) (string, func() error, error) {
+	db, err := postgres.Open(ctx, databaseURL)
+	if err != nil {
+		return "", nil, fmt.Errorf("PostgreSQL at %s (run scripts/ensure-services.sh allocation_test): %w", databaseURL, err)
+	}
+	schema := "bench_" + randomHex(6)
+	if _, err := db.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
+		return "", nil, errors.Join(fmt.Errorf("creating schema: %w", err), db.Close())
+	}
+	cleanup := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		_, err := db.ExecContext(ctx, `DROP SCHEMA `+schema+` CASCADE`)
+		return errors.Join(err, db.Close())
+	}
+	return schema, cleanup, nil
+}
+
+// withSearchPath makes every connection of the URL use the schema (lib/pq
+// sends unknown URL parameters as run-time settings).
+func withSearchPath(databaseURL, schema string) string {
+	u, err := url.Parse(databaseURL)
+	if err != nil || u.Scheme == "" {
+		return databaseURL + " search_path=" + schema
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// deleteRedisPrefix deletes the streams (and so the consumer groups) the
+// run created under its prefix.
+func deleteRedisPrefix(addr, prefix string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	client := redis.NewClient(&redis.Options{Addr: addr})
+	defer client.Close()
+	iter := client.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		return fmt.Errorf("listing redis keys %s*: %w", prefix, err)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	return client.Del(ctx, keys...).Err()
+}
+
+// serviceProcess is a running service: the real binary, or with -profile
+// this program's serve subcommand (the same wiring, plus pprof).
+type serviceProcess struct {
+	cmd       *exec.Cmd
+	url       string
+	pprofURL  string
+	logPath   string
+	logFile   *os.File
+	exited    chan struct{}
+	waitErr   error
+	stopped   bool
+	profileTo string
+}
+
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+func startService(ctx context.Context, o options, cfg runConfig, env map[string]string) (*serviceProcess, error) {
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	var cmd *exec.Cmd
+	p := &serviceProcess{url: "http://" + addr, exited: make(chan struct{})}
+	if o.profileDir != "" {
+		self, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		pprofAddr, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		cmd = exec.Command(self, "serve")
+		env["PPROF_ADDR"] = pprofAddr
+		p.pprofURL = "http://" + pprofAddr
+		p.profileTo = filepath.Join(o.profileDir, strings.ReplaceAll(cfg.Name(), "/", "-")+".cpu.pprof")
+	} else {
+		bin, err := filepath.Abs(o.binary)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(bin); err != nil {
+			return nil, fmt.Errorf("service binary: %w (build it with make build)", err)
+		}
+		cmd = exec.Command(bin)
+	}
+	cmd.Env = append(os.Environ(), "HTTP_ADDR="+addr)
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	p.logPath = filepath.Join(o.logDir, strings.ReplaceAll(cfg.Name(), "/", "-")+".log")
+	if p.logFile, err = os.Create(p.logPath); err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = p.logFile, p.logFile
+	p.cmd = cmd
+	if err := cmd.Start(); err != nil {
+		return nil, errors.Join(err, p.logFile.Close())
+	}
+	go func() {
+		p.waitErr = cmd.Wait()
+		close(p.exited)
+	}()
+	if err := p.waitReady(ctx, 60*time.Second); err != nil {
+		return nil, errors.Join(err, p.stop(), p.logTail())
+	}
+	return p, nil
+}
+
+func (p *serviceProcess) waitReady(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	client := &http.Client{Timeout: time.Second}
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.url+"/readyz", nil)
+		resp, err := client.Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-p.exited:
+			return fmt.Errorf("service exited before it was ready: %v", p.waitErr)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("service not ready within %s", timeout)
+		}
+	}
+}
+
+// stop asks the service to shut down (SIGTERM), as an operator would, and
+// kills it if it does not within 30 s. Calling it again does nothing.
+func (p *serviceProcess) stop() error {
+	if p.stopped {
+		return nil
+	}
+	p.stopped = true
+	defer p.logFile.Close()
+	select {
+	case <-p.exited:
+		return fmt.Errorf("service had exited: %v", p.waitErr)
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+		if p.waitErr != nil {
+			return fmt.Errorf("service stopped with %v (log %s)", p.waitErr, p.logPath)
+		}
+		return nil
+	case <-time.After(30 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+		return fmt.Errorf("service did not stop within 30 s of SIGTERM; killed (log %s)", p.logPath)
+	}
+}
+
+// logTail returns the end of the service's log as an error, for context.
+func (p *serviceProcess) logTail() error {
+	data, err := os.ReadFile(p.logPath)
+	if err != nil || len(bytes.TrimSpace(data)) == 0 {
+		return nil
+	}
+	if len(data) > 4000 {
+		data = data[len(data)-4000:]
+	}
+	return fmt.Errorf("service log %s ends with:\n%s", p.logPath, data)
+}
+
+// startProfile asks the serve subcommand for a CPU profile of the next d
+// and saves it; the returned function waits for it.
+func (p *serviceProcess) startProfile(d time.Duration) func() error {
+	if p.pprofURL == "" {
+		return func() error { return nil }
+	}
+	done := make(chan error, 1)
+	go func() {
+		seconds := int(d.Round(time.Second) / time.Second)
+		if seconds < 1 {
+			seconds = 1
+		}
+		resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", p.pprofURL, seconds))
+		if err != nil {
+			done <- err
+			return
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			done <- fmt.Errorf("pprof: %s", resp.Status)
+			return
+		}
+		f, err := os.Create(p.profileTo)
+		if err != nil {
+			done <- err
+			return
+		}
+		_, err = io.Copy(f, resp.Body)
+		done <- errors.Join(err, f.Close())
+	}()
+	return func() error { return <-done }
+}
