@@ -58,3 +58,8 @@ func do(t *testing.T, req *http.Request) httpResult {
 }
 
 func stringReader(s string) io.Reader { return bytes.NewBufferString(s) }
+
+func jsonDecode(resp *http.Response, v any) error {
+	defer resp.Body.Close()
+	return json.NewDecoder(resp.Body).Decode(v)
+}
