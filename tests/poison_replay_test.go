@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"allocation/tests/testenv"
+
 	"github.com/ThreeDotsLabs/watermill"
 )
 
@@ -21,7 +23,7 @@ func TestPoisonListAndReplayWithTheCLI(t *testing.T) {
 			continue // in-process: covered by ports/httpapi's poison round trip
 		}
 		t.Run(setup.name, func(t *testing.T) {
-			smtpAddr := freeAddr(t)
+			smtpAddr := testenv.FreeAddr(t)
 			svc := setup.start(t, map[string]string{
 				"SMTP_ADDR": smtpAddr, "RETRY_MAX": "1", "RETRY_INITIAL_INTERVAL": "1ms",
 			})
@@ -51,12 +53,12 @@ func TestPoisonListAndReplayWithTheCLI(t *testing.T) {
 				return false
 			})
 
-			relay := startFakeSMTP(t, smtpAddr)
+			relay := testenv.StartFakeSMTP(t, smtpAddr)
 			if out := cli("replay", "--id", id); !strings.Contains(out, "replayed "+id) {
 				t.Fatalf("replay said %q", out)
 			}
 			waitUntil(t, 60*time.Second, "the replayed notification to be mailed", func() bool {
-				for _, m := range relay.received() {
+				for _, m := range relay.Received() {
 					if strings.Contains(m, "Out of stock for "+sku) {
 						return true
 					}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -43,7 +42,7 @@ func newEmptySchema(t testing.TB) *sql.DB {
 		baseURL = defaultTestDatabaseURL
 	}
 	schema := "test_" + strings.ReplaceAll(uuid.NewString(), "-", "")
-	db, err := postgres.Open(ctx, withSearchPath(baseURL, schema))
+	db, err := postgres.Open(ctx, postgres.WithSearchPath(baseURL, schema))
 	if err != nil {
 		if os.Getenv("SKIP_INTEGRATION") == "1" {
 			t.Skipf("SKIP_INTEGRATION=1 and database unreachable: %v", err)
@@ -61,19 +60,6 @@ func newEmptySchema(t testing.TB) *sql.DB {
 		}
 	})
 	return db
-}
-
-// withSearchPath makes every connection of the URL use the schema; lib/pq
-// sends unknown parameters as run-time settings.
-func withSearchPath(databaseURL, schema string) string {
-	u, err := url.Parse(databaseURL)
-	if err != nil || u.Scheme == "" {
-		return databaseURL + " search_path=" + schema
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 // newTestDB is a migrated schema with the outbox topics initialised, as the

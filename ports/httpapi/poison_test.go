@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"allocation/tests/testenv"
+
 	"allocation/config"
 )
 
@@ -12,7 +14,7 @@ import (
 // parked; once the relay is back, replaying it delivers the mail and
 // empties the queue.
 func TestPoisonListAndReplayRoundTrip(t *testing.T) {
-	smtpAddr := freeAddr(t)
+	smtpAddr := testenv.FreeAddr(t)
 	withConfig(t, func(c *config.Config) {
 		c.SMTPAddr = smtpAddr
 		c.RetryMax = 2
@@ -38,13 +40,13 @@ func TestPoisonListAndReplayRoundTrip(t *testing.T) {
 			t.Fatalf("parked = %v", parked)
 		}
 
-		relay := startFakeSMTP(t, smtpAddr)
+		relay := testenv.StartFakeSMTP(t, smtpAddr)
 		r := a.do("POST", "/admin/poison/replay", `{"ids":["`+parked["id"].(string)+`"]}`)
 		if r.status != 200 {
 			t.Fatalf("replay = %d %v", r.status, r.body)
 		}
 		eventually(t, "the replayed notification to be mailed", func() bool {
-			for _, m := range relay.received() {
+			for _, m := range relay.Received() {
 				if strings.Contains(m, "Out of stock for "+sku) {
 					return true
 				}

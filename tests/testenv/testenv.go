@@ -8,7 +8,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -17,6 +16,8 @@ import (
 	"github.com/google/uuid"
 	_ "github.com/lib/pq" // the PostgreSQL driver behind database/sql
 	"github.com/redis/go-redis/v9"
+
+	"allocation/adapters/postgres"
 )
 
 const (
@@ -72,20 +73,7 @@ func DatabaseURL(t testing.TB) string {
 			t.Logf("dropping schema %s: %v", schema, err)
 		}
 	})
-	return WithSearchPath(BaseDatabaseURL(), schema)
-}
-
-// WithSearchPath makes every connection of the URL use the schema; lib/pq
-// sends unknown URL parameters as run-time settings.
-func WithSearchPath(databaseURL, schema string) string {
-	u, err := url.Parse(databaseURL)
-	if err != nil || u.Scheme == "" {
-		return databaseURL + " search_path=" + schema
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return postgres.WithSearchPath(BaseDatabaseURL(), schema)
 }
 
 // RedisAddr is the test Redis (TEST_REDIS_ADDR), checked to answer.

@@ -1,4 +1,4 @@
-package httpapi_test
+package testenv
 
 import (
 	"bufio"
@@ -8,20 +8,22 @@ import (
 	"testing"
 )
 
-// fakeSMTP is just enough of an SMTP server for net/smtp.SendMail.
-type fakeSMTP struct {
+// FakeSMTP is just enough of an SMTP server for net/smtp.SendMail, to
+// stand in for a mail relay that can be started and stopped by the test.
+type FakeSMTP struct {
 	mu    sync.Mutex
 	mails []string
 }
 
-func startFakeSMTP(t *testing.T, addr string) *fakeSMTP {
+// StartFakeSMTP listens on addr until the test ends.
+func StartFakeSMTP(t testing.TB, addr string) *FakeSMTP {
 	t.Helper()
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = l.Close() })
-	s := &fakeSMTP{}
+	s := &FakeSMTP{}
 	go func() {
 		for {
 			conn, err := l.Accept()
@@ -34,7 +36,7 @@ func startFakeSMTP(t *testing.T, addr string) *fakeSMTP {
 	return s
 }
 
-func (s *fakeSMTP) serve(conn net.Conn) {
+func (s *FakeSMTP) serve(conn net.Conn) {
 	defer conn.Close()
 	r := bufio.NewReader(conn)
 	say := func(line string) { _, _ = conn.Write([]byte(line + "\r\n")) }
@@ -74,20 +76,20 @@ func (s *fakeSMTP) serve(conn net.Conn) {
 	}
 }
 
-func (s *fakeSMTP) received() []string {
+// Received returns the mails received so far, headers and body.
+func (s *FakeSMTP) Received() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.mails...)
 }
 
-// freeAddr finds a port nobody listens on (yet).
-func freeAddr(t *testing.T) string {
+// FreeAddr finds a loopback port nobody listens on (yet).
+func FreeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	return addr
+	defer l.Close()
+	return l.Addr().String()
 }
