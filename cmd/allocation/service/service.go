@@ -18,7 +18,6 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/gin-gonic/gin"
-	"github.com/redis/go-redis/v9"
 
 	"allocation/adapters/external"
 	"allocation/adapters/memory"
@@ -168,67 +167,34 @@ func New(cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
 	return s, nil
 }
 
+// newPubSub opens the configured broker; the SQL broker shares the
+// store's database pool.
 func (s *Service) newPubSub(logger watermill.LoggerAdapter) (app.PubSub, error) {
-	var ps app.PubSub
-	switch s.Config.Broker {
-	case config.BrokerMemory:
-		channel := pubsub.NewGoChannelPubSub(logger)
-		s.closers = append(s.closers, channel.Close)
-		ps = channel
-	case config.BrokerRedis:
-		redisPS, err := pubsub.NewRedisStreamsPubSub(pubsub.RedisStreamsConfig{Redis: redis.Options{Addr: s.Config.RedisAddr}}, logger)
-		if err != nil {
-			return nil, fmt.Errorf("connecting to Redis: %w", err)
-		}
-		s.closers = append(s.closers, redisPS.Close)
-		s.readiness = append(s.readiness, httpapi.ReadinessCheck{Name: "redis", Check: redisPS.Ping})
-		ps = redisPS
-	case config.BrokerSQL:
+	cfg := pubsub.BrokerConfig{
+		Kind:            s.Config.Broker,
+		RedisAddr:       s.Config.RedisAddr,
+		SQLPollInterval: s.Config.SQLPollInterval,
+		TopicPrefix:     s.Config.TopicPrefix,
+	}
+	if s.Config.Broker == config.BrokerSQL {
 		ctx, cancel := context.WithTimeout(s.lifetime, startupTimeout)
 		defer cancel()
 		db, err := s.database(ctx)
 		if err != nil {
 			return nil, err
 		}
-		sqlPS, err := pubsub.NewSQLPubSub(db, pubsub.SQLConfig{PollInterval: s.Config.SQLPollInterval}, logger)
-		if err != nil {
-			return nil, err
-		}
-		s.closers = append(s.closers, sqlPS.Close)
-		ps = sqlPS
-	default:
-		return nil, fmt.Errorf("BROKER=%s is not supported", s.Config.Broker)
+		cfg.DB = db
 	}
-	if s.Config.TopicPrefix != "" {
-		ps = pubsub.NewNamespacedPubSub(ps, s.Config.TopicPrefix)
-	}
-	if err := s.newPoisonQueue(ps); err != nil {
+	broker, err := pubsub.OpenBroker(s.lifetime, cfg, logger)
+	if err != nil {
 		return nil, err
 	}
-	return ps, nil
-}
-
-// newPoisonQueue gives the admin API (and so "allocation poison") a view of
-// the broker's poison queue. ps is the prefixed pub/sub: replays go back to
-// the prefixed original topic.
-func (s *Service) newPoisonQueue(ps app.PubSub) error {
-	var err error
-	switch s.Config.Broker {
-	case config.BrokerMemory:
-		// Nobody else can read an in-memory poison topic: keep it here.
-		sub, subErr := ps.Subscriber("allocation.poison-queue")
-		if subErr != nil {
-			return subErr
-		}
-		s.Poison, err = memory.NewPoisonQueue(s.lifetime, sub, ps.Publisher(), memory.DefaultPoisonCapacity)
-	case config.BrokerRedis:
-		client := redis.NewClient(&redis.Options{Addr: s.Config.RedisAddr})
-		s.closers = append(s.closers, client.Close)
-		s.Poison = pubsub.NewRedisPoisonQueue(client, ps.Publisher(), s.Config.TopicPrefix)
-	case config.BrokerSQL:
-		s.Poison, err = pubsub.NewSQLPoisonQueue(s.db, s.Config.TopicPrefix)
+	s.closers = append(s.closers, broker.Close)
+	if broker.Ping != nil {
+		s.readiness = append(s.readiness, httpapi.ReadinessCheck{Name: broker.PingName, Check: broker.Ping})
 	}
-	return err
+	s.Poison = broker.Poison
+	return broker.PubSub, nil
 }
 
 func (s *Service) newStore(ps app.PubSub, bus *app.MessageBus, logger watermill.LoggerAdapter) (app.UnitOfWork, app.AllocationsView, app.HandledEvents, error) {

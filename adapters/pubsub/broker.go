@@ -1,0 +1,122 @@
+package pubsub
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/redis/go-redis/v9"
+
+	"allocation/adapters/memory"
+	"allocation/app"
+)
+
+// Broker kinds, as configured by BROKER.
+const (
+	KindMemory = "memory"
+	KindRedis  = "redis"
+	KindSQL    = "sql"
+)
+
+// BrokerConfig chooses and configures the broker.
+type BrokerConfig struct {
+	Kind string
+	// RedisAddr is the Redis server (KindRedis).
+	RedisAddr string
+	// DB is the PostgreSQL pool (KindSQL); the caller owns it.
+	DB *sql.DB
+	// SQLPollInterval is how often an idle SQL subscriber polls (KindSQL).
+	SQLPollInterval time.Duration
+	// TopicPrefix, when set, prefixes every topic (NamespacedPubSub).
+	TopicPrefix string
+}
+
+// Broker is the broker the configuration chose: the pub/sub (with the
+// topic prefix applied), its poison queue, and how to check and close it.
+type Broker struct {
+	PubSub app.PubSub
+	Poison app.PoisonQueue
+	// Ping checks that the broker answers; nil when there is nothing of
+	// its own to check (in-process, or the caller's database).
+	Ping func(ctx context.Context) error
+	// PingName names the dependency Ping checks.
+	PingName string
+	closers  []func() error
+}
+
+// Close releases the broker's connections.
+func (b *Broker) Close() error {
+	var errs []error
+	for i := len(b.closers) - 1; i >= 0; i-- {
+		errs = append(errs, b.closers[i]())
+	}
+	return errors.Join(errs...)
+}
+
+// OpenBroker is the one place that builds the publisher, subscribers and
+// poison queue of the configured broker. lifetime bounds background work
+// that must outlive this call (the in-memory poison queue's subscription).
+func OpenBroker(lifetime context.Context, cfg BrokerConfig, logger watermill.LoggerAdapter) (*Broker, error) {
+	b := &Broker{}
+	var raw app.PubSub
+	switch cfg.Kind {
+	case KindMemory:
+		channel := NewGoChannelPubSub(logger)
+		b.closers = append(b.closers, channel.Close)
+		raw = channel
+	case KindRedis:
+		redisPS, err := NewRedisStreamsPubSub(RedisStreamsConfig{Redis: redis.Options{Addr: cfg.RedisAddr}}, logger)
+		if err != nil {
+			return nil, fmt.Errorf("connecting to Redis: %w", err)
+		}
+		b.closers = append(b.closers, redisPS.Close)
+		b.Ping, b.PingName = redisPS.Ping, "redis"
+		raw = redisPS
+	case KindSQL:
+		if cfg.DB == nil {
+			return nil, errors.New("the SQL broker needs a database")
+		}
+		sqlPS, err := NewSQLPubSub(cfg.DB, SQLConfig{PollInterval: cfg.SQLPollInterval}, logger)
+		if err != nil {
+			return nil, err
+		}
+		// No Ping: the caller owns the database and checks it.
+		b.closers = append(b.closers, sqlPS.Close)
+		raw = sqlPS
+	default:
+		return nil, fmt.Errorf("broker %q is not supported: use %s, %s or %s", cfg.Kind, KindMemory, KindRedis, KindSQL)
+	}
+	b.PubSub = raw
+	if cfg.TopicPrefix != "" {
+		b.PubSub = NewNamespacedPubSub(raw, cfg.TopicPrefix)
+	}
+	if err := b.openPoisonQueue(lifetime, cfg); err != nil {
+		return nil, errors.Join(err, b.Close())
+	}
+	return b, nil
+}
+
+// openPoisonQueue gives a view of the poison queue for listing and replay.
+// Replays go through the prefixed publisher, back to the prefixed topic.
+func (b *Broker) openPoisonQueue(lifetime context.Context, cfg BrokerConfig) error {
+	var err error
+	switch cfg.Kind {
+	case KindMemory:
+		// Nobody else can read an in-memory poison topic: keep it here.
+		sub, subErr := b.PubSub.Subscriber("allocation.poison-queue")
+		if subErr != nil {
+			return subErr
+		}
+		b.Poison, err = memory.NewPoisonQueue(lifetime, sub, b.PubSub.Publisher(), memory.DefaultPoisonCapacity)
+	case KindRedis:
+		client := redis.NewClient(&redis.Options{Addr: cfg.RedisAddr})
+		b.closers = append(b.closers, client.Close)
+		b.Poison = NewRedisPoisonQueue(client, b.PubSub.Publisher(), cfg.TopicPrefix)
+	case KindSQL:
+		b.Poison, err = NewSQLPoisonQueue(cfg.DB, cfg.TopicPrefix)
+	}
+	return err
+}
