@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -156,7 +157,9 @@ func (l *load) measure(ctx context.Context, cfg runConfig, stdout io.Writer, svc
 		if i == 1 {
 			profile = svc.startProfile(l.o.round)
 		}
+		before := sampleCPU(svc.pid())
 		r := l.runPhase(ctx, phase, l.o.round)
+		r.CPU = cpuShare(before, sampleCPU(svc.pid()), r.Created+r.OutOfStock)
 		if profile != nil {
 			if err := profile(); err != nil {
 				return nil, fmt.Errorf("profiling: %w", err)
@@ -166,6 +169,8 @@ func (l *load) measure(ctx context.Context, cfg runConfig, stdout io.Writer, svc
 		rounds = append(rounds, r)
 		logf(stdout, "%s: round %d: %.0f req/s, p50 %.2f ms, p99 %.2f ms, %d created, %d out of stock, %d errors (seeded %d batches in %s)",
 			cfg.Name(), i, r.Throughput, r.P50ms, r.P99ms, r.Created, r.OutOfStock, r.Errors, len(phase.batches())*3, seeded.Round(time.Millisecond))
+		logf(stdout, "%s: round %d CPU (cores): service %.2f (%.0f µs/request), load generator %.2f, postgres %.2f (%.0f µs/request), redis %.2f, other %.2f",
+			cfg.Name(), i, r.CPU.Service, r.CPU.ServiceMicros, r.CPU.Bench, r.CPU.Postgres, r.CPU.PostgresMicros, r.CPU.Redis, r.CPU.Other)
 		if r.Errors > 0 && r.FirstError != "" {
 			logf(stdout, "%s: round %d first error: %s", cfg.Name(), i, r.FirstError)
 		}
@@ -273,6 +278,48 @@ func appendAllocateBody(buf []byte, orderID, sku string, qty int) []byte {
 	return append(buf, '}')
 }
 
+// sender is one closed-loop worker's way of posting: its own raw
+// connection, or the shared net/http client (-client).
+type sender interface {
+	post(ctx context.Context, path string, body []byte, resp *bytes.Buffer) (int, error)
+	close()
+}
+
+func (l *load) sender() sender {
+	if l.o.client == "net/http" {
+		return httpSender{l}
+	}
+	return rawSender{newRawConn(strings.TrimPrefix(l.base, "http://"))}
+}
+
+type rawSender struct{ c *rawConn }
+
+func (s rawSender) post(_ context.Context, path string, body []byte, resp *bytes.Buffer) (int, error) {
+	return s.c.post(path, body, resp)
+}
+
+func (s rawSender) close() { s.c.close() }
+
+type httpSender struct{ l *load }
+
+func (s httpSender) post(ctx context.Context, path string, body []byte, resp *bytes.Buffer) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.l.base+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	r, err := s.l.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Body.Close()
+	resp.Reset()
+	_, err = resp.ReadFrom(r.Body)
+	return r.StatusCode, err
+}
+
+func (httpSender) close() {}
+
 // workerStats is what one closed-loop client saw.
 type workerStats struct {
 	latencies  []time.Duration
@@ -310,40 +357,28 @@ func (l *load) runPhase(ctx context.Context, phase phaseSKUs, d time.Duration) R
 				phase: phase, hotShare: l.o.hotShare, scarceShare: l.o.scarceShare, maxQty: l.o.maxQty,
 			}
 			prefix := fmt.Sprintf("%s-%s-w%02d-", l.runID, phase.name, w)
-			url := l.base + "/allocate"
+			send := l.sender()
+			defer send.close()
 			var body, orderID []byte
 			respBuf := bytes.NewBuffer(make([]byte, 0, 512))
 			for n := 0; ctx.Err() == nil && time.Now().Before(deadline); n++ {
 				sku, qty := pick.next()
 				orderID = strconv.AppendInt(append(orderID[:0], prefix...), int64(n), 10)
 				body = appendAllocateBody(body[:0], string(orderID), sku, qty)
-				req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-				if err != nil {
-					s.fail(err.Error())
-					continue
-				}
-				req.Header.Set("Content-Type", "application/json")
 				sent := time.Now()
-				resp, err := l.client.Do(req)
-				if err != nil {
-					s.fail(err.Error())
-					continue
-				}
-				respBuf.Reset()
-				_, err = respBuf.ReadFrom(resp.Body)
-				resp.Body.Close()
+				status, err := send.post(ctx, "/allocate", body, respBuf)
 				elapsed := time.Since(sent)
 				switch {
 				case err != nil:
 					s.fail(err.Error())
-				case resp.StatusCode == http.StatusCreated:
+				case status == http.StatusCreated:
 					s.created++
 					s.latencies = append(s.latencies, elapsed)
-				case resp.StatusCode == http.StatusConflict:
+				case status == http.StatusConflict:
 					s.outOfStock++
 					s.latencies = append(s.latencies, elapsed)
 				default:
-					s.fail(fmt.Sprintf("%d %s", resp.StatusCode, bytes.TrimSpace(respBuf.Bytes())))
+					s.fail(fmt.Sprintf("%d %s", status, bytes.TrimSpace(respBuf.Bytes())))
 				}
 			}
 		}(w)

@@ -40,6 +40,7 @@ type options struct {
 	binary      string
 	configs     []runConfig
 	concurrency int
+	client      string
 	warmup      time.Duration
 	round       time.Duration
 	rounds      int
@@ -119,6 +120,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	configs := fs.String("configs", "memory/memory,postgres/redis,postgres/sql", "comma-separated STORE/BROKER configurations to run")
 	fs.StringVar(&o.binary, "binary", "bin/allocation", "the service binary to benchmark")
 	fs.IntVar(&o.concurrency, "concurrency", 16, "concurrent closed-loop HTTP clients (and ceiling workers)")
+	fs.StringVar(&o.client, "client", "raw", "HTTP client of the measured loop: raw (a minimal keep-alive HTTP/1.1 client, cheap on CPU) or net/http")
 	fs.DurationVar(&o.warmup, "warmup", 3*time.Second, "warm-up before the measured rounds")
 	fs.DurationVar(&o.round, "round", 5*time.Second, "length of one measured round")
 	fs.IntVar(&o.rounds, "rounds", 4, "measured rounds; the median is reported")
@@ -155,6 +157,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	switch {
 	case o.concurrency < 1:
 		return options{}, errors.New("-concurrency must be at least 1")
+	case o.client != "raw" && o.client != "net/http":
+		return options{}, errors.New("-client must be raw or net/http")
 	case o.rounds < 1:
 		return options{}, errors.New("-rounds must be at least 1")
 	case o.round <= 0 || o.warmup < 0 || o.ceilingRound <= 0:

@@ -286,6 +286,8 @@ func (p *serviceProcess) stop() error {
 	}
 }
 
+func (p *serviceProcess) pid() int { return p.cmd.Process.Pid }
+
 // logTail returns the end of the service's log as an error, for context.
 func (p *serviceProcess) logTail() error {
 	data, err := os.ReadFile(p.logPath)

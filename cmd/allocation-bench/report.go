@@ -1,0 +1,207 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Markers of the section of the Markdown file that each run rewrites.
+const (
+	resultsStart = "<!-- bench:results:start — written by allocation-bench (make bench); edits inside are lost -->"
+	resultsEnd   = "<!-- bench:results:end -->"
+)
+
+func writeOutputs(o options, r *Results, stdout io.Writer) error {
+	table := resultsTable(r)
+	fmt.Fprintf(stdout, "\n%s\n%s\n", table, targetsTable(r))
+	if o.resultsPath != "" {
+		data, err := json.MarshalIndent(r, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := writeFile(o.resultsPath, append(data, '\n')); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "results: %s\n", o.resultsPath)
+	}
+	if o.chartPath != "" {
+		png, err := drawChart(r)
+		if err != nil {
+			return fmt.Errorf("chart: %w", err)
+		}
+		if err := writeFile(o.chartPath, png); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "chart: %s\n", o.chartPath)
+	}
+	if o.markdownPath != "" {
+		if err := rewriteSection(o.markdownPath, resultsSection(o, r)); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "results section of %s rewritten\n", o.markdownPath)
+	}
+	return nil
+}
+
+func writeFile(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
+}
+
+func f0(x float64) string { return fmt.Sprintf("%.0f", x) }
+func f2(x float64) string { return fmt.Sprintf("%.2f", x) }
+func pct(x float64) string {
+	if x > 0 && x < 0.001 {
+		return fmt.Sprintf("%.3f %%", 100*x)
+	}
+	return fmt.Sprintf("%.1f %%", 100*x)
+}
+
+func resultsTable(r *Results) string {
+	var b strings.Builder
+	b.WriteString("| configuration | throughput (req/s) | p50 (ms) | p99 (ms) | errors | 409 out of stock | ceiling (tx/s) | ceiling p50 / p99 (ms) | service / ceiling | event round trip p50 / p99 (ms) |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, c := range r.Configs {
+		ceiling, ceilingLat, ratio := "n/a", "n/a", "n/a"
+		if c.Ceiling != nil {
+			ceiling = f0(c.Ceiling.Summary.Throughput)
+			ceilingLat = f2(c.Ceiling.Summary.P50ms) + " / " + f2(c.Ceiling.Summary.P99ms)
+			ratio = fmt.Sprintf("%.0f %%", 100*c.Ratio)
+		}
+		rt := "n/a"
+		if c.RoundTrip != nil {
+			rt = f2(c.RoundTrip.P50ms) + " / " + f2(c.RoundTrip.P99ms)
+			if c.Broker == "memory" {
+				rt += " (in-process)"
+			}
+		}
+		fmt.Fprintf(&b, "| STORE=%s BROKER=%s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			c.Store, c.Broker, f0(c.HTTP.Throughput), f2(c.HTTP.P50ms), f2(c.HTTP.P99ms),
+			pct(c.HTTP.ErrorRate), pct(c.HTTP.OutOfStock), ceiling, ceilingLat, ratio, rt)
+	}
+	return b.String()
+}
+
+type target struct {
+	config, what, want, got string
+	met                     bool
+}
+
+func targets(r *Results) []target {
+	var out []target
+	for _, c := range r.Configs {
+		name := "STORE=" + c.Store + " BROKER=" + c.Broker
+		if c.Store == "memory" {
+			out = append(out, target{name, "throughput", ">= 15,000 req/s", f0(c.HTTP.Throughput) + " req/s", c.HTTP.Throughput >= 15000})
+		}
+		if c.Store == "postgres" {
+			if c.Ceiling != nil {
+				out = append(out, target{name, "service / ceiling", ">= 70 %", fmt.Sprintf("%.0f %%", 100*c.Ratio), c.Ratio >= 0.70})
+			}
+			out = append(out, target{name, "p99 at concurrency " + fmt.Sprint(r.Settings.Concurrency), "< 20 ms", f2(c.HTTP.P99ms) + " ms", c.HTTP.P99ms < 20})
+		}
+		if c.RoundTrip != nil {
+			switch c.Broker {
+			case "redis":
+				out = append(out, target{name, "event round trip p99", "< 15 ms", f2(c.RoundTrip.P99ms) + " ms", c.RoundTrip.P99ms < 15})
+			case "sql":
+				out = append(out, target{name, "event round trip p99", "< 150 ms", f2(c.RoundTrip.P99ms) + " ms", c.RoundTrip.P99ms < 150})
+			}
+		}
+	}
+	return out
+}
+
+func targetsTable(r *Results) string {
+	var b strings.Builder
+	b.WriteString("| configuration | figure | target | measured | met |\n|---|---|---|---:|:---:|\n")
+	for _, t := range targets(r) {
+		met := "no"
+		if t.met {
+			met = "yes"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", t.config, t.what, t.want, t.got, met)
+	}
+	return b.String()
+}
+
+func roundsTable(r *Results) string {
+	var b strings.Builder
+	b.WriteString("| configuration | what | round | req/s | p50 (ms) | p99 (ms) | 201 | 409 | errors | conflicts retried |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, c := range r.Configs {
+		for _, x := range c.Rounds {
+			fmt.Fprintf(&b, "| %s | service (HTTP) | %d | %s | %s | %s | %d | %d | %d | |\n", c.Name, x.Round, f0(x.Throughput), f2(x.P50ms), f2(x.P99ms), x.Created, x.OutOfStock, x.Errors)
+		}
+		if c.Ceiling != nil {
+			for _, x := range c.Ceiling.Rounds {
+				fmt.Fprintf(&b, "| %s | ceiling (database/sql) | %d | %s | %s | %s | %d | %d | %d | %d |\n", c.Name, x.Round, f0(x.Throughput), f2(x.P50ms), f2(x.P99ms), x.Created, x.OutOfStock, x.Errors, x.Conflicts)
+			}
+		}
+	}
+	return b.String()
+}
+
+func relativeTo(markdownPath, target string) string {
+	rel, err := filepath.Rel(filepath.Dir(markdownPath), target)
+	if err != nil {
+		return target
+	}
+	return filepath.ToSlash(rel)
+}
+
+func resultsSection(o options, r *Results) string {
+	m, s := r.Machine, r.Settings
+	var b strings.Builder
+	b.WriteString(resultsStart + "\n\n")
+	fmt.Fprintf(&b, "Measured %s by `%s` (the load generator ran for %.0f s).\n\n", r.Started, r.Command, r.Seconds)
+	fmt.Fprintf(&b, "**Machine:** %s, %d cores (`nproc`), %d GiB; %s; %s; %s; %s. Service, databases and load generator share the cores.\n\n",
+		m.CPU, m.Cores, m.MemoryGiB, m.OS, m.Go, m.PostgreSQL, m.Redis)
+	fmt.Fprintf(&b, "**Load:** closed loop, %d concurrent keep-alive clients; warm-up %.0f s, then %d rounds of %.0f s (ceiling: %.0f s), medians reported. "+
+		"Each round has fresh skus: %d skus of 3 batches each; %.0f %% of requests on %d hot skus, %.0f %% on %d skus that run out of stock at once (409), "+
+		"the rest spread over the others; 1 to %d units per line; every order id unique. Errors are answers other than 201 and 409. "+
+		"Event round trip: %d timed events (after warm-up ones), one at a time.\n\n",
+		s.Concurrency, s.WarmupSeconds, s.Rounds, s.RoundSeconds, s.CeilingSeconds, s.SKUs, 100*s.HotShare, s.HotSKUs, 100*s.ScarceShare, s.ScarceSKUs, s.MaxQty, s.RoundTrips)
+	b.WriteString(resultsTable(r))
+	b.WriteString("\n")
+	b.WriteString(targetsTable(r))
+	b.WriteString("\n")
+	if o.chartPath != "" {
+		fmt.Fprintf(&b, "![Throughput and latency per configuration](%s)\n\n", relativeTo(o.markdownPath, o.chartPath))
+	}
+	b.WriteString("<details><summary>Every round</summary>\n\n")
+	b.WriteString(roundsTable(r))
+	b.WriteString("\n</details>\n\n")
+	if o.resultsPath != "" {
+		fmt.Fprintf(&b, "All figures: [%s](%s).\n\n", filepath.Base(o.resultsPath), relativeTo(o.markdownPath, o.resultsPath))
+	}
+	b.WriteString(resultsEnd)
+	return b.String()
+}
+
+// rewriteSection replaces the text between the markers, or appends the
+// section when the file has none (or does not exist).
+func rewriteSection(path, section string) error {
+	data, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	text := string(data)
+	startMarker := strings.Split(resultsStart, " — ")[0]
+	i := strings.Index(text, startMarker)
+	j := strings.Index(text, resultsEnd)
+	switch {
+	case i >= 0 && j > i:
+		text = text[:i] + section + text[j+len(resultsEnd):]
+	case text == "":
+		text = "# Benchmarks\n\n" + section + "\n"
+	default:
+		text = strings.TrimRight(text, "\n") + "\n\n" + section + "\n"
+	}
+	return os.WriteFile(path, []byte(text), 0o644)
+}
