@@ -28,8 +28,17 @@ test: services lint
 unit:
 	SKIP_INTEGRATION=1 $(GO) test -race -count=1 ./domain/... ./app/... ./config/...
 
+# Benchmarks, about 4 minutes on 2 cores (see BENCHMARKS.md): the Go
+# micro-benchmarks (domain allocate, in-memory bus round trip), then
+# bin/allocation-bench drives the real binary for each STORE/BROKER
+# configuration and rewrites the results section of BENCHMARKS.md, its chart
+# and JSON under cmd/allocation-bench/results/. BENCH_FLAGS passes flags on
+# (allocation-bench -h), e.g. BENCH_FLAGS='-configs postgres/redis -rounds 3'.
+BENCH_FLAGS ?=
 bench: services build
-	$(GO) test -run '^$$' -bench . -benchmem ./domain/... ./app/...
+	$(GO) build -o bin/allocation-bench ./cmd/allocation-bench
+	$(GO) test -run '^$$' -bench . -benchtime 20000x -benchmem ./domain/ ./app/
+	./bin/allocation-bench -binary bin/allocation $(BENCH_FLAGS)
 
 clean:
 	rm -rf bin

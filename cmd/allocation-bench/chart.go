@@ -224,7 +224,7 @@ func drawPanel(img *image.RGBA, x0 int, p panel) {
 		for x := left; x < right; x += 10 {
 			fillRect(img, x, y, 6, 2, colRed)
 		}
-		drawText(img, right-textWidth(t.label, 1), y-10, t.label, 1, colRed)
+		drawText(img, left+6, y-10, t.label, 1, colRed)
 	}
 	// Legend.
 	lx := left + 4

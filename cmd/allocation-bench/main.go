@@ -38,6 +38,7 @@ func main() {
 // options are the benchmark's settings; every one is a flag.
 type options struct {
 	binary      string
+	serviceEnv  []string
 	configs     []runConfig
 	concurrency int
 	client      string
@@ -55,6 +56,8 @@ type options struct {
 	rtEvents  int
 	rtWarmup  int
 	rtTimeout time.Duration
+
+	drainTimeout time.Duration
 
 	ceiling      bool
 	ceilingRound time.Duration
@@ -119,7 +122,14 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	configs := fs.String("configs", "memory/memory,postgres/redis,postgres/sql", "comma-separated STORE/BROKER configurations to run")
 	fs.StringVar(&o.binary, "binary", "bin/allocation", "the service binary to benchmark")
-	fs.IntVar(&o.concurrency, "concurrency", 16, "concurrent closed-loop HTTP clients (and ceiling workers)")
+	fs.Func("service-env", "extra KEY=VALUE for the service's environment, e.g. GOGC=400 (repeatable)", func(s string) error {
+		if !strings.Contains(s, "=") {
+			return fmt.Errorf("want KEY=VALUE, got %q", s)
+		}
+		o.serviceEnv = append(o.serviceEnv, s)
+		return nil
+	})
+	fs.IntVar(&o.concurrency, "concurrency", 8, "concurrent closed-loop HTTP clients (and ceiling workers)")
 	fs.StringVar(&o.client, "client", "raw", "HTTP client of the measured loop: raw (a minimal keep-alive HTTP/1.1 client, cheap on CPU) or net/http")
 	fs.DurationVar(&o.warmup, "warmup", 3*time.Second, "warm-up before the measured rounds")
 	fs.DurationVar(&o.round, "round", 5*time.Second, "length of one measured round")
@@ -133,6 +143,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.rtEvents, "rt-events", 200, "timed external event round trips")
 	fs.IntVar(&o.rtWarmup, "rt-warmup", 20, "untimed round trips before them")
 	fs.DurationVar(&o.rtTimeout, "rt-timeout", 10*time.Second, "longest wait for one line_allocated")
+	fs.DurationVar(&o.drainTimeout, "drain-timeout", 30*time.Second, "longest wait, after the load, for its events to be handled")
 	fs.BoolVar(&o.ceiling, "ceiling", true, "measure the database ceiling of PostgreSQL configurations")
 	fs.DurationVar(&o.ceilingRound, "ceiling-round", 4*time.Second, "length of one ceiling round (same warm-up and number of rounds)")
 	fs.StringVar(&o.databaseURL, "database-url", envOr("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/allocation_test?sslmode=disable"), "PostgreSQL database in which schemas are created (env TEST_DATABASE_URL)")

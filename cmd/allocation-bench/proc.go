@@ -58,6 +58,15 @@ func runConfiguration(ctx context.Context, o options, cfg runConfig, stdout io.W
 	}
 	defer func() { err = errors.Join(err, svc.stop()) }()
 
+	// The round trip first, on the quiet service: after the load it
+	// would also measure the load's event backlog (measured apart below).
+	var rt *RoundTripResult
+	if cfg.Broker != "memory" {
+		if rt, err = measureRoundTrip(ctx, o, cfg, svc.url, databaseURL, prefix); err != nil {
+			return nil, errors.Join(fmt.Errorf("round trip: %w", err), svc.logTail())
+		}
+	}
+
 	load := newLoad(o, svc.url)
 	rounds, err := load.measure(ctx, cfg, stdout, svc)
 	if err != nil {
@@ -68,16 +77,23 @@ func runConfiguration(ctx context.Context, o options, cfg runConfig, stdout io.W
 	logf(stdout, "%s: HTTP median %.0f req/s, p50 %.2f ms, p99 %.2f ms, errors %.3f%%",
 		cfg.Name(), res.HTTP.Throughput, res.HTTP.P50ms, res.HTTP.P99ms, 100*res.HTTP.ErrorRate)
 
-	rt, err := measureRoundTrip(ctx, o, cfg, svc.url, databaseURL, prefix, stdout)
-	if err != nil {
-		return nil, errors.Join(fmt.Errorf("round trip: %w", err), svc.logTail())
+	if res.Drain, err = measureDrain(ctx, o, cfg, svc.url, databaseURL, prefix); err != nil {
+		return nil, errors.Join(fmt.Errorf("event backlog: %w", err), svc.logTail())
+	}
+	if res.Drain != nil {
+		logf(stdout, "%s: events of the load all handled %s after it ended", cfg.Name(), res.Drain)
+	}
+	if err := svc.stop(); err != nil {
+		return nil, err
+	}
+	if cfg.Broker == "memory" {
+		if rt, err = measureRoundTrip(ctx, o, cfg, "", "", ""); err != nil {
+			return nil, fmt.Errorf("round trip: %w", err)
+		}
 	}
 	res.RoundTrip = rt
 	if rt != nil {
 		logf(stdout, "%s: round trip (%s) p50 %.2f ms, p99 %.2f ms over %d events", cfg.Name(), rt.Method, rt.P50ms, rt.P99ms, rt.Events)
-	}
-	if err := svc.stop(); err != nil {
-		return nil, err
 	}
 
 	if o.ceiling && cfg.hasCeiling() {
@@ -214,6 +230,7 @@ func startService(ctx context.Context, o options, cfg runConfig, env map[string]
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
+	cmd.Env = append(cmd.Env, o.serviceEnv...)
 	p.logPath = filepath.Join(o.logDir, strings.ReplaceAll(cfg.Name(), "/", "-")+".log")
 	if p.logFile, err = os.Create(p.logPath); err != nil {
 		return nil, err

@@ -17,7 +17,7 @@ const (
 
 func writeOutputs(o options, r *Results, stdout io.Writer) error {
 	table := resultsTable(r)
-	fmt.Fprintf(stdout, "\n%s\n%s\n", table, targetsTable(r))
+	fmt.Fprintf(stdout, "\n%s\n%s\n%s\n", table, targetsTable(r), cpuTable(r))
 	if o.resultsPath != "" {
 		data, err := json.MarshalIndent(r, "", "  ")
 		if err != nil {
@@ -65,8 +65,8 @@ func pct(x float64) string {
 
 func resultsTable(r *Results) string {
 	var b strings.Builder
-	b.WriteString("| configuration | throughput (req/s) | p50 (ms) | p99 (ms) | errors | 409 out of stock | ceiling (tx/s) | ceiling p50 / p99 (ms) | service / ceiling | event round trip p50 / p99 (ms) |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| configuration | throughput (req/s) | p50 (ms) | p99 (ms) | errors | 409 out of stock | ceiling (tx/s) | ceiling p50 / p99 (ms) | service / ceiling | event round trip p50 / p99 (ms) | events handled after the load |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, c := range r.Configs {
 		ceiling, ceilingLat, ratio := "n/a", "n/a", "n/a"
 		if c.Ceiling != nil {
@@ -81,9 +81,27 @@ func resultsTable(r *Results) string {
 				rt += " (in-process)"
 			}
 		}
-		fmt.Fprintf(&b, "| STORE=%s BROKER=%s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+		fmt.Fprintf(&b, "| STORE=%s BROKER=%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			c.Store, c.Broker, f0(c.HTTP.Throughput), f2(c.HTTP.P50ms), f2(c.HTTP.P99ms),
-			pct(c.HTTP.ErrorRate), pct(c.HTTP.OutOfStock), ceiling, ceilingLat, ratio, rt)
+			pct(c.HTTP.ErrorRate), pct(c.HTTP.OutOfStock), ceiling, ceilingLat, ratio, rt, c.Drain)
+	}
+	return b.String()
+}
+
+// cpuTable shows where the cores went: medians over rounds.
+func cpuTable(r *Results) string {
+	var b strings.Builder
+	b.WriteString("| configuration | what | service (cores) | load generator (cores) | PostgreSQL (cores) | Redis (cores) | other (cores) | service CPU per request (µs) | PostgreSQL CPU per request (µs) |\n")
+	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	row := func(name, what string, c CPUShare) {
+		fmt.Fprintf(&b, "| %s | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %s | %s |\n", name, what,
+			c.Service, c.Bench, c.Postgres, c.Redis, c.Other, f0(c.ServiceMicros), f0(c.PostgresMicros))
+	}
+	for _, c := range r.Configs {
+		row("STORE="+c.Store+" BROKER="+c.Broker, "service", c.HTTP.CPU)
+		if c.Ceiling != nil {
+			row("STORE="+c.Store+" BROKER="+c.Broker, "ceiling", c.Ceiling.Summary.CPU)
+		}
 	}
 	return b.String()
 }
@@ -170,6 +188,8 @@ func resultsSection(o options, r *Results) string {
 	b.WriteString(resultsTable(r))
 	b.WriteString("\n")
 	b.WriteString(targetsTable(r))
+	b.WriteString("\nWhere the two cores went (CPU time from /proc over each round; the ceiling's \"load generator\" is its database/sql client):\n\n")
+	b.WriteString(cpuTable(r))
 	b.WriteString("\n")
 	if o.chartPath != "" {
 		fmt.Fprintf(&b, "![Throughput and latency per configuration](%s)\n\n", relativeTo(o.markdownPath, o.chartPath))

@@ -39,20 +39,22 @@ type Machine struct {
 
 // Settings are the workload's parameters.
 type Settings struct {
-	Concurrency    int     `json:"concurrency"`
-	Client         string  `json:"client"`
-	WarmupSeconds  float64 `json:"warmup_seconds"`
-	RoundSeconds   float64 `json:"round_seconds"`
-	Rounds         int     `json:"rounds"`
-	CeilingSeconds float64 `json:"ceiling_round_seconds"`
-	SKUs           int     `json:"skus_per_round"`
-	HotSKUs        int     `json:"hot_skus"`
-	HotShare       float64 `json:"hot_share"`
-	ScarceSKUs     int     `json:"scarce_skus"`
-	ScarceShare    float64 `json:"scarce_share"`
-	MaxQty         int     `json:"max_qty"`
-	RoundTrips     int     `json:"round_trips"`
-	SQLPoll        string  `json:"sql_poll_interval,omitempty"`
+	Concurrency    int      `json:"concurrency"`
+	Client         string   `json:"client"`
+	WarmupSeconds  float64  `json:"warmup_seconds"`
+	RoundSeconds   float64  `json:"round_seconds"`
+	Rounds         int      `json:"rounds"`
+	CeilingSeconds float64  `json:"ceiling_round_seconds"`
+	SKUs           int      `json:"skus_per_round"`
+	HotSKUs        int      `json:"hot_skus"`
+	HotShare       float64  `json:"hot_share"`
+	ScarceSKUs     int      `json:"scarce_skus"`
+	ScarceShare    float64  `json:"scarce_share"`
+	MaxQty         int      `json:"max_qty"`
+	RoundTrips     int      `json:"round_trips"`
+	SQLPoll        string   `json:"sql_poll_interval,omitempty"`
+	ServiceEnv     []string `json:"service_env,omitempty"`
+	Binary         string   `json:"binary"`
 }
 
 func settingsOf(o options) Settings {
@@ -61,6 +63,7 @@ func settingsOf(o options) Settings {
 		Rounds: o.rounds, CeilingSeconds: o.ceilingRound.Seconds(), SKUs: o.skus,
 		HotSKUs: o.hotSKUs, HotShare: o.hotShare, ScarceSKUs: o.scarceSKUs, ScarceShare: o.scarceShare,
 		MaxQty: o.maxQty, RoundTrips: o.rtEvents, SQLPoll: o.sqlPollInterval,
+		ServiceEnv: o.serviceEnv, Binary: o.binary,
 	}
 }
 
@@ -72,6 +75,7 @@ type ConfigResult struct {
 	HTTP      Summary          `json:"http"`
 	Rounds    []RoundResult    `json:"rounds"`
 	RoundTrip *RoundTripResult `json:"round_trip,omitempty"`
+	Drain     *DrainResult     `json:"event_backlog,omitempty"`
 	Ceiling   *CeilingResult   `json:"ceiling,omitempty"`
 	// Ratio is the service's median throughput over the ceiling's.
 	Ratio float64 `json:"service_over_ceiling,omitempty"`

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"allocation/adapters/postgres"
+	"allocation/adapters/pubsub"
+	"allocation/app"
+	"allocation/contracts"
+)
+
+// The event backlog. POST /allocate answers once the allocation and its
+// Allocated event are committed; the event's consequences (the read
+// model, line_allocated for other services) follow asynchronously. When
+// they are handled more slowly than allocations are made, a backlog grows
+// during the load, and the HTTP throughput is not sustainable as such.
+// Right after the load a sentinel order is allocated; the time until its
+// line_allocated comes out is how far the event pipeline lagged behind.
+// The wait is capped (-drain-timeout); on the SQL broker the events still
+// pending then are counted, and the time to drain them estimated from the
+// rate at which they were handled meanwhile.
+
+// DrainResult is the event lag at the end of the load.
+type DrainResult struct {
+	// Seconds until the sentinel's line_allocated came out; the cap when
+	// it did not.
+	Seconds float64 `json:"seconds"`
+	Drained bool    `json:"drained"`
+	// PendingAtCap, RatePerSecond and EstimatedSeconds: SQL broker only,
+	// when the cap was reached.
+	PendingAtCap     int     `json:"pending_at_cap,omitempty"`
+	RatePerSecond    float64 `json:"drain_rate_per_second,omitempty"`
+	EstimatedSeconds float64 `json:"estimated_seconds,omitempty"`
+}
+
+func (d *DrainResult) String() string {
+	switch {
+	case d == nil:
+		return "n/a"
+	case d.Drained && d.Seconds < 1:
+		return fmt.Sprintf("%.0f ms", 1000*d.Seconds)
+	case d.Drained:
+		return fmt.Sprintf("%.1f s", d.Seconds)
+	case d.EstimatedSeconds > 0:
+		return fmt.Sprintf("> %.0f s (≈ %.0f s)", d.Seconds, d.EstimatedSeconds)
+	default:
+		return fmt.Sprintf("> %.0f s", d.Seconds)
+	}
+}
+
+func measureDrain(ctx context.Context, o options, cfg runConfig, baseURL, databaseURL, prefix string) (*DrainResult, error) {
+	h := httpSide{newLoad(o, baseURL)}
+	sentinel := func() (string, string, error) {
+		sku := "drain" + randomHex(3)
+		if err := h.addBatch(ctx, batchSpec{Ref: sku + "-a", SKU: sku, Qty: 10}); err != nil {
+			return "", "", err
+		}
+		order := sku + "-order"
+		ref, err := h.allocate(ctx, order, sku, 1)
+		return order, ref, err
+	}
+	switch cfg.Broker {
+	case "redis":
+		return drainRedis(ctx, o, prefix, sentinel)
+	case "sql":
+		return drainSQL(ctx, o, databaseURL, sentinel)
+	default:
+		// gochannel blocks publishers once a subscriber's buffer is full:
+		// the backlog is bounded by the buffers, and nothing outside the
+		// process can watch line_allocated.
+		return nil, nil
+	}
+}
+
+func drainRedis(ctx context.Context, o options, prefix string, sentinel func() (string, string, error)) (*DrainResult, error) {
+	rdb := redis.NewClient(&redis.Options{Addr: o.redisAddr})
+	defer rdb.Close()
+	stream := prefix + contracts.LineAllocatedTopic
+	last := "0-0"
+	entries, err := rdb.XRevRangeN(ctx, stream, "+", "-", 1).Result()
+	if err != nil {
+		return nil, err
+	}
+	if len(entries) > 0 {
+		last = entries[0].ID
+	}
+	start := time.Now()
+	order, ref, err := sentinel()
+	if err != nil {
+		return nil, err
+	}
+	waiter := newLineWaiter()
+	deadline := start.Add(o.drainTimeout)
+	for time.Now().Before(deadline) {
+		streams, err := rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{stream, last}, Count: 10000, Block: 200 * time.Millisecond}).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, err
+		}
+		at := time.Now()
+		for _, s := range streams {
+			for _, m := range s.Messages {
+				last = m.ID
+				if payload, ok := m.Values[pubsub.RedisPayloadField].(string); ok {
+					waiter.add([]byte(payload), at)
+				}
+			}
+		}
+		if arrived, err := waiter.wait(ctx, order, ref, 0); err == nil {
+			return &DrainResult{Seconds: arrived.Sub(start).Seconds(), Drained: true}, nil
+		}
+	}
+	return &DrainResult{Seconds: o.drainTimeout.Seconds()}, nil
+}
+
+func drainSQL(ctx context.Context, o options, databaseURL string, sentinel func() (string, string, error)) (*DrainResult, error) {
+	db, err := postgres.Open(ctx, databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	topic := contracts.LineAllocatedTopic
+	if err := pubsub.InitializeSQLTopic(ctx, db, topic); err != nil {
+		return nil, err
+	}
+	pendingBefore, err := pendingAllocated(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	order, _, err := sentinel()
+	if err != nil {
+		return nil, err
+	}
+	var seen int64
+	for {
+		// Only rows newer than the last look are scanned (less a margin:
+		// offsets may commit out of order).
+		var (
+			newest sql.NullInt64
+			found  sql.NullBool
+		)
+		err := db.QueryRowContext(ctx, `SELECT MAX("offset"), bool_or(payload->>'orderid' = $2)
+			FROM "watermill_`+topic+`" WHERE "offset" > $1`, seen-1000, order).Scan(&newest, &found)
+		if err != nil {
+			return nil, fmt.Errorf("waiting for the load's events: %w", err)
+		}
+		if found.Bool {
+			return &DrainResult{Seconds: time.Since(start).Seconds(), Drained: true}, nil
+		}
+		if newest.Valid {
+			seen = newest.Int64
+		}
+		if time.Since(start) > o.drainTimeout {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	elapsed := time.Since(start)
+	res := &DrainResult{Seconds: elapsed.Seconds()}
+	pendingAfter, err := pendingAllocated(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	res.PendingAtCap = pendingAfter
+	// The sentinel's event came on top of those pending before.
+	if handled := pendingBefore + 1 - pendingAfter; handled > 0 {
+		res.RatePerSecond = float64(handled) / elapsed.Seconds()
+		res.EstimatedSeconds = elapsed.Seconds() + float64(pendingAfter)/res.RatePerSecond
+	}
+	return res, nil
+}
+
+// pendingAllocated counts the Allocated events that the handler publishing
+// line_allocated has not consumed yet (its watermill-sql offset).
+func pendingAllocated(ctx context.Context, db *sql.DB) (int, error) {
+	topic := app.EventTopic("Allocated")
+	var n int
+	err := db.QueryRowContext(ctx, `SELECT count(*) FROM "watermill_`+topic+`" m
+		WHERE NOT EXISTS (SELECT 1 FROM "watermill_offsets_`+topic+`" o
+			WHERE o.consumer_group = $1
+			AND (m.transaction_id < o.last_processed_transaction_id
+				OR (m.transaction_id = o.last_processed_transaction_id AND m."offset" <= o.offset_acked)))`,
+		app.ConsumerGroup("PublishLineAllocated")).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("counting pending events: %w", err)
+	}
+	return n, nil
+}
