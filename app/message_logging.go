@@ -16,6 +16,11 @@ func LogMessages(logger *slog.Logger) message.HandlerMiddleware {
 		return func(msg *message.Message) ([]*message.Message, error) {
 			started := time.Now()
 			produced, err := h(msg)
+			ctx := msg.Context()
+			if err == nil && !logger.Enabled(ctx, slog.LevelDebug) {
+				// The common case costs nothing more than the clock read.
+				return produced, nil
+			}
 			attrs := []any{
 				"handler", message.HandlerNameFromCtx(msg.Context()),
 				"topic", message.SubscribeTopicFromCtx(msg.Context()),
@@ -24,9 +29,9 @@ func LogMessages(logger *slog.Logger) message.HandlerMiddleware {
 				"duration", time.Since(started),
 			}
 			if err != nil {
-				logger.Warn("message handling failed", append(attrs, "error", err, "permanent", IsPermanent(err))...)
+				logger.WarnContext(ctx, "message handling failed", append(attrs, "error", err, "permanent", IsPermanent(err))...)
 			} else {
-				logger.Debug("message handled", attrs...)
+				logger.DebugContext(ctx, "message handled", attrs...)
 			}
 			return produced, err
 		}

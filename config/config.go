@@ -36,7 +36,10 @@ type Config struct {
 	LogFormat       string
 	LogLevel        string
 	SQLPollInterval time.Duration
-	ShutdownTimeout time.Duration
+	// OutboxPollInterval is how often the outbox relay looks for committed
+	// events (STORE=postgres with BROKER=memory or redis).
+	OutboxPollInterval time.Duration
+	ShutdownTimeout    time.Duration
 	// RetryMax and RetryInitialInterval: how a message handler failing
 	// with a transient error is retried before its message is parked.
 	RetryMax             int
@@ -90,6 +93,7 @@ func Load(name string, args []string, getenv func(string) string, output io.Writ
 		target     *time.Duration
 	}{
 		{"SQL_POLL_INTERVAL", "how often an idle SQL subscriber polls (BROKER=sql)", 25 * time.Millisecond, &c.SQLPollInterval},
+		{"OUTBOX_POLL_INTERVAL", "how often the outbox relay polls for committed events (STORE=postgres, BROKER=memory or redis)", 2 * time.Millisecond, &c.OutboxPollInterval},
 		{"SHUTDOWN_TIMEOUT", "how long shutdown waits for requests and messages in flight", 20 * time.Second, &c.ShutdownTimeout},
 		{"RETRY_INITIAL_INTERVAL", "first wait before retrying a failed message (doubles each retry, at most 2s)", 100 * time.Millisecond, &c.RetryInitialInterval},
 	}
@@ -150,6 +154,9 @@ func (c Config) Validate() error {
 	}
 	if c.RetryInitialInterval <= 0 {
 		errs = append(errs, errors.New("RETRY_INITIAL_INTERVAL must be positive"))
+	}
+	if c.OutboxPollInterval <= 0 {
+		errs = append(errs, errors.New("OUTBOX_POLL_INTERVAL must be positive"))
 	}
 	if c.SQLPollInterval <= 0 {
 		errs = append(errs, errors.New("SQL_POLL_INTERVAL must be positive"))

@@ -15,10 +15,6 @@ type Product struct {
 	// stock, then earliest eta), kept sorted on insertion so that
 	// allocating does not sort: etas never change.
 	preferred []*Batch
-	// lineBatch finds the batch holding an order's line; built on first
-	// use and kept by the product's methods. Batches must be changed
-	// through the product for it to stay right.
-	lineBatch map[string]*Batch
 	version   int
 	events    []Event
 }
@@ -92,25 +88,18 @@ func (p *Product) insertBatch(b *Batch) {
 	// After every batch that ships no later, so ties keep insertion order.
 	i := sort.Search(len(p.preferred), func(i int) bool { return b.shipsBefore(p.preferred[i]) })
 	p.preferred = slices.Insert(p.preferred, i, b)
-	if p.lineBatch != nil {
-		for _, l := range b.allocations {
-			p.lineBatch[l.orderID] = b
-		}
-	}
 }
 
-// batchHolding returns the batch holding the order's line, if any.
+// batchHolding returns the batch holding the order's line, if any. A scan:
+// a product is loaded for one command, so an index built per load would
+// cost more than it saves (measured).
 func (p *Product) batchHolding(orderID string) (*Batch, bool) {
-	if p.lineBatch == nil {
-		p.lineBatch = map[string]*Batch{}
-		for _, b := range p.batches {
-			for _, l := range b.allocations {
-				p.lineBatch[l.orderID] = b
-			}
+	for _, b := range p.batches {
+		if b.HasLine(orderID) {
+			return b, true
 		}
 	}
-	b, ok := p.lineBatch[orderID]
-	return b, ok
+	return nil, false
 }
 
 // Allocate allocates the line to the preferred batch that can take it and
@@ -132,7 +121,6 @@ func (p *Product) Allocate(line OrderLine) (string, error) {
 		if err := b.Allocate(line); err != nil {
 			return "", err
 		}
-		p.lineBatch[line.orderID] = b
 		p.version++
 		p.record(Allocated{OrderID: line.orderID, SKU: line.sku, Qty: line.qty, BatchRef: b.ref, Version: p.version})
 		return b.ref, nil
@@ -162,10 +150,26 @@ func (p *Product) ChangeBatchQuantity(ref string, qty int) error {
 		if !ok {
 			break
 		}
-		if p.lineBatch != nil {
-			delete(p.lineBatch, line.orderID)
-		}
 		p.record(Deallocated{OrderID: line.orderID, SKU: line.sku, Qty: line.qty, BatchRef: b.ref, Version: p.version})
 	}
 	return nil
+}
+
+// Clone returns a deep copy of the product's state, without its pending
+// events; stores that keep products in memory hand out clones so that an
+// uncommitted change never leaks.
+func (p *Product) Clone() *Product {
+	c := &Product{sku: p.sku, version: p.version, batches: make([]*Batch, len(p.batches))}
+	index := make(map[*Batch]*Batch, len(p.batches))
+	for i, b := range p.batches {
+		cb := *b
+		cb.allocations = slices.Clone(b.allocations)
+		c.batches[i] = &cb
+		index[b] = &cb
+	}
+	c.preferred = make([]*Batch, len(p.preferred))
+	for i, b := range p.preferred {
+		c.preferred[i] = index[b]
+	}
+	return c
 }

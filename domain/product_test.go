@@ -596,3 +596,34 @@ func TestUnmarshalProductFromDatabase(t *testing.T) {
 		t.Errorf("empty sku err = %v, want ValidationError", err)
 	}
 }
+
+func TestCloneIsIndependentOfTheOriginal(t *testing.T) {
+	p, err := NewProduct("LAMP")
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := time.Date(2030, 1, 2, 0, 0, 0, 0, time.UTC)
+	if err := p.AddBatch("later", 10, &later); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AddBatch("stock", 10, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Allocate(mustLine(t, "o1", "LAMP", 2)); err != nil {
+		t.Fatal(err)
+	}
+	c := p.Clone()
+	if len(c.Events()) != 0 || c.Version() != p.Version() {
+		t.Fatalf("clone: %d events, version %d (original %d)", len(c.Events()), c.Version(), p.Version())
+	}
+	ref, err := c.Allocate(mustLine(t, "o2", "LAMP", 3))
+	if err != nil || ref != "stock" {
+		t.Fatalf("clone allocates %q, %v; want stock first", ref, err)
+	}
+	if b, _ := p.Batch("stock"); b.AvailableQuantity() != 8 || b.HasLine("o2") {
+		t.Fatalf("the original changed with its clone: available %d", b.AvailableQuantity())
+	}
+	if b, _ := c.Batch("stock"); b.AvailableQuantity() != 5 {
+		t.Fatalf("clone available = %d, want 5", b.AvailableQuantity())
+	}
+}

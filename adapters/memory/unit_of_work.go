@@ -5,9 +5,7 @@ package memory
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
-	"time"
 
 	"allocation/app"
 	"allocation/domain"
@@ -152,24 +150,5 @@ func (r *repository) GetByBatchRef(ctx context.Context, ref string) (*domain.Pro
 }
 
 // cloneProduct copies a product's state (not its pending events), so that
-// transactions never share mutable state with the store. Stored products
-// were valid when stored, so rebuilding them cannot fail.
-func cloneProduct(p *domain.Product) *domain.Product {
-	batches := make([]*domain.Batch, 0, len(p.Batches()))
-	for _, b := range p.Batches() {
-		var eta *time.Time
-		if d, ok := b.ETA(); ok {
-			eta = &d
-		}
-		clone, err := domain.UnmarshalBatchFromDatabase(b.Ref(), b.SKU(), b.PurchasedQuantity(), eta, b.Allocations())
-		if err != nil {
-			panic(fmt.Sprintf("stored batch %s is invalid: %v", b.Ref(), err))
-		}
-		batches = append(batches, clone)
-	}
-	clone, err := domain.UnmarshalProductFromDatabase(p.SKU(), p.Version(), batches)
-	if err != nil {
-		panic(fmt.Sprintf("stored product %s is invalid: %v", p.SKU(), err))
-	}
-	return clone
-}
+// transactions never share mutable state with the store.
+func cloneProduct(p *domain.Product) *domain.Product { return p.Clone() }

@@ -107,7 +107,7 @@ func TestForwarderOutboxRelaysEventsCommittedBeforeItStarted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	relay, err := postgres.NewOutboxForwarder(db, destination, logger)
+	relay, err := postgres.NewOutboxForwarder(db, destination, 0, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -96,8 +96,7 @@ func New(cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
 			err = errors.Join(err, s.close())
 		}
 	}()
-	// Watermill logs every handler start at info; that is debug to us.
-	wmLogger := watermill.NewSlogLoggerWithLevelMapping(logger, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
+	wmLogger := newWatermillLogger(logger)
 
 	s.Metrics = metrics.New()
 	ps, err := s.newPubSub(wmLogger)
@@ -254,7 +253,7 @@ func (s *Service) newPostgresStore(ps app.PubSub, logger watermill.LoggerAdapter
 		return nil, nil, err
 	}
 	if s.Config.Broker != config.BrokerSQL {
-		relay, err := postgres.NewOutboxForwarder(db, ps.Publisher(), logger)
+		relay, err := postgres.NewOutboxForwarder(db, ps.Publisher(), s.Config.OutboxPollInterval, logger)
 		if err != nil {
 			return nil, nil, err
 		}
