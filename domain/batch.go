@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"slices"
 	"time"
 )
 
@@ -107,11 +108,12 @@ func (b *Batch) Allocate(line OrderLine) error {
 	return nil
 }
 
-// Deallocate removes the line of that order, if held.
+// Deallocate removes the line of that order, if held. It builds a new
+// slice: clones share their lines' backing array (see Product.Clone).
 func (b *Batch) Deallocate(orderID string) {
 	for i, l := range b.allocations {
 		if l.orderID == orderID {
-			b.allocations = append(b.allocations[:i], b.allocations[i+1:]...)
+			b.allocations = slices.Concat(b.allocations[:i], b.allocations[i+1:])
 			b.allocated -= l.qty
 			return
 		}
@@ -123,8 +125,11 @@ func (b *Batch) deallocateOne() (OrderLine, bool) {
 	if len(b.allocations) == 0 {
 		return OrderLine{}, false
 	}
-	last := b.allocations[len(b.allocations)-1]
-	b.allocations = b.allocations[:len(b.allocations)-1]
+	n := len(b.allocations)
+	last := b.allocations[n-1]
+	// Capacity clipped too, so that a later append copies rather than
+	// writing into a backing array a clone may share.
+	b.allocations = b.allocations[: n-1 : n-1]
 	b.allocated -= last.qty
 	return last, true
 }

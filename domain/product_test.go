@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -625,5 +626,78 @@ func TestCloneIsIndependentOfTheOriginal(t *testing.T) {
 	}
 	if b, _ := c.Batch("stock"); b.AvailableQuantity() != 5 {
 		t.Fatalf("clone available = %d, want 5", b.AvailableQuantity())
+	}
+}
+
+// Clones share their lines until written: every way of changing lines on
+// the clone must leave the original as it was, and the other way round.
+func TestCloneSharesNothingObservable(t *testing.T) {
+	build := func() *Product {
+		p, err := NewProduct("LAMP")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.AddBatch("b1", 100, nil); err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range []string{"o1", "o2", "o3"} {
+			if _, err := p.Allocate(mustLine(t, o, "LAMP", 10)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return p
+	}
+	lines := func(p *Product) []string {
+		b, _ := p.Batch("b1")
+		var ids []string
+		for _, l := range b.Allocations() {
+			ids = append(ids, l.OrderID())
+		}
+		return ids
+	}
+	changes := map[string]func(t *testing.T, p *Product){
+		"allocate": func(t *testing.T, p *Product) {
+			if _, err := p.Allocate(mustLine(t, "o4", "LAMP", 1)); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"deallocate then allocate": func(t *testing.T, p *Product) {
+			b, _ := p.Batch("b1")
+			b.Deallocate("o2")
+			if _, err := p.Allocate(mustLine(t, "o5", "LAMP", 1)); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"shrink then allocate": func(t *testing.T, p *Product) {
+			if err := p.ChangeBatchQuantity("b1", 20); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.ChangeBatchQuantity("b1", 100); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.Allocate(mustLine(t, "o6", "LAMP", 1)); err != nil {
+				t.Fatal(err)
+			}
+		},
+	}
+	for name, change := range changes {
+		t.Run(name+" on the clone", func(t *testing.T) {
+			original := build()
+			change(t, original.Clone())
+			if got := lines(original); !slices.Equal(got, []string{"o1", "o2", "o3"}) {
+				t.Fatalf("original lines = %v", got)
+			}
+		})
+		t.Run(name+" on the original", func(t *testing.T) {
+			original := build()
+			clone := original.Clone()
+			change(t, original)
+			if got := lines(clone); !slices.Equal(got, []string{"o1", "o2", "o3"}) {
+				t.Fatalf("clone lines = %v", got)
+			}
+			if b, _ := clone.Batch("b1"); b.AllocatedQuantity() != 30 {
+				t.Fatalf("clone allocated = %d", b.AllocatedQuantity())
+			}
+		})
 	}
 }
