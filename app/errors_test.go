@@ -32,3 +32,24 @@ func TestIsPermanent(t *testing.T) {
 		}
 	}
 }
+
+func TestUndecodableMessagesArePermanent(t *testing.T) {
+	m := app.Marshaler()
+	msg, err := m.Marshal(&domain.Allocate{OrderID: "o1", SKU: "LAMP", Qty: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back domain.Allocate
+	if err := m.Unmarshal(msg, &back); err != nil || back != (domain.Allocate{OrderID: "o1", SKU: "LAMP", Qty: 1}) {
+		t.Fatalf("round trip = %+v, %v", back, err)
+	}
+	if m.NameFromMessage(msg) != "Allocate" || string(msg.Payload) != `{"orderid":"o1","sku":"LAMP","qty":1}` {
+		t.Fatalf("name %q payload %s", m.NameFromMessage(msg), msg.Payload)
+	}
+	for _, payload := range []string{`{`, `{"qty":"x"}`, `[]`} {
+		msg.Payload = []byte(payload)
+		if err := m.Unmarshal(msg, &back); !app.IsPermanent(err) {
+			t.Errorf("Unmarshal(%s) = %v, want a permanent error", payload, err)
+		}
+	}
+}

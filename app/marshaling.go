@@ -8,6 +8,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	gojson "github.com/goccy/go-json"
 	"github.com/google/uuid"
 
 	"allocation/domain"
@@ -19,7 +20,38 @@ var eventIDNamespace = uuid.MustParse("6f1c2a52-4d7e-4f0b-9a53-3c1b8c0d2e11")
 // Marshaler is the JSON marshaler of every command and event, named by the
 // bare struct name ("Allocate", "Allocated").
 func Marshaler() cqrs.CommandEventMarshaler {
-	return cqrs.JSONMarshaler{GenerateName: cqrs.StructName}
+	return jsonMarshaler{names: cqrs.JSONMarshaler{GenerateName: cqrs.StructName}}
+}
+
+// jsonMarshaler is Watermill's JSONMarshaler (same payloads, same "name"
+// metadata) on goccy/go-json, a drop-in encoding/json: decoding events was
+// 7 % of the in-memory service's CPU with encoding/json. A payload that does
+// not decode is a permanent error: no retry can fix it.
+type jsonMarshaler struct {
+	names cqrs.JSONMarshaler
+}
+
+func (m jsonMarshaler) Marshal(v any) (*message.Message, error) {
+	b, err := gojson.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	msg := message.NewMessage(watermill.NewUUID(), b)
+	msg.Metadata.Set("name", m.names.Name(v))
+	return msg, nil
+}
+
+func (jsonMarshaler) Unmarshal(msg *message.Message, v any) error {
+	if err := gojson.Unmarshal(msg.Payload, v); err != nil {
+		return Permanent(fmt.Errorf("decoding %s payload: %w", msg.Metadata.Get("name"), err))
+	}
+	return nil
+}
+
+func (m jsonMarshaler) Name(v any) string { return m.names.Name(v) }
+
+func (m jsonMarshaler) NameFromMessage(msg *message.Message) string {
+	return m.names.NameFromMessage(msg)
 }
 
 // EventID is the stable id of an event: the same fact always gets the same

@@ -44,6 +44,8 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		runErr = fmt.Errorf("http server: %w", err)
 	case err := <-svc.RouterDone():
 		runErr = fmt.Errorf("message router stopped: %w", err)
+	case err := <-svc.Failed():
+		runErr = fmt.Errorf("background worker failed: %w", err)
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()

@@ -63,6 +63,7 @@ type Service struct {
 	errMu       sync.Mutex
 	runErr      error
 	routerError chan error
+	failed      chan error
 }
 
 // addInboundConsumers subscribes to the external topics other services
@@ -289,6 +290,7 @@ func (s *Service) Start(ctx context.Context) error {
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	s.routerError = make(chan error, 1)
+	s.failed = make(chan error, 1)
 	go func() { s.routerError <- s.Bus.Router.Run(runCtx) }()
 	select {
 	case <-s.Bus.Router.Running():
@@ -303,7 +305,9 @@ func (s *Service) Start(ctx context.Context) error {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			if err := w(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+			// An error once the service is stopping is the stop itself
+			// (a subscription cut short), not a failure.
+			if err := w(runCtx); err != nil && runCtx.Err() == nil {
 				s.recordError(err)
 			}
 		}()
@@ -319,7 +323,16 @@ func (s *Service) recordError(err error) {
 	defer s.errMu.Unlock()
 	s.runErr = errors.Join(s.runErr, err)
 	s.Logger.Error("background worker failed", "error", err)
+	select {
+	case s.failed <- err:
+	default:
+	}
 }
+
+// Failed receives the first error of a background worker (the outbox
+// relay): the service cannot keep its promises without it and should stop,
+// so that it is restarted.
+func (s *Service) Failed() <-chan error { return s.failed }
 
 // Stop stops the router (waiting for messages in flight), the workers,
 // and releases every resource.
