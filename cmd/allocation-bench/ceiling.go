@@ -68,7 +68,7 @@ func measureCeiling(ctx context.Context, o options, cfg runConfig, stdout io.Wri
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, cleanup()) }()
-	db, err := postgres.Open(ctx, withSearchPath(o.databaseURL, schema))
+	db, err := postgres.Open(ctx, postgres.WithSearchPath(o.databaseURL, schema))
 	if err != nil {
 		return nil, err
 	}

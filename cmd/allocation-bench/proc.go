@@ -10,7 +10,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,7 +34,7 @@ func runConfiguration(ctx context.Context, o options, cfg runConfig, stdout io.W
 			return nil, err
 		}
 		defer func() { err = errors.Join(err, cleanup()) }()
-		databaseURL = withSearchPath(o.databaseURL, schema)
+		databaseURL = postgres.WithSearchPath(o.databaseURL, schema)
 		env["DATABASE_URL"] = databaseURL
 	}
 	if o.sqlPollInterval != "" {
@@ -139,18 +138,6 @@ func createSchema(ctx context.Context, databaseURL string) (string, func() error
 	return schema, cleanup, nil
 }
 
-// withSearchPath makes every connection of the URL use the schema (lib/pq
-// sends unknown URL parameters as run-time settings).
-func withSearchPath(databaseURL, schema string) string {
-	u, err := url.Parse(databaseURL)
-	if err != nil || u.Scheme == "" {
-		return databaseURL + " search_path=" + schema
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 // deleteRedisPrefix deletes the streams (and so the consumer groups) the
 // run created under its prefix.
