@@ -138,7 +138,6 @@ func createSchema(ctx context.Context, databaseURL string) (string, func() error
 	return schema, cleanup, nil
 }
 
-
 // deleteRedisPrefix deletes the streams (and so the consumer groups) the
 // run created under its prefix.
 func deleteRedisPrefix(addr, prefix string) error {

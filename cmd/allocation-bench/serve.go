@@ -5,16 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
-
-	"github.com/gin-gonic/gin"
 
 	"allocation/adapters/logging"
 	"allocation/cmd/allocation/service"
@@ -51,42 +47,9 @@ func serveMain(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := serveService(ctx, cfg, logger); err != nil {
+	if err := service.Run(ctx, cfg, logger); err != nil {
 		logger.Error("allocation service stopped", "error", err)
 		return 1
 	}
 	return 0
-}
-
-// serveService is cmd/allocation's serve.
-func serveService(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
-	gin.SetMode(gin.ReleaseMode)
-	svc, err := service.New(cfg, logger)
-	if err != nil {
-		return err
-	}
-	if err := svc.Start(ctx); err != nil {
-		return errors.Join(err, svc.Stop())
-	}
-	listener, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return errors.Join(err, svc.Stop())
-	}
-	server := &http.Server{Handler: svc.Handler, ReadHeaderTimeout: 5 * time.Second}
-	httpErr := make(chan error, 1)
-	go func() { httpErr <- server.Serve(listener) }()
-	var runErr error
-	select {
-	case <-ctx.Done():
-	case err := <-httpErr:
-		runErr = fmt.Errorf("http server: %w", err)
-	case err := <-svc.RouterDone():
-		runErr = fmt.Errorf("message router stopped: %w", err)
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
-	if err := server.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		runErr = errors.Join(runErr, fmt.Errorf("http shutdown: %w", err))
-	}
-	return errors.Join(runErr, svc.Stop())
 }

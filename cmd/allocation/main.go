@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"allocation/adapters/logging"
+	"allocation/cmd/allocation/service"
 	"allocation/config"
 )
 
@@ -42,7 +43,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := serve(ctx, cfg, logger); err != nil {
+	if err := service.Run(ctx, cfg, logger); err != nil {
 		logger.Error("allocation service stopped", "error", err)
 		return 1
 	}

@@ -31,41 +31,6 @@ import (
 
 const waitTimeout = 15 * time.Second
 
-// prefixedPubSub puts every topic under a prefix of its own, so that the
-// fixed topics (change_batch_quantity, allocation.poison) of parallel or
-// repeated runs, or of a service running on the same broker, never meet.
-type prefixedPubSub struct {
-	inner  app.PubSub
-	prefix string
-}
-
-func (p prefixedPubSub) Publisher() message.Publisher {
-	return prefixedPublisher{p.inner.Publisher(), p.prefix}
-}
-
-func (p prefixedPubSub) Subscriber(group string) (message.Subscriber, error) {
-	s, err := p.inner.Subscriber(group)
-	return prefixedSubscriber{s, p.prefix}, err
-}
-
-type prefixedPublisher struct {
-	message.Publisher
-	prefix string
-}
-
-func (p prefixedPublisher) Publish(topic string, msgs ...*message.Message) error {
-	return p.Publisher.Publish(p.prefix+topic, msgs...)
-}
-
-type prefixedSubscriber struct {
-	message.Subscriber
-	prefix string
-}
-
-func (s prefixedSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
-	return s.Subscriber.Subscribe(ctx, s.prefix+topic)
-}
-
 // calls records the command handler's calls.
 type calls struct {
 	mu   sync.Mutex
@@ -208,7 +173,7 @@ func newRedis(t *testing.T) (app.PubSub, *redis.Client, string) {
 	t.Cleanup(func() {
 		client.Del(context.Background(), prefix+contracts.ChangeBatchQuantityTopic, prefix+app.PoisonTopic)
 	})
-	return prefixedPubSub{ps, prefix}, client, prefix
+	return pubsub.NewNamespacedPubSub(ps, prefix), client, prefix
 }
 
 func newSQL(t *testing.T) (app.PubSub, string) {
@@ -240,7 +205,7 @@ func newSQL(t *testing.T) (app.PubSub, string) {
 			_, _ = db.Exec(`DROP TABLE IF EXISTS "watermill_` + prefix + topic + `", "watermill_offsets_` + prefix + topic + `"`)
 		}
 	})
-	return prefixedPubSub{ps, prefix}, prefix
+	return pubsub.NewNamespacedPubSub(ps, prefix), prefix
 }
 
 func createDatabase(t *testing.T, dsn string) {

@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"context"
@@ -11,16 +11,15 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"allocation/cmd/allocation/service"
 	"allocation/config"
 )
 
-// serve runs the service until ctx ends: router first, then HTTP; on the
+// Run runs the service until ctx ends: router first, then HTTP; on the
 // way out HTTP stops taking requests and finishes those in flight, then the
 // router finishes the messages it is handling.
-func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	gin.SetMode(gin.ReleaseMode)
-	svc, err := service.New(cfg, logger)
+	svc, err := New(cfg, logger)
 	if err != nil {
 		return err
 	}
