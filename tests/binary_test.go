@@ -8,12 +8,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
-
-	"allocation/tests/testenv"
 )
 
 // binaryPath is built once per test run by TestMain.
@@ -43,6 +42,9 @@ func (b *builtBinary) get(t *testing.T) string {
 	return b.path
 }
 
+// startedAt finds the address in the service's start-up log line.
+var startedAt = regexp.MustCompile(`msg="allocation service started" http_addr=(\S+)`)
+
 // process is a running service binary.
 type process struct {
 	t       *testing.T
@@ -57,13 +59,15 @@ type process struct {
 // is ready. The process is killed at the end of the test if still running.
 func startService(t *testing.T, bin string, env map[string]string) *process {
 	t.Helper()
-	addr := freeAddr(t)
+	// Port 0: the kernel picks a free port and the service logs it (at
+	// info, so LOG_LEVEL must not be above info), so no other process can
+	// take the port between choosing and listening.
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "HTTP_ADDR="+addr, "LOG_LEVEL=debug")
+	cmd.Env = append(os.Environ(), "HTTP_ADDR=127.0.0.1:0", "LOG_LEVEL=debug", "LOG_FORMAT=text")
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	p := &process{t: t, cmd: cmd, URL: "http://" + addr, logs: &syncBuffer{}, exited: make(chan struct{})}
+	p := &process{t: t, cmd: cmd, logs: &syncBuffer{}, exited: make(chan struct{})}
 	cmd.Stdout = p.logs
 	cmd.Stderr = p.logs
 	if err := cmd.Start(); err != nil {
@@ -76,14 +80,21 @@ func startService(t *testing.T, bin string, env map[string]string) *process {
 	t.Cleanup(func() {
 		p.kill()
 		if t.Failed() {
-			t.Logf("service logs (%s):\n%s", addr, p.logs.tail(200))
+			t.Logf("service logs (%s):\n%s", p.URL, p.logs.tail(200))
 		}
 	})
-	waitUntil(t, 60*time.Second, "service ready at "+addr, func() bool {
+	waitUntil(t, 60*time.Second, "service ready", func() bool {
 		select {
 		case <-p.exited:
 			t.Fatalf("service exited during start-up: %v\n%s", p.exitErr, p.logs.String())
 		default:
+		}
+		if p.URL == "" {
+			m := startedAt.FindStringSubmatch(p.logs.String())
+			if m == nil {
+				return false
+			}
+			p.URL = "http://" + m[1]
 		}
 		resp, err := http.Get(p.URL + "/readyz")
 		if err != nil {
@@ -121,8 +132,6 @@ func (p *process) kill() {
 		<-p.exited
 	}
 }
-
-func freeAddr(t *testing.T) string { return testenv.FreeAddr(t) }
 
 // waitUntil polls cond until it holds or the deadline passes.
 func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {

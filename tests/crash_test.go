@@ -31,7 +31,7 @@ func TestSIGKILLUnderLoadLosesNothing(t *testing.T) {
 	prefix := testenv.TopicPrefix()
 	env := map[string]string{
 		"STORE": "postgres", "BROKER": "redis", "DATABASE_URL": databaseURL,
-		"REDIS_ADDR": redisAddr, "TOPIC_PREFIX": prefix, "LOG_LEVEL": "warn",
+		"REDIS_ADDR": redisAddr, "TOPIC_PREFIX": prefix, "LOG_LEVEL": "info",
 	}
 	first := startService(t, bin, env)
 

@@ -30,7 +30,7 @@ func TestReadinessFollowsTheDatabaseAndRedis(t *testing.T) {
 	u.Host = pg.addr
 	p := startService(t, binary.get(t), map[string]string{
 		"STORE": "postgres", "BROKER": "redis", "DATABASE_URL": u.String(),
-		"REDIS_ADDR": rd.addr, "TOPIC_PREFIX": testenv.TopicPrefix(), "LOG_LEVEL": "warn",
+		"REDIS_ADDR": rd.addr, "TOPIC_PREFIX": testenv.TopicPrefix(), "LOG_LEVEL": "info",
 	})
 
 	readiness := func() (int, string) {

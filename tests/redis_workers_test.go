@@ -23,7 +23,7 @@ func TestTwoProcessesShareInboundMessagesExactlyOnce(t *testing.T) {
 	env := map[string]string{
 		"STORE": "postgres", "BROKER": "redis", "REDIS_ADDR": addr,
 		"DATABASE_URL": testenv.DatabaseURL(t), "TOPIC_PREFIX": testenv.TopicPrefix(),
-		"LOG_LEVEL": "warn",
+		"LOG_LEVEL": "info",
 	}
 	one := startService(t, bin, env)
 	two := startService(t, bin, env)

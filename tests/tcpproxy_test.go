@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
 )
 
 // tcpProxy forwards a local port to a target; stopping it refuses new
@@ -21,20 +22,26 @@ type tcpProxy struct {
 }
 
 func startTCPProxy(t *testing.T, target string) *tcpProxy {
-	p := &tcpProxy{t: t, addr: freeAddr(t), target: target, conns: map[net.Conn]struct{}{}}
+	p := &tcpProxy{t: t, addr: "127.0.0.1:0", target: target, conns: map[net.Conn]struct{}{}}
 	p.start()
 	t.Cleanup(p.stop)
 	return p
 }
 
+// start listens on the proxy's address: a free port the first time, the
+// same port again after a stop (retried briefly: the kernel may still
+// hold it).
 func (p *tcpProxy) start() {
 	p.t.Helper()
-	l, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		p.t.Fatal(err)
-	}
+	var l net.Listener
+	waitUntil(p.t, 10*time.Second, "listening on "+p.addr, func() bool {
+		var err error
+		l, err = net.Listen("tcp", p.addr)
+		return err == nil
+	})
 	p.mu.Lock()
 	p.listener = l
+	p.addr = l.Addr().String()
 	p.mu.Unlock()
 	go func() {
 		for {
