@@ -25,6 +25,13 @@ func DefaultHandlerRetryPolicy() HandlerRetryPolicy {
 	return HandlerRetryPolicy{MaxRetries: 5, InitialInterval: 100 * time.Millisecond, MaxInterval: 2 * time.Second}
 }
 
+// Handler workers (see handlerWorkers): enough for the handlers of every
+// consumer group to run at once; one idle for a while exits.
+const (
+	handlerWorkersMax         = 64
+	handlerWorkersIdleTimeout = 10 * time.Second
+)
+
 // MessageBusConfig configures the message bus.
 type MessageBusConfig struct {
 	PubSub       PubSub
@@ -66,13 +73,15 @@ func NewMessageBus(cfg MessageBusConfig) (*MessageBus, error) {
 	}
 	publisher := cfg.PubSub.Publisher()
 
-	// Order matters: the first middleware is the outermost. PoisonQueue must
+	// Order matters: the first middleware is the outermost. The handler
+	// workers come first so that the whole chain runs on them. PoisonQueue must
 	// see the error only after Retry has given up (Watermill issues 580, 645).
 	poison, err := middleware.PoisonQueue(&poisonCounter{publisher: publisher, onPoisoned: cfg.OnPoisoned}, PoisonTopic)
 	if err != nil {
 		return nil, err
 	}
 	router.AddMiddleware(
+		newHandlerWorkers(handlerWorkersMax, handlerWorkersIdleTimeout).Middleware,
 		poison,
 		middleware.Retry{
 			MaxRetries:          cfg.Retry.MaxRetries,

@@ -103,9 +103,15 @@ func (b *Batch) Allocate(line OrderLine) error {
 	if b.AvailableQuantity() < line.qty {
 		return OutOfStockError{SKU: line.sku}
 	}
+	b.add(line)
+	return nil
+}
+
+// add appends a line the caller has checked: same sku, enough stock, and
+// no line of its order in the batch.
+func (b *Batch) add(line OrderLine) {
 	b.allocations = append(b.allocations, line)
 	b.allocated += line.qty
-	return nil
 }
 
 // Deallocate removes the line of that order, if held. It builds a new

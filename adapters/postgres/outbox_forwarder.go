@@ -54,6 +54,7 @@ func NewOutboxForwarder(db *sql.DB, destination message.Publisher, pollInterval 
 	subscriber, err := watermillsql.NewSubscriber(db, watermillsql.SubscriberConfig{
 		ConsumerGroup:    outboxConsumerGroup,
 		PollInterval:     pollInterval,
+		BackoffManager:   NewBatchingBackoff(pollInterval, pollInterval, time.Second),
 		SchemaAdapter:    watermillsql.DefaultPostgreSQLSchema{},
 		OffsetsAdapter:   watermillsql.DefaultPostgreSQLOffsetsAdapter{},
 		InitializeSchema: true,

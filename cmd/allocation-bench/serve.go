@@ -31,6 +31,7 @@ func serveMain(args []string) int {
 		fmt.Fprintf(os.Stderr, "allocation-bench serve: configuration: %v\n", err)
 		return 2
 	}
+	service.ApplyRuntimeDefaults(os.Getenv)
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(strings.ToUpper(cfg.LogLevel)))
 	logger := slog.New(logging.NewContextHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))

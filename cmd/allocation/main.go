@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -35,12 +34,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return 2
 	}
 	logger := newLogger(cfg, stderr)
-	if getenv("GOGC") == "" {
-		// Allocation is cheap and short-lived per request; collecting less
-		// often gave 13-35 % more throughput in memory (BENCHMARKS.md).
-		// GOGC set by the operator wins.
-		debug.SetGCPercent(defaultGCPercent)
-	}
+	service.ApplyRuntimeDefaults(getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := service.Run(ctx, cfg, logger); err != nil {
@@ -49,9 +43,6 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	}
 	return 0
 }
-
-// defaultGCPercent is GOGC unless the environment sets it.
-const defaultGCPercent = 400
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	var level slog.Level

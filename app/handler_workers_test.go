@@ -1,0 +1,135 @@
+package app
+
+import (
+	"errors"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+)
+
+func TestHandlerWorkersReturnWhatTheHandlerReturns(t *testing.T) {
+	w := newHandlerWorkers(2, time.Minute)
+	produced := message.NewMessage("out", nil)
+	failure := errors.New("handler failed")
+	tests := []struct {
+		name    string
+		out     []*message.Message
+		err     error
+		wantOut int
+	}{
+		{name: "messages", out: []*message.Message{produced}, wantOut: 1},
+		{name: "error", err: failure},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got *message.Message
+			h := w.Middleware(func(msg *message.Message) ([]*message.Message, error) {
+				got = msg
+				return tt.out, tt.err
+			})
+			in := message.NewMessage("in", nil)
+			out, err := h(in)
+			if got != in {
+				t.Fatalf("handler got %v, want the message passed in", got)
+			}
+			if !errors.Is(err, tt.err) || len(out) != tt.wantOut {
+				t.Fatalf("got %v, %v; want %d messages, %v", out, err, tt.wantOut, tt.err)
+			}
+		})
+	}
+}
+
+func TestHandlerWorkersReuseAnIdleWorker(t *testing.T) {
+	w := newHandlerWorkers(4, time.Minute)
+	ranOn := map[string]int{}
+	h := w.Middleware(func(*message.Message) ([]*message.Message, error) {
+		ranOn[goroutineID()]++
+		return nil, nil
+	})
+	for range 100 {
+		if _, err := h(message.NewMessage("m", nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	caller := goroutineID()
+	for id, n := range ranOn {
+		if id != caller && n > 1 {
+			return
+		}
+	}
+	t.Fatalf("no worker ran more than one of 100 sequential messages: %v (caller %s)", ranOn, caller)
+}
+
+// goroutineID is the id in the first line of the goroutine's stack trace,
+// "goroutine 42 [running]:".
+func goroutineID() string {
+	buf := make([]byte, 64)
+	buf = buf[:runtime.Stack(buf, false)]
+	return strings.Fields(string(buf))[1]
+}
+
+func TestHandlerWorkersRunOnTheCallerWhenAllAreBusy(t *testing.T) {
+	w := newHandlerWorkers(1, time.Minute)
+	release := make(chan struct{})
+	started := make(chan struct{})
+	blocking := w.Middleware(func(*message.Message) ([]*message.Message, error) {
+		close(started)
+		<-release
+		return nil, nil
+	})
+	done := make(chan error, 1)
+	go func() {
+		_, err := blocking(message.NewMessage("blocking", nil))
+		done <- err
+	}()
+	<-started
+
+	// The only worker is blocked: this one must still run, on the caller.
+	ran := false
+	quick := w.Middleware(func(*message.Message) ([]*message.Message, error) {
+		ran = true
+		return nil, nil
+	})
+	if _, err := quick(message.NewMessage("quick", nil)); err != nil || !ran {
+		t.Fatalf("handler ran %v, error %v; want it run while the worker is busy", ran, err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestHandlerWorkersRaiseAPanicOnTheCaller(t *testing.T) {
+	w := newHandlerWorkers(1, time.Minute)
+	h := w.Middleware(func(*message.Message) ([]*message.Message, error) { panic("boom") })
+	defer func() {
+		if r := recover(); r != "boom" {
+			t.Fatalf("recovered %v, want the handler's panic", r)
+		}
+		// The worker survived and serves the next message.
+		ok := w.Middleware(func(*message.Message) ([]*message.Message, error) { return nil, nil })
+		if _, err := ok(message.NewMessage("next", nil)); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	_, _ = h(message.NewMessage("m", nil))
+	t.Fatal("no panic reached the caller")
+}
+
+func TestHandlerWorkersExitWhenIdle(t *testing.T) {
+	w := newHandlerWorkers(2, 10*time.Millisecond)
+	h := w.Middleware(func(*message.Message) ([]*message.Message, error) { return nil, nil })
+	if _, err := h(message.NewMessage("m", nil)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(w.running) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d workers still running after their idle timeout", len(w.running))
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
