@@ -122,3 +122,36 @@ func TestUnitOfWorkChecksProductsItOnlyRead(t *testing.T) {
 		t.Errorf("commit without changes = %v, want nil", err)
 	}
 }
+
+func TestUnitOfWorkChecksEveryProductItOnlyRead(t *testing.T) {
+	t.Parallel()
+	db := newTestDB(t)
+	ctx := context.Background()
+	uow := newUnitOfWork(t, db, nil)
+	skuA, skuB := unique("A"), unique("B")
+	addBatch(t, uow, unique("a1"), skuA, 10, nil)
+	addBatch(t, uow, unique("b1"), skuB, 10, nil)
+
+	readBoth := func() app.Transaction {
+		t.Helper()
+		tx := begin(t, uow)
+		for _, sku := range []string{skuA, skuB} {
+			if _, err := tx.Products().Get(ctx, sku); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return tx
+	}
+
+	unchanged := readBoth()
+	if err := unchanged.Commit(ctx); err != nil {
+		t.Fatalf("commit of two unchanged products = %v, want nil", err)
+	}
+
+	stale := readBoth()
+	addBatch(t, uow, unique("b2"), skuB, 10, nil)
+	var conflict app.ConcurrencyConflictError
+	if err := stale.Commit(ctx); !errors.As(err, &conflict) || conflict.SKU != skuB {
+		t.Errorf("err = %v, want ConcurrencyConflictError on %s", err, skuB)
+	}
+}

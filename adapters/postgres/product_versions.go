@@ -47,7 +47,22 @@ func writeProductRow(ctx context.Context, tx *sql.Tx, s *seenProduct) error {
 // and the caller's decisions were based on that state. The in-memory store
 // checks the same.
 func checkUnchanged(ctx context.Context, tx *sql.Tx, products []*seenProduct) error {
-	if len(products) == 0 {
+	switch len(products) {
+	case 0:
+		return nil
+	case 1:
+		// The usual case (a line out of stock): the plain form is cheaper
+		// for PostgreSQL than the unnest join below.
+		s := products[0]
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM products WHERE sku = $1 AND version_number = $2`,
+			s.product.SKU(), s.loadedVersion).Scan(&one)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return app.ConcurrencyConflictError{SKU: s.product.SKU()}
+		case err != nil:
+			return fmt.Errorf("checking product version: %w", asConflict(err, s.product.SKU()))
+		}
 		return nil
 	}
 	skus := make([]string, 0, len(products))

@@ -127,3 +127,46 @@ func TestUnitOfWorkStoresTheWholeProduct(t *testing.T) {
 		}
 	}
 }
+
+func TestUnitOfWorkStoresSeveralLinesAddedInOneTransaction(t *testing.T) {
+	t.Parallel()
+	db := newTestDB(t)
+	ctx := context.Background()
+	uow := newUnitOfWork(t, db, nil)
+	sku := unique("CHAIR")
+	ref := unique("warehouse")
+	addBatch(t, uow, ref, sku, 10, nil)
+	orders := []string{unique("o1"), unique("o2"), unique("o3")}
+
+	tx := begin(t, uow)
+	product, err := tx.Products().Get(ctx, sku)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range orders {
+		line, err := domain.NewOrderLine(o, sku, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := product.Allocate(line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	reader := begin(t, uow)
+	stored, err := reader.Products().Get(ctx, sku)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, _ := stored.Batch(ref)
+	var got []string
+	for _, l := range batch.Allocations() {
+		got = append(got, l.OrderID())
+	}
+	if !slices.Equal(got, orders) {
+		t.Errorf("stored lines %v, want %v in allocation order", got, orders)
+	}
+}

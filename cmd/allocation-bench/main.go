@@ -16,6 +16,7 @@
 package main
 
 import (
+	"allocation/cmd/allocation/service"
 	"context"
 	"errors"
 	"flag"
@@ -32,6 +33,10 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "serve" {
 		os.Exit(serveMain(os.Args[2:]))
 	}
+	// The load generator and the ceiling's database/sql client get the
+	// service's runtime settings (GOGC, at least 4 Ps): the ceiling must not
+	// be handicapped by settings the service enjoys.
+	service.ApplyRuntimeDefaults(os.Getenv)
 	os.Exit(benchMain(os.Args[1:], os.Stdout, os.Stderr))
 }
 
