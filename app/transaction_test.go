@@ -86,3 +86,17 @@ func TestRunnerDoesNotRetryOtherErrorsAndKeepsRollbackErrors(t *testing.T) {
 		t.Fatalf("err = %v, calls = %d", err, calls)
 	}
 }
+
+func TestRunnerRetriesTheFirstConflictAtOnce(t *testing.T) {
+	// A wait before the first retry would outlast the context's deadline.
+	slow := app.ConflictRetryPolicy{MaxRetries: 1, InitialInterval: time.Hour, MaxInterval: time.Hour}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	u := &flakyUoW{conflicts: 1}
+	if err := app.NewTransactionRunner(u, slow, nil).Run(ctx, commitFn); err != nil {
+		t.Fatalf("first retry did not run at once: %v", err)
+	}
+	if u.commits != 1 {
+		t.Fatalf("commits=%d, want 1", u.commits)
+	}
+}

@@ -205,9 +205,10 @@ func (c *ceiling) runPhase(ctx context.Context, phase phaseSKUs, d time.Duration
 					outcome ceilingOutcome
 					err     error
 				)
-				// The service's conflict policy: up to 10 retries,
-				// exponential from 1 ms to at most 50 ms, jittered.
-				wait := time.Millisecond
+				// The service's conflict policy: up to 10 retries, the
+				// first at once, then exponential from 1 ms to at most
+				// 50 ms, jittered.
+				wait := time.Duration(0)
 				for attempt := 0; ; attempt++ {
 					outcome, err = c.allocate(ctx, orderID, sku, qty)
 					if !errors.Is(err, errConflict) || attempt == 10 {
@@ -215,7 +216,7 @@ func (c *ceiling) runPhase(ctx context.Context, phase phaseSKUs, d time.Duration
 					}
 					conflicts[w]++
 					time.Sleep(time.Duration(float64(wait) * (0.5 + jitter.Float64())))
-					wait = min(wait*2, 50*time.Millisecond)
+					wait = min(max(wait*2, time.Millisecond), 50*time.Millisecond)
 				}
 				elapsed := time.Since(sent)
 				if err != nil {
