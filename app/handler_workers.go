@@ -35,6 +35,13 @@ type handlerJob struct {
 	done     chan struct{}
 }
 
+// HandlerWorkersMiddleware is a middleware running every handler it wraps
+// on a pool of its own (see handlerWorkers), for routers the message bus
+// does not build, such as the outbox forwarder's.
+func HandlerWorkersMiddleware() message.HandlerMiddleware {
+	return newHandlerWorkers(handlerWorkersMax, handlerWorkersIdleTimeout).Middleware
+}
+
 func newHandlerWorkers(max int, idleTimeout time.Duration) *handlerWorkers {
 	return &handlerWorkers{
 		jobs:        make(chan *handlerJob),

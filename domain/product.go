@@ -158,16 +158,16 @@ func (p *Product) ChangeBatchQuantity(ref string, qty int) error {
 
 // Clone returns a copy of the product's state, without its pending events;
 // stores that keep products in memory hand out clones so that an
-// uncommitted change never leaks. Lines are copied on write: a clone shares
-// each batch's backing array with its capacity clipped, so the first append
-// copies, and removals build new slices. Copying every line of every batch
-// on each load was 5 % of the in-memory service's CPU.
+// uncommitted change never leaks. Lines are shared until written: a clone
+// shares each batch's backing array; one clone may append in place past
+// the shared lines (see Batch.add), the others copy first, and removals
+// build new slices. Copying every line of every batch on each load was 5 %
+// of the in-memory service's CPU.
 func (p *Product) Clone() *Product {
 	c := &Product{sku: p.sku, version: p.version, batches: make([]*Batch, len(p.batches))}
 	index := make(map[*Batch]*Batch, len(p.batches))
 	for i, b := range p.batches {
 		cb := *b
-		cb.allocations = slices.Clip(b.allocations)
 		c.batches[i] = &cb
 		index[b] = &cb
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 )
@@ -699,5 +700,54 @@ func TestCloneSharesNothingObservable(t *testing.T) {
 				t.Fatalf("clone allocated = %d", b.AllocatedQuantity())
 			}
 		})
+	}
+}
+
+// Clones of one product that allocate at once (the in-memory store's
+// concurrent transactions) each keep their own line: only one may append
+// in place past the shared lines, and the race detector would see two.
+func TestClonesAllocatingAtOnceKeepTheirOwnLines(t *testing.T) {
+	p, err := NewProduct("LAMP")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AddBatch("b1", 1000, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Three lines leave spare capacity in the backing array.
+	for _, o := range []string{"o1", "o2", "o3"} {
+		if _, err := p.Allocate(mustLine(t, o, "LAMP", 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const clones = 8
+	got := make([][]string, clones)
+	var wg sync.WaitGroup
+	for i := range clones {
+		c := p.Clone()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range 3 {
+				if _, err := c.Allocate(mustLine(t, fmt.Sprintf("c%d-%d", i, j), "LAMP", 1)); err != nil {
+					t.Error(err)
+				}
+			}
+			b, _ := c.Batch("b1")
+			for _, l := range b.Allocations() {
+				got[i] = append(got[i], l.OrderID())
+			}
+		}()
+	}
+	wg.Wait()
+	for i, lines := range got {
+		want := []string{"o1", "o2", "o3", fmt.Sprintf("c%d-0", i), fmt.Sprintf("c%d-1", i), fmt.Sprintf("c%d-2", i)}
+		if !slices.Equal(lines, want) {
+			t.Errorf("clone %d lines = %v, want %v", i, lines, want)
+		}
+	}
+	b, _ := p.Batch("b1")
+	if n := len(b.Allocations()); n != 3 || b.AllocatedQuantity() != 3 {
+		t.Errorf("original has %d lines, %d allocated; want 3, 3", n, b.AllocatedQuantity())
 	}
 }

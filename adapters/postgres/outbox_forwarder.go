@@ -10,6 +10,8 @@ import (
 	watermillsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/components/forwarder"
 	"github.com/ThreeDotsLabs/watermill/message"
+
+	"allocation/app"
 )
 
 const (
@@ -62,7 +64,10 @@ func NewOutboxForwarder(db *sql.DB, destination message.Publisher, pollInterval 
 	if err != nil {
 		return nil, fmt.Errorf("creating outbox subscriber: %w", err)
 	}
-	f, err := forwarder.NewForwarder(subscriber, destination, logger, forwarder.Config{ForwarderTopic: OutboxTopic})
+	f, err := forwarder.NewForwarder(subscriber, destination, logger, forwarder.Config{
+		ForwarderTopic: OutboxTopic,
+		Middlewares:    []message.HandlerMiddleware{app.HandlerWorkersMiddleware()},
+	})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("creating outbox forwarder: %w", err), subscriber.Close())
 	}
