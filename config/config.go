@@ -92,7 +92,7 @@ func Load(name string, args []string, getenv func(string) string, output io.Writ
 		def        time.Duration
 		target     *time.Duration
 	}{
-		{"SQL_POLL_INTERVAL", "how often an idle SQL subscriber polls (BROKER=sql)", 25 * time.Millisecond, &c.SQLPollInterval},
+		{"SQL_POLL_INTERVAL", "how often an idle SQL subscriber polls (BROKER=sql)", 20 * time.Millisecond, &c.SQLPollInterval},
 		{"OUTBOX_POLL_INTERVAL", "how often the outbox relay polls for committed events (STORE=postgres, BROKER=memory or redis)", 2 * time.Millisecond, &c.OutboxPollInterval},
 		{"SHUTDOWN_TIMEOUT", "how long shutdown waits for requests and messages in flight", 20 * time.Second, &c.ShutdownTimeout},
 		{"RETRY_INITIAL_INTERVAL", "first wait before retrying a failed message (doubles each retry, at most 2s)", 100 * time.Millisecond, &c.RetryInitialInterval},

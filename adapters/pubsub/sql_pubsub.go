@@ -42,20 +42,24 @@ const (
 	// DefaultSQLPollInterval, measured on PostgreSQL 15 on a 2-core
 	// machine with 10 idle subscribers: an empty poll costs ~0.4 ms of
 	// database CPU and one transaction id (the offsets row is locked FOR
-	// UPDATE). 25 ms gave the lowest delivery latency (p50 17 ms, p90
-	// 31 ms) at ~370 polls/s; 10 ms and 5 ms were slower (p90 70-100 ms:
-	// the polls' own transactions hold back the visibility of new rows)
-	// while costing more; 50 ms and 100 ms cost less but added 20-40 ms.
-	// The library's 1 s would make every asynchronous step visibly slow.
-	DefaultSQLPollInterval = 25 * time.Millisecond
-	// DefaultSQLBatchSize of 10: with 1, each message costs a transaction
+	// UPDATE). 10 ms and 5 ms delivered more slowly than 25 ms (p90
+	// 70-100 ms against 31 ms: the polls' own transactions hold back the
+	// visibility of new rows) while costing more; 50 ms and 100 ms cost
+	// less but added 20-40 ms. Between 25 and 20 ms, 20 ms won: the
+	// external round trip (five hops, each waiting for a poll; the
+	// benchmark's) went from p50 107-109 / p99 145-148 ms to p50 87-88 /
+	// p99 118-119 ms, for ~90 more empty polls a second when idle. The
+	// library's 1 s would make every asynchronous step visibly slow.
+	DefaultSQLPollInterval = 20 * time.Millisecond
+	// DefaultSQLBatchSize of 30: with 1, each message costs a transaction
 	// and handlers fell ~6x behind the allocation rate under load (the
-	// backlog took 72-200 s to drain after the benchmark; with 10, 6-17 s,
-	// and an unchanged event round trip). The trade-off: a batch's
-	// transaction stays open until its last message is acked, holding back
-	// the visibility of newer rows, and a crash redelivers the whole batch
-	// (handlers are idempotent).
-	DefaultSQLBatchSize      = 10
+	// backlog took 72-200 s to drain after the benchmark); with 10, 6-18 s;
+	// with 30, 4.6-4.8 s where 10 took 7.1-7.6 s in the same A/B runs,
+	// round trip unchanged (a quiet service's batches hold one message).
+	// The trade-off: a batch's transaction stays open until its last
+	// message is acked, holding back the visibility of newer rows, and a
+	// crash redelivers the whole batch (handlers are idempotent).
+	DefaultSQLBatchSize      = 30
 	DefaultSQLAckDeadline    = 30 * time.Second
 	DefaultSQLResendInterval = 500 * time.Millisecond
 	DefaultSQLRetryInterval  = time.Second
