@@ -14,28 +14,11 @@ import (
 // the last event applied, so stale and repeated events change nothing
 // (last writer by version wins), as in the in-memory view.
 type PostgresAllocationsView struct {
-	db         *sql.DB
-	statements *preparedStatements
+	db *sql.DB
 }
 
-// NewPostgresAllocationsView returns the view on db. Close releases its
-// prepared statements.
 func NewPostgresAllocationsView(db *sql.DB) *PostgresAllocationsView {
-	return &PostgresAllocationsView{db: db, statements: newPreparedStatements(db)}
-}
-
-// Close releases the view's prepared statements; the database stays open.
-func (v *PostgresAllocationsView) Close() error { return v.statements.Close() }
-
-// upsert applies one event's row with the prepared upsertViewRow: an
-// event handler's only statement, run for every event.
-func (v *PostgresAllocationsView) upsert(ctx context.Context, orderID, sku string, batchRef any, version int) error {
-	stmt, err := v.statements.get(ctx, upsertViewRow)
-	if err != nil {
-		return err
-	}
-	_, err = stmt.ExecContext(ctx, orderID, sku, batchRef, version)
-	return err
+	return &PostgresAllocationsView{db: db}
 }
 
 // upsertViewRow inserts the row or replaces it when the event is newer; the
@@ -47,14 +30,14 @@ SET batchref = EXCLUDED.batchref, version = EXCLUDED.version
 WHERE allocations_view.version < EXCLUDED.version`
 
 func (v *PostgresAllocationsView) Allocated(ctx context.Context, e domain.Allocated) error {
-	if err := v.upsert(ctx, e.OrderID, e.SKU, e.BatchRef, e.Version); err != nil {
+	if _, err := v.db.ExecContext(ctx, upsertViewRow, e.OrderID, e.SKU, e.BatchRef, e.Version); err != nil {
 		return fmt.Errorf("recording allocation of order %s: %w", e.OrderID, err)
 	}
 	return nil
 }
 
 func (v *PostgresAllocationsView) Deallocated(ctx context.Context, e domain.Deallocated) error {
-	if err := v.upsert(ctx, e.OrderID, e.SKU, nil, e.Version); err != nil {
+	if _, err := v.db.ExecContext(ctx, upsertViewRow, e.OrderID, e.SKU, nil, e.Version); err != nil {
 		return fmt.Errorf("recording deallocation of order %s: %w", e.OrderID, err)
 	}
 	return nil

@@ -16,7 +16,8 @@ const maxIdleConns = 16
 // Open connects to PostgreSQL and checks the connection. It turns on lib/pq's
 // binary_parameters mode, which sends a query with arguments in one round
 // trip instead of two (prepare, then execute); the store's statements and
-// watermill-sql's JSON columns work with it.
+// watermill-sql's JSON columns work with it. Every connection keeps its
+// queries with arguments prepared (statementCachingConnector).
 func Open(ctx context.Context, databaseURL string) (*sql.DB, error) {
 	cfg, err := pq.NewConfig(databaseURL)
 	if err != nil {
@@ -27,7 +28,7 @@ func Open(ctx context.Context, databaseURL string) (*sql.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configuring database connection: %w", err)
 	}
-	db := sql.OpenDB(connector)
+	db := sql.OpenDB(statementCachingConnector{Connector: connector, capacity: defaultStatementCacheSize})
 	db.SetMaxIdleConns(maxIdleConns)
 	if err := db.PingContext(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("connecting to database: %w", err), db.Close())
