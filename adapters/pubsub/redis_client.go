@@ -2,32 +2,246 @@ package pubsub
 
 import (
 	"context"
+	"sync"
+	"time"
 
+	"github.com/ThreeDotsLabs/watermill"
 	"github.com/redis/go-redis/v9"
 )
 
-// entryTaggingClient is the Redis client of one subscriber. It adds the
-// entry ID and stream of every entry read to the entry's field values
-// (taggedEntryIDField, taggedStreamField), the only way they reach
-// redisstream's Unmarshaller. The subscriber owns it: redisstream closes
-// its client when the subscriber closes.
-type entryTaggingClient struct {
+// redisSubscriberClient is the Redis client of one redisstream subscriber;
+// the subscriber owns it (redisstream closes its client when the subscriber
+// closes). It does three things redisstream cannot be configured to do:
+//
+//   - Tagging: it adds the entry ID and stream of every entry read to the
+//     entry's field values (taggedEntryIDField, taggedStreamField), the only
+//     way they reach redisstream's Unmarshaller.
+//   - Read-ahead: redisstream reads a consumer group with XREADGROUP COUNT 1
+//     (hard-coded), one round trip per entry. Here such a read asks for up
+//     to readAhead entries and hands them out one per call, so a backlog
+//     costs one round trip per readAhead entries.
+//   - Deferred acknowledgement: redisstream sends one XACK per handled
+//     entry and waits for it. Here XACK is queued and sent in the same
+//     pipeline as the next read, or after ackDelay when no read comes, or
+//     on Close. An acknowledgement lost in a crash only means the entry is
+//     delivered again after MaxIdleTime: delivery stays at least once, and
+//     handlers are idempotent.
+//
+// Entries read ahead are pending for this consumer like the one entry
+// redisstream itself keeps ahead; if the process stops before handling
+// them they are claimed after MaxIdleTime. Keep readAhead small enough that
+// a buffer is handled well within MaxIdleTime even with handler retries.
+type redisSubscriberClient struct {
 	*redis.Client
+	readAhead int64
+	ackDelay  time.Duration
+	logger    watermill.LoggerAdapter
+
+	mu       sync.Mutex
+	buffered map[readKey][]redis.XMessage
+	acks     map[ackKey][]string
+	flushing *time.Timer
+	closed   bool
 }
 
-func (c entryTaggingClient) XReadGroup(ctx context.Context, a *redis.XReadGroupArgs) *redis.XStreamSliceCmd {
-	cmd := c.Client.XReadGroup(ctx, a)
-	streams := cmd.Val()
-	for i := range streams {
-		tagEntries(streams[i].Stream, streams[i].Messages)
+type readKey struct{ stream, group, consumer string }
+
+type ackKey struct{ stream, group string }
+
+// ackFlushTimeout bounds a deferred XACK sent by the timer or on Close.
+const ackFlushTimeout = 5 * time.Second
+
+func newRedisSubscriberClient(client *redis.Client, readAhead int64, ackDelay time.Duration, logger watermill.LoggerAdapter) *redisSubscriberClient {
+	if readAhead < 1 {
+		readAhead = 1
 	}
-	return cmd
+	return &redisSubscriberClient{
+		Client:    client,
+		readAhead: readAhead,
+		ackDelay:  ackDelay,
+		logger:    logger,
+		buffered:  map[readKey][]redis.XMessage{},
+		acks:      map[ackKey][]string{},
+	}
 }
 
-func (c entryTaggingClient) XClaim(ctx context.Context, a *redis.XClaimArgs) *redis.XMessageSliceCmd {
+func (c *redisSubscriberClient) XReadGroup(ctx context.Context, a *redis.XReadGroupArgs) *redis.XStreamSliceCmd {
+	if a.Count != 1 || len(a.Streams) != 2 || a.Streams[1] != ">" {
+		// Not redisstream's read of new entries: as asked.
+		cmd := c.Client.XReadGroup(ctx, a)
+		tagStreams(cmd.Val())
+		return cmd
+	}
+	key := readKey{stream: a.Streams[0], group: a.Group, consumer: a.Consumer}
+	c.mu.Lock()
+	if entry, ok := c.nextBuffered(key); ok {
+		c.mu.Unlock()
+		return redis.NewXStreamSliceCmdResult([]redis.XStream{{Stream: key.stream, Messages: []redis.XMessage{entry}}}, nil)
+	}
+	acks := c.takeAcks()
+	c.mu.Unlock()
+
+	args := *a
+	args.Count = c.readAhead
+	var cmd *redis.XStreamSliceCmd
+	if len(acks) == 0 {
+		cmd = c.Client.XReadGroup(ctx, &args)
+	} else {
+		// The read must not block here: the acknowledgements would wait
+		// behind it. An empty answer makes redisstream read again, and that
+		// read blocks.
+		args.Block = -1
+		var ackErr error
+		cmd, ackErr = c.ackAndRead(ctx, acks, &args)
+		if ackErr != nil {
+			c.requeueAcks(acks)
+		}
+	}
+	streams, err := cmd.Result()
+	if err != nil || len(streams) == 0 || len(streams[0].Messages) == 0 {
+		return cmd
+	}
+	tagStreams(streams)
+	entries := streams[0].Messages
+	if len(entries) > 1 {
+		c.mu.Lock()
+		c.buffered[key] = append(c.buffered[key], entries[1:]...)
+		c.mu.Unlock()
+	}
+	return redis.NewXStreamSliceCmdResult([]redis.XStream{{Stream: streams[0].Stream, Messages: entries[:1]}}, nil)
+}
+
+// nextBuffered pops the next entry read ahead for key. Callers hold mu.
+func (c *redisSubscriberClient) nextBuffered(key readKey) (redis.XMessage, bool) {
+	buf := c.buffered[key]
+	if len(buf) == 0 {
+		return redis.XMessage{}, false
+	}
+	entry := buf[0]
+	if len(buf) == 1 {
+		delete(c.buffered, key)
+	} else {
+		c.buffered[key] = buf[1:]
+	}
+	return entry, true
+}
+
+// ackAndRead sends the queued acknowledgements and the read in one
+// pipeline. It returns the read's command and the first XACK error.
+func (c *redisSubscriberClient) ackAndRead(ctx context.Context, acks map[ackKey][]string, args *redis.XReadGroupArgs) (*redis.XStreamSliceCmd, error) {
+	pipe := c.Client.Pipeline()
+	ackCmds := make([]*redis.IntCmd, 0, len(acks))
+	for k, ids := range acks {
+		ackCmds = append(ackCmds, pipe.XAck(ctx, k.stream, k.group, ids...))
+	}
+	read := pipe.XReadGroup(ctx, args)
+	_, _ = pipe.Exec(ctx) // errors are read per command below
+	for _, ack := range ackCmds {
+		if err := ack.Err(); err != nil {
+			return read, err
+		}
+	}
+	return read, nil
+}
+
+// XAck queues the acknowledgement; see the type's comment.
+func (c *redisSubscriberClient) XAck(ctx context.Context, stream, group string, ids ...string) *redis.IntCmd {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return c.Client.XAck(ctx, stream, group, ids...)
+	}
+	k := ackKey{stream: stream, group: group}
+	c.acks[k] = append(c.acks[k], ids...)
+	if c.flushing == nil {
+		c.flushing = time.AfterFunc(c.ackDelay, c.flushAcksLater)
+	}
+	c.mu.Unlock()
+	return redis.NewIntResult(int64(len(ids)), nil)
+}
+
+// takeAcks empties the queue of acknowledgements. Callers hold mu.
+func (c *redisSubscriberClient) takeAcks() map[ackKey][]string {
+	if len(c.acks) == 0 {
+		return nil
+	}
+	acks := c.acks
+	c.acks = map[ackKey][]string{}
+	if c.flushing != nil {
+		c.flushing.Stop()
+		c.flushing = nil
+	}
+	return acks
+}
+
+// requeueAcks puts back acknowledgements that could not be sent; the next
+// read or the timer tries again.
+func (c *redisSubscriberClient) requeueAcks(acks map[ackKey][]string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, ids := range acks {
+		c.acks[k] = append(c.acks[k], ids...)
+	}
+	if !c.closed && c.flushing == nil && len(c.acks) > 0 {
+		c.flushing = time.AfterFunc(c.ackDelay, c.flushAcksLater)
+	}
+}
+
+// flushAcksLater runs on the timer: no read came to carry the queue.
+func (c *redisSubscriberClient) flushAcksLater() {
+	c.mu.Lock()
+	c.flushing = nil
+	acks := c.takeAcks()
+	c.mu.Unlock()
+	if err := c.sendAcks(acks); err != nil {
+		c.logger.Error("Acknowledging handled Redis stream entries failed; retrying", err, nil)
+		c.requeueAcks(acks)
+	}
+}
+
+func (c *redisSubscriberClient) sendAcks(acks map[ackKey][]string) error {
+	if len(acks) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), ackFlushTimeout)
+	defer cancel()
+	pipe := c.Client.Pipeline()
+	for k, ids := range acks {
+		pipe.XAck(ctx, k.stream, k.group, ids...)
+	}
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+// Close sends the queued acknowledgements, then closes the client. Entries
+// read ahead and not handled stay pending, to be claimed after MaxIdleTime.
+func (c *redisSubscriberClient) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	acks := c.takeAcks()
+	c.buffered = map[readKey][]redis.XMessage{}
+	c.mu.Unlock()
+	if err := c.sendAcks(acks); err != nil {
+		n := 0
+		for _, ids := range acks {
+			n += len(ids)
+		}
+		c.logger.Error("Acknowledging handled Redis stream entries on close failed; they will be delivered again after MaxIdleTime", err,
+			watermill.LogFields{"entries": n})
+	}
+	return c.Client.Close()
+}
+
+func (c *redisSubscriberClient) XClaim(ctx context.Context, a *redis.XClaimArgs) *redis.XMessageSliceCmd {
 	cmd := c.Client.XClaim(ctx, a)
 	tagEntries(a.Stream, cmd.Val())
 	return cmd
+}
+
+func tagStreams(streams []redis.XStream) {
+	for i := range streams {
+		tagEntries(streams[i].Stream, streams[i].Messages)
+	}
 }
 
 func tagEntries(stream string, entries []redis.XMessage) {

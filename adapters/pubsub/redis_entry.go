@@ -37,7 +37,7 @@ const (
 const RedisEntryIDMetadataKey = "redis_entry_id"
 
 // Fields the subscriber's Redis client adds to every entry it reads (see
-// entryTaggingClient): redisstream hands the unmarshaller an entry's field
+// redisSubscriberClient): redisstream hands the unmarshaller an entry's field
 // values but neither its ID nor its stream, and a UUID that survives
 // redelivery has to be derived from them.
 const (
@@ -141,7 +141,7 @@ func derivedEntryUUID(values map[string]any) string {
 	entryID, _ := fieldString(values[taggedEntryIDField])
 	stream, _ := fieldString(values[taggedStreamField])
 	if entryID == "" {
-		// Only when the unmarshaller is used without entryTaggingClient:
+		// Only when the unmarshaller is used without redisSubscriberClient:
 		// still a message, but its UUID changes on redelivery.
 		return uuid.NewString()
 	}

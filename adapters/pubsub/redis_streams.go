@@ -45,6 +45,13 @@ type RedisStreamsConfig struct {
 	// take the message (Redis is away), so redelivering at once would spin.
 	// Default DefaultRedisNackResendSleep.
 	NackResendSleep time.Duration
+	// ReadAhead is how many new entries a subscriber asks for in one read
+	// (redisstream alone reads them one by one; see redisSubscriberClient).
+	// Default DefaultRedisReadAhead; 1 reads one at a time.
+	ReadAhead int64
+	// AckDelay is how long an acknowledgement may wait for the next read
+	// to carry it before it is sent alone. Default DefaultRedisAckDelay.
+	AckDelay time.Duration
 	// MaxLen caps every stream at about this many entries (XADD MAXLEN ~).
 	// 0 keeps everything. A trimmed entry that was still pending becomes a
 	// malformed message when claimed, so keep it well above any backlog.
@@ -63,6 +70,14 @@ const (
 	DefaultRedisClaimInterval   = time.Second
 	DefaultRedisBlockTime       = time.Second
 	DefaultRedisNackResendSleep = 500 * time.Millisecond
+	// DefaultRedisReadAhead: a backlog costs one round trip per 16 entries
+	// instead of one per entry, and 16 entries are handled in milliseconds,
+	// far within MaxIdleTime, even when one of them is retried.
+	DefaultRedisReadAhead = 16
+	// DefaultRedisAckDelay: under load the next read carries the
+	// acknowledgements long before; an idle subscriber's last ones are
+	// sent after this.
+	DefaultRedisAckDelay = 10 * time.Millisecond
 )
 
 // DefaultConsumerName is unique per process and start: host, pid and a
@@ -104,6 +119,10 @@ func NewRedisStreamsPubSub(cfg RedisStreamsConfig, logger watermill.LoggerAdapte
 	setDefault(&cfg.ClaimInterval, DefaultRedisClaimInterval)
 	setDefault(&cfg.BlockTime, DefaultRedisBlockTime)
 	setDefault(&cfg.NackResendSleep, DefaultRedisNackResendSleep)
+	setDefault(&cfg.AckDelay, DefaultRedisAckDelay)
+	if cfg.ReadAhead <= 0 {
+		cfg.ReadAhead = DefaultRedisReadAhead
+	}
 
 	client := cfg.newClient()
 	publisher, err := redisstream.NewPublisher(redisstream.PublisherConfig{
@@ -152,7 +171,7 @@ func (p *RedisStreamsPubSub) Subscriber(consumerGroup string) (message.Subscribe
 	}
 	client := p.cfg.newClient()
 	subscriber, err := redisstream.NewSubscriber(redisstream.SubscriberConfig{
-		Client:          entryTaggingClient{client},
+		Client:          newRedisSubscriberClient(client, p.cfg.ReadAhead, p.cfg.AckDelay, p.logger),
 		Unmarshaller:    RedisEntryMarshaller{},
 		Consumer:        p.cfg.ConsumerName,
 		ConsumerGroup:   consumerGroup,
