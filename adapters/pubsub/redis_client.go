@@ -39,9 +39,19 @@ type redisSubscriberClient struct {
 
 	mu       sync.Mutex
 	buffered map[readKey][]redis.XMessage
+	// fetching marks a read of a key in progress; fetched is signalled when
+	// it ends. Subscribers sharing the client wait for it instead of
+	// sending reads of their own, so that one read brings what arrived
+	// meanwhile for all of them.
+	fetching map[readKey]bool
+	fetched  *sync.Cond
+	waiting  int // reads waiting for another's (tests look)
 	acks     map[ackKey][]string
 	flushing *time.Timer
-	closed   bool
+	// users is how many subscribers share the client; the last Close
+	// closes it.
+	users  int
+	closed bool
 }
 
 type readKey struct{ stream, group, consumer string }
@@ -55,14 +65,27 @@ func newRedisSubscriberClient(client *redis.Client, readAhead int64, ackDelay ti
 	if readAhead < 1 {
 		readAhead = 1
 	}
-	return &redisSubscriberClient{
+	c := &redisSubscriberClient{
 		Client:    client,
 		readAhead: readAhead,
 		ackDelay:  ackDelay,
 		logger:    logger,
 		buffered:  map[readKey][]redis.XMessage{},
+		fetching:  map[readKey]bool{},
 		acks:      map[ackKey][]string{},
+		users:     1,
 	}
+	c.fetched = sync.NewCond(&c.mu)
+	return c
+}
+
+// share sets how many subscribers use the client: each calls Close once,
+// and the last Close closes it. Subscribers of one group sharing a client
+// share its read-ahead buffer and its queue of acknowledgements.
+func (c *redisSubscriberClient) share(users int) {
+	c.mu.Lock()
+	c.users = users
+	c.mu.Unlock()
 }
 
 func (c *redisSubscriberClient) XReadGroup(ctx context.Context, a *redis.XReadGroupArgs) *redis.XStreamSliceCmd {
@@ -74,12 +97,28 @@ func (c *redisSubscriberClient) XReadGroup(ctx context.Context, a *redis.XReadGr
 	}
 	key := readKey{stream: a.Streams[0], group: a.Group, consumer: a.Consumer}
 	c.mu.Lock()
-	if entry, ok := c.nextBuffered(key); ok {
-		c.mu.Unlock()
-		return redis.NewXStreamSliceCmdResult([]redis.XStream{{Stream: key.stream, Messages: []redis.XMessage{entry}}}, nil)
+	for {
+		if entry, ok := c.nextBuffered(key); ok {
+			c.mu.Unlock()
+			return redis.NewXStreamSliceCmdResult([]redis.XStream{{Stream: key.stream, Messages: []redis.XMessage{entry}}}, nil)
+		}
+		if !c.fetching[key] {
+			break
+		}
+		// Another subscriber's read is out; it ends within BlockTime.
+		c.waiting++
+		c.fetched.Wait()
+		c.waiting--
 	}
+	c.fetching[key] = true
 	acks := c.takeAcks()
 	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.fetching, key)
+		c.fetched.Broadcast()
+		c.mu.Unlock()
+	}()
 
 	args := *a
 	args.Count = c.readAhead
@@ -213,10 +252,17 @@ func (c *redisSubscriberClient) sendAcks(acks map[ackKey][]string) error {
 	return err
 }
 
-// Close sends the queued acknowledgements, then closes the client. Entries
-// read ahead and not handled stay pending, to be claimed after MaxIdleTime.
+// Close sends the queued acknowledgements, then closes the client, when
+// the last subscriber sharing it closes. Entries read ahead and not handled
+// stay pending, to be claimed after MaxIdleTime.
 func (c *redisSubscriberClient) Close() error {
 	c.mu.Lock()
+	if c.users--; c.users > 0 || c.closed {
+		// Others still use it; their reads and the timer carry the
+		// queued acknowledgements.
+		c.mu.Unlock()
+		return nil
+	}
 	c.closed = true
 	acks := c.takeAcks()
 	c.buffered = map[readKey][]redis.XMessage{}

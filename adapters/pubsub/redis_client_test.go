@@ -106,7 +106,7 @@ func newStreamWithGroup(t *testing.T, admin *redis.Client, n int) string {
 			t.Fatal(err)
 		}
 	}
-	if err := admin.XGroupCreate(ctx, stream, "g", "0").Err(); err != nil {
+	if err := admin.XGroupCreateMkStream(ctx, stream, "g", "0").Err(); err != nil {
 		t.Fatal(err)
 	}
 	return stream
@@ -341,11 +341,12 @@ func (p *cuttableProxy) refused() int {
 	return p.refusals
 }
 
-// Through the pub/sub: a backlog is delivered in order and every handled
-// entry ends up acknowledged while the subscriber keeps running.
+// Through the pub/sub: a backlog is delivered in order (by one consumer)
+// and every handled entry ends up acknowledged while the subscriber keeps
+// running.
 func TestRedisStreamsBacklogIsDeliveredInOrderAndAcknowledged(t *testing.T) {
 	t.Parallel()
-	ps := newTestRedisPubSub(t, RedisStreamsConfig{})
+	ps := newTestRedisPubSub(t, RedisStreamsConfig{ConsumersPerGroup: 1})
 	admin := newTestRedisClient(t)
 	topic := uniqueName("backlog")
 	t.Cleanup(func() { admin.Del(context.Background(), topic) })
@@ -372,4 +373,70 @@ func TestRedisStreamsBacklogIsDeliveredInOrderAndAcknowledged(t *testing.T) {
 		p, err := admin.XPending(context.Background(), topic, "backlog-group").Result()
 		return err == nil && p.Count == 0
 	})
+}
+
+func TestRedisSubscriberClientSharedByTwoClosesWithTheLast(t *testing.T) {
+	t.Parallel()
+	// One entry per read, so that the second read goes to Redis.
+	c, _, stream, admin := newCountedSubscriberClient(t, 2, 1, time.Hour)
+	c.share(2)
+	entry := readOne(t, c, stream)
+	if err := c.XAck(context.Background(), stream, "g", entry.ID).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The other subscriber reads on, and its read carries the queued ack.
+	readOne(t, c, stream)
+	if n := pendingCount(t, admin, stream); n != 1 {
+		t.Fatalf("pending = %d, want 1: the first entry acknowledged, the second read", n)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Ping(context.Background()).Err(); err == nil {
+		t.Fatal("client still open after the last Close")
+	}
+}
+
+func TestRedisSubscriberClientSharersWaitForTheReadOutInsteadOfSendingTheirOwn(t *testing.T) {
+	t.Parallel()
+	c, counter, stream, admin := newCountedSubscriberClient(t, 0, 16, time.Hour)
+	c.share(2)
+	read := func() <-chan redis.XMessage {
+		got := make(chan redis.XMessage, 1)
+		go func() {
+			streams, err := c.XReadGroup(context.Background(), &redis.XReadGroupArgs{
+				Group: "g", Consumer: "c", Streams: []string{stream, ">"}, Count: 1, Block: 5 * time.Second,
+			}).Result()
+			if err == nil && len(streams) == 1 && len(streams[0].Messages) == 1 {
+				got <- streams[0].Messages[0]
+			}
+			close(got)
+		}()
+		return got
+	}
+	first := read()
+	eventually(t, "the first read sent", func() bool { trips, _ := counter.count("xreadgroup"); return trips == 1 })
+	second := read()
+	eventually(t, "the second read waiting", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.waiting == 1
+	})
+	// Two entries at once: the blocked read brings both.
+	pipe := admin.TxPipeline()
+	pipe.XAdd(context.Background(), &redis.XAddArgs{Stream: stream, Values: []any{"n", 0}})
+	pipe.XAdd(context.Background(), &redis.XAddArgs{Stream: stream, Values: []any{"n", 1}})
+	if _, err := pipe.Exec(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	a, b := <-first, <-second
+	if a.Values["n"] != "0" || b.Values["n"] != "1" {
+		t.Fatalf("reads got %v and %v, want entries 0 and 1", a.Values, b.Values)
+	}
+	if trips, _ := counter.count("xreadgroup"); trips != 1 {
+		t.Fatalf("%d XREADGROUP round trips, want the first read's only", trips)
+	}
 }

@@ -257,13 +257,27 @@ func (l *load) post(ctx context.Context, path string, body []byte) (int, []byte,
 		return 0, nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	return l.do(req)
+}
+
+func (l *load) get(ctx context.Context, path string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.base+path, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	return l.do(req)
+}
+
+// do sends a request of the untimed parts (seeding, sentinels) and reads
+// the whole answer.
+func (l *load) do(req *http.Request) (int, []byte, error) {
 	resp, err := l.client.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
 	defer resp.Body.Close()
-	respBody, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, respBody, err
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, body, err
 }
 
 // appendAllocateBody writes {"orderid":..,"sku":..,"qty":..} without
