@@ -46,3 +46,21 @@ func TestNamespacedPubSubKeepsNamespacesApart(t *testing.T) {
 		}
 	}
 }
+
+// A prefix must not cost the event handlers their concurrency.
+func TestNamespacedPubSubPassesConcurrentSubscribersOn(t *testing.T) {
+	inner := newTestRedisPubSub(t, RedisStreamsConfig{ConsumersPerGroup: 3})
+	ns := NewNamespacedPubSub(inner, "ns.")
+	sub, err := ns.ConcurrentSubscriber(uniqueName("g"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	inside, ok := sub.(namespacedSubscriber)
+	if !ok {
+		t.Fatalf("not namespaced: %T", sub)
+	}
+	if p, ok := inside.Subscriber.(parallelSubscriber); !ok || len(p.subscribers) != 3 {
+		t.Fatalf("inner subscriber %T, want the concurrent one with 3 subscribers", inside.Subscriber)
+	}
+}

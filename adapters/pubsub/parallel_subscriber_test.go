@@ -11,7 +11,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 )
 
-// A group's subscribers in one process hold several messages at once.
+// A group's concurrent subscriber in one process holds several messages at
+// once; its ordered one holds one.
 func TestRedisStreamsGroupHandlesSeveralMessagesAtOnce(t *testing.T) {
 	t.Parallel()
 	ps := newTestRedisPubSub(t, RedisStreamsConfig{ConsumerName: "par", ConsumersPerGroup: 3, ReadAhead: 1})
@@ -24,7 +25,7 @@ func TestRedisStreamsGroupHandlesSeveralMessagesAtOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sub, err := ps.Subscriber(group)
+	sub, err := ps.ConcurrentSubscriber(group)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -341,12 +341,11 @@ func (p *cuttableProxy) refused() int {
 	return p.refusals
 }
 
-// Through the pub/sub: a backlog is delivered in order (by one consumer)
-// and every handled entry ends up acknowledged while the subscriber keeps
-// running.
+// Through the pub/sub: a backlog is delivered in order and every handled
+// entry ends up acknowledged while the subscriber keeps running.
 func TestRedisStreamsBacklogIsDeliveredInOrderAndAcknowledged(t *testing.T) {
 	t.Parallel()
-	ps := newTestRedisPubSub(t, RedisStreamsConfig{ConsumersPerGroup: 1})
+	ps := newTestRedisPubSub(t, RedisStreamsConfig{})
 	admin := newTestRedisClient(t)
 	topic := uniqueName("backlog")
 	t.Cleanup(func() { admin.Del(context.Background(), topic) })

@@ -52,10 +52,9 @@ type RedisStreamsConfig struct {
 	// AckDelay is how long an acknowledgement may wait for the next read
 	// to carry it before it is sent alone. Default DefaultRedisAckDelay.
 	AckDelay time.Duration
-	// ConsumersPerGroup is how many redisstream subscribers of each group
-	// this process runs, so that a group handles that many messages at
-	// once (see parallelSubscriber). They read as one consumer,
-	// ConsumerName, through one client. Default DefaultRedisConsumersPerGroup.
+	// ConsumersPerGroup is how many messages a ConcurrentSubscriber hands
+	// over at once (see parallelSubscriber). Default
+	// DefaultRedisConsumersPerGroup.
 	ConsumersPerGroup int
 	// MaxLen caps every stream at about this many entries (XADD MAXLEN ~).
 	// 0 keeps everything. A trimmed entry that was still pending becomes a
@@ -166,13 +165,26 @@ func (p *RedisStreamsPubSub) ConsumerName() string { return p.cfg.ConsumerName }
 
 func (p *RedisStreamsPubSub) Publisher() message.Publisher { return p.publisher }
 
-// Subscriber returns a subscriber of the consumer group: ConsumersPerGroup
-// redisstream subscribers, all this process's consumer of the group,
-// sharing one Redis client (closed with the last of them) and so its
-// read-ahead buffer and queue of acknowledgements. Groups start from the
-// beginning of the stream, so entries added before the first subscriber
-// existed are delivered too.
+// Subscriber returns a subscriber of the consumer group, this process's
+// consumer of it, handing over one message at a time in stream order
+// (across processes the group's entries are shared out). Its Redis client is
+// its own and its Close closes it. Groups start from the beginning of the
+// stream, so entries added before the first subscriber existed are
+// delivered too.
 func (p *RedisStreamsPubSub) Subscriber(consumerGroup string) (message.Subscriber, error) {
+	return p.subscriber(consumerGroup, 1)
+}
+
+// ConcurrentSubscriber is like Subscriber, but hands over up to
+// ConsumersPerGroup messages at once: as many redisstream subscribers,
+// reading as the one consumer through one client, which they share with
+// its read-ahead buffer and queue of acknowledgements, and which the last
+// of them closes.
+func (p *RedisStreamsPubSub) ConcurrentSubscriber(consumerGroup string) (message.Subscriber, error) {
+	return p.subscriber(consumerGroup, p.cfg.ConsumersPerGroup)
+}
+
+func (p *RedisStreamsPubSub) subscriber(consumerGroup string, n int) (message.Subscriber, error) {
 	if consumerGroup == "" {
 		// Without a group redisstream fans out from "$": entries added
 		// while nobody listens would be lost.
@@ -183,7 +195,6 @@ func (p *RedisStreamsPubSub) Subscriber(consumerGroup string) (message.Subscribe
 	if p.closed {
 		return nil, ClosedError{}
 	}
-	n := p.cfg.ConsumersPerGroup
 	client := newRedisSubscriberClient(p.cfg.newClient(), p.cfg.ReadAhead, p.cfg.AckDelay, p.logger)
 	client.share(n)
 	subscribers := make([]message.Subscriber, 0, n)

@@ -113,8 +113,7 @@ func TestRedisStreamsAcceptsPlainXAdd(t *testing.T) {
 func TestRedisStreamsMalformedEntriesDoNotStopTheSubscription(t *testing.T) {
 	t.Parallel()
 	client := newTestRedisClient(t)
-	// One subscriber per group, so that entries come in stream order.
-	ps := newTestRedisPubSub(t, RedisStreamsConfig{ConsumersPerGroup: 1})
+	ps := newTestRedisPubSub(t, RedisStreamsConfig{})
 	topic := uniqueName("malformed")
 	t.Cleanup(func() { client.Del(context.Background(), topic) })
 	ctx := context.Background()
@@ -163,11 +162,11 @@ func TestRedisStreamsMalformedEntriesDoNotStopTheSubscription(t *testing.T) {
 func TestRedisStreamsConsumerGroups(t *testing.T) {
 	t.Parallel()
 	client := newTestRedisClient(t)
-	// Two processes: two pub/subs with their own consumer names. One
-	// consumer each, reading one entry at a time, so that neither can take
-	// every entry before the other reads.
-	first := newTestRedisPubSub(t, RedisStreamsConfig{ConsumerName: "first", ConsumersPerGroup: 1, ReadAhead: 1})
-	second := newTestRedisPubSub(t, RedisStreamsConfig{ConsumerName: "second", ConsumersPerGroup: 1, ReadAhead: 1})
+	// Two processes: two pub/subs with their own consumer names, reading
+	// one entry at a time, so that neither can take every entry before the
+	// other reads.
+	first := newTestRedisPubSub(t, RedisStreamsConfig{ConsumerName: "first", ReadAhead: 1})
+	second := newTestRedisPubSub(t, RedisStreamsConfig{ConsumerName: "second", ReadAhead: 1})
 	topic := uniqueName("groups")
 	t.Cleanup(func() { client.Del(context.Background(), topic) })
 	shared, other := uniqueName("shared"), uniqueName("other")
