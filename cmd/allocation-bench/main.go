@@ -236,6 +236,7 @@ func run(ctx context.Context, o options, stdout io.Writer) (*Results, error) {
 	}
 	logf(stdout, "machine: %s, %d cores, %s; %s; %s", results.Machine.CPU, results.Machine.Cores, results.Machine.Go, results.Machine.PostgreSQL, results.Machine.Redis)
 	logf(stdout, "service logs in %s", o.logDir)
+	results.SpeedAtStart = probeAndLog(stdout, "at start")
 	for _, cfg := range o.configs {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -246,8 +247,21 @@ func run(ctx context.Context, o options, stdout io.Writer) (*Results, error) {
 		}
 		results.Configs = append(results.Configs, *res)
 	}
+	results.SpeedAtEnd = probeAndLog(stdout, "at end")
 	results.Seconds = time.Since(started).Seconds()
 	return results, nil
+}
+
+// probeAndLog probes the machine's speed; a failed probe is logged and
+// leaves the figure out.
+func probeAndLog(stdout io.Writer, when string) *SpeedProbe {
+	p, err := probeSpeed()
+	if err != nil {
+		logf(stdout, "speed probe %s failed: %v", when, err)
+		return nil
+	}
+	logf(stdout, "speed %s: %s", when, p)
+	return &p
 }
 
 func logf(w io.Writer, format string, args ...any) {

@@ -180,6 +180,9 @@ func resultsSection(o options, r *Results) string {
 	fmt.Fprintf(&b, "Measured %s by `%s` (the load generator ran for %.0f s).\n\n", r.Started, r.Command, r.Seconds)
 	fmt.Fprintf(&b, "**Machine:** %s, %d cores (`nproc`), %d GiB; %s; %s; %s; %s. Service, databases and load generator share the cores.\n\n",
 		m.CPU, m.Cores, m.MemoryGiB, m.OS, m.Go, m.PostgreSQL, m.Redis)
+	if r.SpeedAtStart != nil && r.SpeedAtEnd != nil {
+		fmt.Fprintf(&b, "**Machine's speed during the run** (it drifts; see *Noise*): at the start %s; at the end %s.\n\n", r.SpeedAtStart, r.SpeedAtEnd)
+	}
 	fmt.Fprintf(&b, "**Load:** closed loop, %d concurrent keep-alive clients; warm-up %.0f s, then %d rounds of %.0f s (ceiling: %.0f s), medians reported. "+
 		"Each round has fresh skus: %d skus of 3 batches each; %.0f %% of requests on %d hot skus, %.0f %% on %d skus that run out of stock at once (409), "+
 		"the rest spread over the others; 1 to %d units per line; every order id unique. Errors are answers other than 201 and 409. "+

@@ -18,12 +18,15 @@ import (
 // Results is everything one run measured; it is written as JSON and
 // rendered as the Markdown table and the chart.
 type Results struct {
-	Machine  Machine        `json:"machine"`
-	Settings Settings       `json:"settings"`
-	Command  string         `json:"command"`
-	Started  string         `json:"started"`
-	Seconds  float64        `json:"seconds"`
-	Configs  []ConfigResult `json:"configs"`
+	Machine Machine `json:"machine"`
+	// SpeedAtStart and SpeedAtEnd place the run in the machine's phases.
+	SpeedAtStart *SpeedProbe    `json:"speed_at_start,omitempty"`
+	SpeedAtEnd   *SpeedProbe    `json:"speed_at_end,omitempty"`
+	Settings     Settings       `json:"settings"`
+	Command      string         `json:"command"`
+	Started      string         `json:"started"`
+	Seconds      float64        `json:"seconds"`
+	Configs      []ConfigResult `json:"configs"`
 }
 
 // Machine is where the figures come from.
