@@ -29,16 +29,22 @@ import (
 //
 // Entries read ahead are pending for this consumer like the one entry
 // redisstream itself keeps ahead; if the process stops before handling
-// them they are claimed after MaxIdleTime. Keep readAhead small enough that
-// a buffer is handled well within MaxIdleTime even with handler retries.
+// them they are claimed after MaxIdleTime. An entry that waited in the
+// buffer for staleAfter (half of MaxIdleTime) is dropped from it rather
+// than handed out: it may be claimed by now (redisstream's claim loop
+// claims this consumer's idle entries too), and it will be, once, after
+// MaxIdleTime. That happens when handlers are slow for long, as with
+// retries while a database is away.
 type redisSubscriberClient struct {
 	*redis.Client
-	readAhead int64
-	ackDelay  time.Duration
-	logger    watermill.LoggerAdapter
+	readAhead  int64
+	ackDelay   time.Duration
+	staleAfter time.Duration
+	now        func() time.Time
+	logger     watermill.LoggerAdapter
 
 	mu       sync.Mutex
-	buffered map[readKey][]redis.XMessage
+	buffered map[readKey][]bufferedEntry
 	// fetching marks a read of a key in progress; fetched is signalled when
 	// it ends. Subscribers sharing the client wait for it instead of
 	// sending reads of their own, so that one read brings what arrived
@@ -56,24 +62,38 @@ type redisSubscriberClient struct {
 
 type readKey struct{ stream, group, consumer string }
 
+type bufferedEntry struct {
+	entry  redis.XMessage
+	readAt time.Time
+}
+
+// redisReadConfig is how a redisSubscriberClient reads and acknowledges.
+type redisReadConfig struct {
+	ReadAhead   int64
+	AckDelay    time.Duration
+	MaxIdleTime time.Duration
+}
+
 type ackKey struct{ stream, group string }
 
 // ackFlushTimeout bounds a deferred XACK sent by the timer or on Close.
 const ackFlushTimeout = 5 * time.Second
 
-func newRedisSubscriberClient(client *redis.Client, readAhead int64, ackDelay time.Duration, logger watermill.LoggerAdapter) *redisSubscriberClient {
-	if readAhead < 1 {
-		readAhead = 1
+func newRedisSubscriberClient(client *redis.Client, cfg redisReadConfig, logger watermill.LoggerAdapter) *redisSubscriberClient {
+	if cfg.ReadAhead < 1 {
+		cfg.ReadAhead = 1
 	}
 	c := &redisSubscriberClient{
-		Client:    client,
-		readAhead: readAhead,
-		ackDelay:  ackDelay,
-		logger:    logger,
-		buffered:  map[readKey][]redis.XMessage{},
-		fetching:  map[readKey]bool{},
-		acks:      map[ackKey][]string{},
-		users:     1,
+		Client:     client,
+		readAhead:  cfg.ReadAhead,
+		ackDelay:   cfg.AckDelay,
+		staleAfter: cfg.MaxIdleTime / 2,
+		now:        time.Now,
+		logger:     logger,
+		buffered:   map[readKey][]bufferedEntry{},
+		fetching:   map[readKey]bool{},
+		acks:       map[ackKey][]string{},
+		users:      1,
 	}
 	c.fetched = sync.NewCond(&c.mu)
 	return c
@@ -143,26 +163,30 @@ func (c *redisSubscriberClient) XReadGroup(ctx context.Context, a *redis.XReadGr
 	tagStreams(streams)
 	entries := streams[0].Messages
 	if len(entries) > 1 {
+		readAt := c.now()
 		c.mu.Lock()
-		c.buffered[key] = append(c.buffered[key], entries[1:]...)
+		for _, e := range entries[1:] {
+			c.buffered[key] = append(c.buffered[key], bufferedEntry{entry: e, readAt: readAt})
+		}
 		c.mu.Unlock()
 	}
 	return redis.NewXStreamSliceCmdResult([]redis.XStream{{Stream: streams[0].Stream, Messages: entries[:1]}}, nil)
 }
 
-// nextBuffered pops the next entry read ahead for key. Callers hold mu.
+// nextBuffered pops the next entry read ahead for key, dropping stale ones
+// (see the type's comment). Callers hold mu.
 func (c *redisSubscriberClient) nextBuffered(key readKey) (redis.XMessage, bool) {
 	buf := c.buffered[key]
+	now := c.now()
+	for len(buf) > 0 && c.staleAfter > 0 && now.Sub(buf[0].readAt) >= c.staleAfter {
+		buf = buf[1:]
+	}
 	if len(buf) == 0 {
+		delete(c.buffered, key)
 		return redis.XMessage{}, false
 	}
-	entry := buf[0]
-	if len(buf) == 1 {
-		delete(c.buffered, key)
-	} else {
-		c.buffered[key] = buf[1:]
-	}
-	return entry, true
+	c.buffered[key] = buf[1:]
+	return buf[0].entry, true
 }
 
 // ackAndRead sends the queued acknowledgements and the read in one
@@ -265,7 +289,7 @@ func (c *redisSubscriberClient) Close() error {
 	}
 	c.closed = true
 	acks := c.takeAcks()
-	c.buffered = map[readKey][]redis.XMessage{}
+	c.buffered = map[readKey][]bufferedEntry{}
 	c.mu.Unlock()
 	if err := c.sendAcks(acks); err != nil {
 		n := 0

@@ -2,6 +2,7 @@ package pubsub
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -89,7 +90,7 @@ func newCountedSubscriberClient(t *testing.T, n int, readAhead int64, ackDelay t
 	raw := redis.NewClient(&redis.Options{Addr: testRedisAddr()})
 	counter := &roundTripCounter{}
 	raw.AddHook(counter)
-	c := newRedisSubscriberClient(raw, readAhead, ackDelay, watermill.NopLogger{})
+	c := newRedisSubscriberClient(raw, redisReadConfig{ReadAhead: readAhead, AckDelay: ackDelay, MaxIdleTime: time.Hour}, watermill.NopLogger{})
 	t.Cleanup(func() { _ = c.Close() })
 	return c, counter, stream, admin
 }
@@ -235,7 +236,7 @@ func TestRedisSubscriberClientKeepsAcknowledgementsWhileRedisIsAway(t *testing.T
 	// Redis is reached through a proxy that can be cut.
 	proxy := newCuttableProxy(t, testRedisAddr())
 	raw := redis.NewClient(&redis.Options{Addr: proxy.addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
-	c := newRedisSubscriberClient(raw, 16, 20*time.Millisecond, watermill.NopLogger{})
+	c := newRedisSubscriberClient(raw, redisReadConfig{ReadAhead: 16, AckDelay: 20 * time.Millisecond, MaxIdleTime: time.Hour}, watermill.NopLogger{})
 	t.Cleanup(func() { _ = c.Close() })
 
 	entry := readOne(t, c, stream)
@@ -437,5 +438,36 @@ func TestRedisSubscriberClientSharersWaitForTheReadOutInsteadOfSendingTheirOwn(t
 	}
 	if trips, _ := counter.count("xreadgroup"); trips != 1 {
 		t.Fatalf("%d XREADGROUP round trips, want the first read's only", trips)
+	}
+}
+
+func TestRedisSubscriberClientDropsEntriesThatWaitedInTheBufferTooLong(t *testing.T) {
+	t.Parallel()
+	c, counter, stream, admin := newCountedSubscriberClient(t, 3, 16, time.Hour)
+	clock := time.Unix(1_000_000, 0)
+	c.mu.Lock()
+	c.staleAfter = 5 * time.Second
+	c.now = func() time.Time { return clock }
+	c.mu.Unlock()
+
+	readOne(t, c, stream) // reads all 3, hands out the first
+	c.mu.Lock()
+	clock = clock.Add(5 * time.Second)
+	c.mu.Unlock()
+
+	// The 2 buffered entries are stale: the next read goes to Redis (and
+	// finds nothing new), instead of handing them out.
+	_, err := c.XReadGroup(context.Background(), &redis.XReadGroupArgs{
+		Group: "g", Consumer: "c", Streams: []string{stream, ">"}, Count: 1, Block: 10 * time.Millisecond,
+	}).Result()
+	if !errors.Is(err, redis.Nil) {
+		t.Fatalf("read after the entries went stale: %v, want none (redis.Nil)", err)
+	}
+	if trips, _ := counter.count("xreadgroup"); trips != 2 {
+		t.Fatalf("%d XREADGROUP round trips, want 2", trips)
+	}
+	// They stay pending, for a claim.
+	if n := pendingCount(t, admin, stream); n != 3 {
+		t.Fatalf("pending = %d, want 3", n)
 	}
 }

@@ -195,7 +195,9 @@ func (p *RedisStreamsPubSub) subscriber(consumerGroup string, n int) (message.Su
 	if p.closed {
 		return nil, ClosedError{}
 	}
-	client := newRedisSubscriberClient(p.cfg.newClient(), p.cfg.ReadAhead, p.cfg.AckDelay, p.logger)
+	client := newRedisSubscriberClient(p.cfg.newClient(), redisReadConfig{
+		ReadAhead: p.cfg.ReadAhead, AckDelay: p.cfg.AckDelay, MaxIdleTime: p.cfg.MaxIdleTime,
+	}, p.logger)
 	client.share(n)
 	subscribers := make([]message.Subscriber, 0, n)
 	for range n {
