@@ -131,7 +131,7 @@ func NewMessageBus(cfg MessageBusConfig) (*MessageBus, error) {
 			return EventTopic(p.EventName), nil
 		},
 		SubscriberConstructor: func(p cqrs.EventProcessorSubscriberConstructorParams) (message.Subscriber, error) {
-			return eventSubscriber(cfg.PubSub, ConsumerGroup(p.HandlerName))
+			return cfg.PubSub.ConcurrentSubscriber(ConsumerGroup(p.HandlerName))
 		},
 		Marshaler: Marshaler(),
 		Logger:    cfg.Logger,

@@ -24,4 +24,10 @@ func (p *GoChannelPubSub) Publisher() message.Publisher { return p.channel }
 
 func (p *GoChannelPubSub) Subscriber(string) (message.Subscriber, error) { return p.channel, nil }
 
+// ConcurrentSubscriber is the same channel: gochannel hands a subscription
+// one message at a time.
+func (p *GoChannelPubSub) ConcurrentSubscriber(group string) (message.Subscriber, error) {
+	return p.Subscriber(group)
+}
+
 func (p *GoChannelPubSub) Close() error { return p.channel.Close() }

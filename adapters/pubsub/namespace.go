@@ -32,14 +32,8 @@ func (p *NamespacedPubSub) Subscriber(consumerGroup string) (message.Subscriber,
 	return namespacedSubscriber{Subscriber: sub, prefix: p.prefix}, nil
 }
 
-// ConcurrentSubscriber is the inner pub/sub's concurrent subscriber when it
-// has one, its ordered one otherwise.
 func (p *NamespacedPubSub) ConcurrentSubscriber(consumerGroup string) (message.Subscriber, error) {
-	inner, ok := p.inner.(app.ConcurrentPubSub)
-	if !ok {
-		return p.Subscriber(consumerGroup)
-	}
-	sub, err := inner.ConcurrentSubscriber(consumerGroup)
+	sub, err := p.inner.ConcurrentSubscriber(consumerGroup)
 	if err != nil {
 		return nil, err
 	}

@@ -128,6 +128,12 @@ func NewSQLPubSub(db *sql.DB, cfg SQLConfig, logger watermill.LoggerAdapter) (*S
 // initialise its topics with InitializeTopics first.
 func (p *SQLPubSub) Publisher() message.Publisher { return p.publisher }
 
+// ConcurrentSubscriber is Subscriber: watermill-sql's subscribers of one
+// group take turns, so a group is handled one message at a time anyway.
+func (p *SQLPubSub) ConcurrentSubscriber(consumerGroup string) (message.Subscriber, error) {
+	return p.Subscriber(consumerGroup)
+}
+
 func (p *SQLPubSub) Subscriber(consumerGroup string) (message.Subscriber, error) {
 	if consumerGroup == "" {
 		return nil, MissingConsumerGroupError{}
