@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -42,29 +43,44 @@ func ForwarderOutbox(logger watermill.LoggerAdapter) OutboxPublisherFactory {
 	}
 }
 
-// NewOutboxForwarder returns the relay from OutboxTopic to destination,
+// RelayDestination is where the outbox relay publishes.
+type RelayDestination struct {
+	Publisher message.Publisher
+	// Flush, when set, completes what Publisher accepted (a publisher that
+	// queues, such as pubsub.RedisPipelinedPublisher). The relay calls it
+	// before it records a batch as relayed, so a batch counts as relayed
+	// only once Flush returned nil; after an error the batch is read and
+	// published again.
+	Flush func(context.Context) error
+}
+
+// NewOutboxForwarder returns the relay from OutboxTopic to the destination,
 // keeping message UUIDs and metadata. It is not started: call Run(ctx) and
 // Close() when done; Running() is closed once it consumes. Events committed
 // while no relay runs wait in the outbox. Several relays may run at once.
-func NewOutboxForwarder(db *sql.DB, destination message.Publisher, pollInterval time.Duration, logger watermill.LoggerAdapter) (*forwarder.Forwarder, error) {
+func NewOutboxForwarder(db *sql.DB, destination RelayDestination, pollInterval time.Duration, logger watermill.LoggerAdapter) (*forwarder.Forwarder, error) {
 	if pollInterval <= 0 {
 		pollInterval = DefaultOutboxPollInterval
 	}
 	if logger == nil {
 		logger = watermill.NopLogger{}
 	}
+	var offsets watermillsql.OffsetsAdapter = watermillsql.DefaultPostgreSQLOffsetsAdapter{}
+	if destination.Flush != nil {
+		offsets = flushingOffsetsAdapter{OffsetsAdapter: offsets, flush: destination.Flush, logger: logger}
+	}
 	subscriber, err := watermillsql.NewSubscriber(db, watermillsql.SubscriberConfig{
 		ConsumerGroup:    outboxConsumerGroup,
 		PollInterval:     pollInterval,
 		BackoffManager:   NewBatchingBackoff(pollInterval, pollInterval, time.Second),
 		SchemaAdapter:    watermillsql.DefaultPostgreSQLSchema{},
-		OffsetsAdapter:   watermillsql.DefaultPostgreSQLOffsetsAdapter{},
+		OffsetsAdapter:   offsets,
 		InitializeSchema: true,
 	}, logger)
 	if err != nil {
 		return nil, fmt.Errorf("creating outbox subscriber: %w", err)
 	}
-	f, err := forwarder.NewForwarder(subscriber, destination, logger, forwarder.Config{
+	f, err := forwarder.NewForwarder(subscriber, destination.Publisher, logger, forwarder.Config{
 		ForwarderTopic: OutboxTopic,
 		Middlewares:    []message.HandlerMiddleware{app.HandlerWorkersMiddleware()},
 	})

@@ -107,19 +107,7 @@ func TestForwarderOutboxRelaysEventsCommittedBeforeItStarted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	relay, err := postgres.NewOutboxForwarder(db, destination, 0, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	stopped := make(chan error, 1)
-	go func() { stopped <- relay.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-stopped; err != nil {
-			t.Errorf("forwarder: %v", err)
-		}
-	})
+	runRelay(t, db, postgres.RelayDestination{Publisher: destination})
 
 	want := domain.Allocated{OrderID: order, SKU: sku, Qty: 3, BatchRef: ref, Version: version + 1}
 	msg := waitForMessage(t, messages, app.EventID(want))

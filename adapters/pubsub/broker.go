@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/redis/go-redis/v9"
 
 	"allocation/adapters/memory"
@@ -44,7 +45,13 @@ type Broker struct {
 	Ping func(ctx context.Context) error
 	// PingName names the dependency Ping checks.
 	PingName string
-	closers  []func() error
+	// RelayPublisher and FlushRelay are the outbox relay's destination when
+	// the broker has one of its own (Redis: pipelined, one round trip per
+	// batch; topic prefix applied); nil otherwise, and the relay publishes
+	// through PubSub.
+	RelayPublisher message.Publisher
+	FlushRelay     func(context.Context) error
+	closers        []func() error
 }
 
 // Close releases the broker's connections.
@@ -74,6 +81,8 @@ func OpenBroker(lifetime context.Context, cfg BrokerConfig, logger watermill.Log
 		}
 		b.closers = append(b.closers, redisPS.Close)
 		b.Ping, b.PingName = redisPS.Ping, "redis"
+		relay := redisPS.PipelinedPublisher(cfg.TopicPrefix)
+		b.RelayPublisher, b.FlushRelay = relay, relay.Flush
 		raw = redisPS
 	case KindSQL:
 		if cfg.DB == nil {

@@ -44,6 +44,9 @@ type Service struct {
 	PubSub app.PubSub
 
 	db *sql.DB
+	// relay is where the outbox relay publishes when the broker has a
+	// publisher of its own for it (Redis: pipelined); zero otherwise.
+	relay postgres.RelayDestination
 
 	// lifetime ends when the service is closed; background subscriptions
 	// that must exist before Start (the in-memory poison queue) use it.
@@ -194,6 +197,7 @@ func (s *Service) newPubSub(logger watermill.LoggerAdapter) (app.PubSub, error) 
 		s.readiness = append(s.readiness, httpapi.ReadinessCheck{Name: broker.PingName, Check: broker.Ping})
 	}
 	s.Poison = broker.Poison
+	s.relay = postgres.RelayDestination{Publisher: broker.RelayPublisher, Flush: broker.FlushRelay}
 	return broker.PubSub, nil
 }
 
@@ -254,7 +258,15 @@ func (s *Service) newPostgresStore(ps app.PubSub, logger watermill.LoggerAdapter
 		return nil, nil, err
 	}
 	if s.Config.Broker != config.BrokerSQL {
-		relay, err := postgres.NewOutboxForwarder(db, ps.Publisher(), s.Config.OutboxPollInterval, logger)
+		destination := postgres.RelayDestination{Publisher: ps.Publisher()}
+		if s.relay.Publisher != nil {
+			pub, err := s.Metrics.DecoratePublisher(s.relay.Publisher)
+			if err != nil {
+				return nil, nil, err
+			}
+			destination = postgres.RelayDestination{Publisher: pub, Flush: s.relay.Flush}
+		}
+		relay, err := postgres.NewOutboxForwarder(db, destination, s.Config.OutboxPollInterval, logger)
 		if err != nil {
 			return nil, nil, err
 		}
