@@ -62,7 +62,9 @@ type ceiling struct {
 	runID     string
 }
 
-func measureCeiling(ctx context.Context, o options, cfg runConfig, stdout io.Writer) (res *CeilingResult, err error) {
+// measureCeiling measures rounds ceiling rounds, numbered from first, after
+// a warm-up, on a fresh schema.
+func measureCeiling(ctx context.Context, o options, cfg runConfig, stdout io.Writer, first, rounds int) (res *CeilingResult, err error) {
 	schema, cleanup, err := createSchema(ctx, o.databaseURL)
 	if err != nil {
 		return nil, err
@@ -104,7 +106,7 @@ func measureCeiling(ctx context.Context, o options, cfg runConfig, stdout io.Wri
 		logf(stdout, "%s: ceiling warm-up %.0f tx/s, p50 %.2f ms, p99 %.2f ms", cfg.Name(), r.Throughput, r.P50ms, r.P99ms)
 	}
 	res = &CeilingResult{}
-	for i := 1; i <= o.rounds; i++ {
+	for i := first; i < first+rounds; i++ {
 		phase := newPhase(o, c.runID, fmt.Sprintf("r%d", i))
 		if err := c.seed(ctx, phase); err != nil {
 			return nil, err

@@ -22,10 +22,23 @@ import (
 	"allocation/adapters/postgres"
 )
 
-// runConfiguration starts the service for one configuration, measures it
-// and cleans up after it; then measures the ceiling on a fresh schema.
+// runConfiguration measures half of the ceiling's rounds on a fresh
+// schema, starts the service for one configuration, measures it and cleans
+// up after it, then measures the other half of the ceiling's rounds: the
+// machine's speed drifts over tens of seconds (BENCHMARKS.md, Noise), and
+// a ceiling taken on both sides of the service is taken at its speed on
+// average, not only at the speed of the minute after it.
 func runConfiguration(ctx context.Context, o options, cfg runConfig, stdout io.Writer) (res *ConfigResult, err error) {
 	res = &ConfigResult{Name: cfg.Name(), Store: cfg.Store, Broker: cfg.Broker}
+	withCeiling := o.ceiling && cfg.hasCeiling()
+	ceilingBefore := o.rounds / 2
+	var ceiling *CeilingResult
+	if withCeiling && ceilingBefore > 0 {
+		logf(stdout, "%s: ceiling before the service (database/sql, no HTTP, no bus)", cfg.Name())
+		if ceiling, err = measureCeiling(ctx, o, cfg, stdout, 1, ceilingBefore); err != nil {
+			return nil, fmt.Errorf("ceiling: %w", err)
+		}
+	}
 	env := map[string]string{"STORE": cfg.Store, "BROKER": cfg.Broker, "LOG_LEVEL": "warn"}
 	var databaseURL string
 	if cfg.postgres() {
@@ -95,12 +108,17 @@ func runConfiguration(ctx context.Context, o options, cfg runConfig, stdout io.W
 		logf(stdout, "%s: round trip (%s) p50 %.2f ms, p99 %.2f ms over %d events", cfg.Name(), rt.Method, rt.P50ms, rt.P99ms, rt.Events)
 	}
 
-	if o.ceiling && cfg.hasCeiling() {
-		logf(stdout, "%s: ceiling (database/sql, no HTTP, no bus)", cfg.Name())
-		ceiling, err := measureCeiling(ctx, o, cfg, stdout)
+	if withCeiling {
+		logf(stdout, "%s: ceiling after the service (database/sql, no HTTP, no bus)", cfg.Name())
+		after, err := measureCeiling(ctx, o, cfg, stdout, ceilingBefore+1, o.rounds-ceilingBefore)
 		if err != nil {
 			return nil, fmt.Errorf("ceiling: %w", err)
 		}
+		if ceiling != nil {
+			after.Rounds = append(ceiling.Rounds, after.Rounds...)
+			after.Summary = summarize(after.Rounds)
+		}
+		ceiling = after
 		res.Ceiling = ceiling
 		if ceiling.Summary.Throughput > 0 {
 			res.Ratio = res.HTTP.Throughput / ceiling.Summary.Throughput
