@@ -2,6 +2,7 @@ package pubsub
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -76,8 +77,13 @@ type redisReadConfig struct {
 
 type ackKey struct{ stream, group string }
 
-// ackFlushTimeout bounds a deferred XACK sent by the timer or on Close.
-const ackFlushTimeout = 5 * time.Second
+const (
+	// ackFlushTimeout bounds a deferred XACK sent by the timer or on Close.
+	ackFlushTimeout = 5 * time.Second
+	// ackRetryDelay spaces attempts to send acknowledgements while Redis
+	// cannot be reached.
+	ackRetryDelay = time.Second
+)
 
 func newRedisSubscriberClient(client *redis.Client, cfg redisReadConfig, logger watermill.LoggerAdapter) *redisSubscriberClient {
 	if cfg.ReadAhead < 1 {
@@ -152,9 +158,7 @@ func (c *redisSubscriberClient) XReadGroup(ctx context.Context, a *redis.XReadGr
 		args.Block = -1
 		var ackErr error
 		cmd, ackErr = c.ackAndRead(ctx, acks, &args)
-		if ackErr != nil {
-			c.requeueAcks(acks)
-		}
+		c.afterFailedAcks(acks, ackErr)
 	}
 	streams, err := cmd.Result()
 	if err != nil || len(streams) == 0 || len(streams[0].Messages) == 0 {
@@ -237,16 +241,30 @@ func (c *redisSubscriberClient) takeAcks() map[ackKey][]string {
 	return acks
 }
 
-// requeueAcks puts back acknowledgements that could not be sent; the next
-// read or the timer tries again.
-func (c *redisSubscriberClient) requeueAcks(acks map[ackKey][]string) {
+// afterFailedAcks decides what becomes of acknowledgements whose sending
+// failed with err (nothing to do when err is nil). When Redis could not be
+// reached they are queued again, and the timer tries again after
+// ackRetryDelay unless a read carries them first. When Redis answered with
+// an error (the group or stream was deleted) they are dropped: sending them
+// again would fail again, and an entry left pending is only delivered once
+// more, after MaxIdleTime.
+func (c *redisSubscriberClient) afterFailedAcks(acks map[ackKey][]string, err error) {
+	if err == nil {
+		return
+	}
+	var reply redis.Error
+	if errors.As(err, &reply) {
+		c.logger.Error("Redis refused acknowledgements of handled entries; they will be delivered again after MaxIdleTime", err, nil)
+		return
+	}
+	c.logger.Error("Acknowledging handled Redis stream entries failed; retrying", err, nil)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for k, ids := range acks {
 		c.acks[k] = append(c.acks[k], ids...)
 	}
 	if !c.closed && c.flushing == nil && len(c.acks) > 0 {
-		c.flushing = time.AfterFunc(c.ackDelay, c.flushAcksLater)
+		c.flushing = time.AfterFunc(max(c.ackDelay, ackRetryDelay), c.flushAcksLater)
 	}
 }
 
@@ -256,10 +274,7 @@ func (c *redisSubscriberClient) flushAcksLater() {
 	c.flushing = nil
 	acks := c.takeAcks()
 	c.mu.Unlock()
-	if err := c.sendAcks(acks); err != nil {
-		c.logger.Error("Acknowledging handled Redis stream entries failed; retrying", err, nil)
-		c.requeueAcks(acks)
-	}
+	c.afterFailedAcks(acks, c.sendAcks(acks))
 }
 
 func (c *redisSubscriberClient) sendAcks(acks map[ackKey][]string) error {

@@ -471,3 +471,24 @@ func TestRedisSubscriberClientDropsEntriesThatWaitedInTheBufferTooLong(t *testin
 		t.Fatalf("pending = %d, want 3", n)
 	}
 }
+
+// An acknowledgement Redis refuses (here: the key is not a stream) would be
+// refused again: it is dropped, not retried for ever.
+func TestRedisSubscriberClientDropsAcknowledgementsRedisRefuses(t *testing.T) {
+	t.Parallel()
+	c, counter, _, admin := newCountedSubscriberClient(t, 0, 16, 10*time.Millisecond)
+	notAStream := uniqueName("plainkey")
+	t.Cleanup(func() { admin.Del(context.Background(), notAStream) })
+	if err := admin.Set(context.Background(), notAStream, "x", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.XAck(context.Background(), notAStream, "g", "1-0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the refused acknowledgement dropped", func() bool {
+		trips, _ := counter.count("xack")
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return trips == 1 && len(c.acks) == 0 && c.flushing == nil
+	})
+}
