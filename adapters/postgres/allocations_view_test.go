@@ -105,3 +105,23 @@ func assertAllocations(t *testing.T, view app.AllocationsView, order string, wan
 		t.Errorf("allocations of %s = %v, want %v", order, got, want)
 	}
 }
+
+// A batch written at once (groupCommit) may update one line more than once;
+// it ends as the newest of them, like the updates applied one by one.
+func TestAllocationsViewBatchKeepsTheNewestOfEachLine(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	view := postgres.NewPostgresAllocationsView(newTestDB(t))
+	order, other, sku := unique("o"), unique("o"), unique("LAMP")
+	mustApply(t, view.Allocated(ctx, domain.Allocated{OrderID: other, SKU: sku, BatchRef: "b-old", Version: 1}))
+
+	mustApply(t, view.WriteViewBatch(ctx,
+		postgres.ViewUpdateForTest{OrderID: order, SKU: sku, BatchRef: "b1", Version: 3},
+		postgres.ViewUpdateForTest{OrderID: order, SKU: sku, BatchRef: "b2", Version: 5},
+		postgres.ViewUpdateForTest{OrderID: order, SKU: sku, BatchRef: "", Version: 4},
+		postgres.ViewUpdateForTest{OrderID: other, SKU: sku, BatchRef: "", Version: 2},
+	))
+
+	assertAllocations(t, view, order, []app.Allocation{{SKU: sku, BatchRef: "b2"}})
+	assertAllocations(t, view, other, nil)
+}
