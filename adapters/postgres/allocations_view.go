@@ -8,6 +8,8 @@ import (
 
 	"github.com/lib/pq"
 
+	"allocation/adapters/internal/groupcommit"
+
 	"allocation/app"
 	"allocation/domain"
 )
@@ -18,7 +20,7 @@ import (
 // (last writer by version wins), as in the in-memory view.
 type PostgresAllocationsView struct {
 	db      *sql.DB
-	updates *groupCommit[viewUpdate]
+	updates *groupcommit.Writer[viewUpdate]
 }
 
 // viewUpdate is one event's row; batchRef "" records a deallocation (NULL).
@@ -32,7 +34,7 @@ const viewWriteTimeout = 10 * time.Second
 
 func NewPostgresAllocationsView(db *sql.DB) *PostgresAllocationsView {
 	v := &PostgresAllocationsView{db: db}
-	v.updates = newGroupCommit(viewWriteTimeout, v.write)
+	v.updates = groupcommit.New(viewWriteTimeout, v.write)
 	return v
 }
 
@@ -45,7 +47,7 @@ SET batchref = EXCLUDED.batchref, version = EXCLUDED.version
 WHERE allocations_view.version < EXCLUDED.version`
 
 // Allocated and Deallocated are written together with the updates other
-// handlers make at the same time (groupCommit).
+// handlers make at the same time (groupcommit).
 func (v *PostgresAllocationsView) Allocated(ctx context.Context, e domain.Allocated) error {
 	if err := v.updates.Do(ctx, viewUpdate{orderID: e.OrderID, sku: e.SKU, batchRef: e.BatchRef, version: e.Version}); err != nil {
 		return fmt.Errorf("recording allocation of order %s: %w", e.OrderID, err)

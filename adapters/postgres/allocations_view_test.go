@@ -106,7 +106,7 @@ func assertAllocations(t *testing.T, view app.AllocationsView, order string, wan
 	}
 }
 
-// A batch written at once (groupCommit) may update one line more than once;
+// A batch written at once (groupcommit) may update one line more than once;
 // it ends as the newest of them, like the updates applied one by one.
 func TestAllocationsViewBatchKeepsTheNewestOfEachLine(t *testing.T) {
 	t.Parallel()

@@ -2,7 +2,7 @@ package postgres
 
 import "context"
 
-// WriteViewBatch writes read-model updates as one batch of groupCommit would
+// WriteViewBatch writes read-model updates as one batch of groupcommit would
 // (batchRef "" for a deallocation), for the external tests.
 func (v *PostgresAllocationsView) WriteViewBatch(ctx context.Context, updates ...ViewUpdateForTest) error {
 	batch := make([]viewUpdate, len(updates))

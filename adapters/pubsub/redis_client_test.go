@@ -492,3 +492,67 @@ func TestRedisSubscriberClientDropsAcknowledgementsRedisRefuses(t *testing.T) {
 		return trips == 1 && len(c.acks) == 0 && c.flushing == nil
 	})
 }
+
+// XADDs made at the same time go in shared pipelines, and each returns its
+// own result: a failing one fails alone.
+func TestGroupCommittingClientSharesRoundTripsAndKeepsResultsApart(t *testing.T) {
+	t.Parallel()
+	admin := newTestRedisClient(t)
+	ctx := context.Background()
+	stream, notAStream := uniqueName("gc"), uniqueName("gcplain")
+	t.Cleanup(func() { admin.Del(context.Background(), stream, notAStream) })
+	if err := admin.Set(ctx, notAStream, "x", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	raw := redis.NewClient(&redis.Options{Addr: testRedisAddr()})
+	t.Cleanup(func() { _ = raw.Close() })
+	counter := &roundTripCounter{}
+	raw.AddHook(counter)
+	c := newGroupCommittingClient(raw)
+
+	const n = 50
+	ids := make(chan string, n)
+	errs := make(chan error, n+1)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id, err := c.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: []any{"n", i}}).Result()
+			if err != nil {
+				errs <- err
+				return
+			}
+			ids <- id
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		errs <- c.XAdd(ctx, &redis.XAddArgs{Stream: notAStream, Values: []any{"n", -1}}).Err()
+	}()
+	wg.Wait()
+	close(ids)
+	close(errs)
+
+	seen := map[string]bool{}
+	for id := range ids {
+		if id == "" || seen[id] {
+			t.Fatalf("XADD returned id %q (twice: %v)", id, seen[id])
+		}
+		seen[id] = true
+	}
+	var failed []error
+	for err := range errs {
+		failed = append(failed, err)
+	}
+	if len(seen) != n || len(failed) != 1 || !strings.Contains(failed[0].Error(), "WRONGTYPE") {
+		t.Fatalf("%d XADDs succeeded, errors %v; want %d and the one WRONGTYPE", len(seen), failed, n)
+	}
+	if got := admin.XLen(ctx, stream).Val(); got != n {
+		t.Fatalf("stream holds %d entries, want %d (none added twice)", got, n)
+	}
+	if trips, commands := counter.count("xadd"); commands != n+1 || trips > n+1 {
+		t.Fatalf("%d XADD commands in %d round trips, want %d in at most as many", commands, trips, n+1)
+	}
+}

@@ -137,7 +137,7 @@ func NewRedisStreamsPubSub(cfg RedisStreamsConfig, logger watermill.LoggerAdapte
 
 	client := cfg.newClient()
 	publisher, err := redisstream.NewPublisher(redisstream.PublisherConfig{
-		Client:        sharedClient{client},
+		Client:        newGroupCommittingClient(client),
 		Marshaller:    RedisEntryMarshaller{},
 		DefaultMaxlen: cfg.MaxLen,
 	}, logger)

@@ -1,4 +1,5 @@
-package postgres
+// Package groupcommit gathers concurrent writes into one round trip.
+package groupcommit
 
 import (
 	"context"
@@ -6,42 +7,45 @@ import (
 	"time"
 )
 
-// groupCommit gathers concurrent writes into one statement and one commit.
+// Writer gathers concurrent writes into one batch: one statement and one
+// commit for a database, one pipeline for Redis.
 // A write joins the queue; when no batch is being written, a writer
 // goroutine starts and writes what has gathered, again and again until the
 // queue is empty. Nothing waits for company: a lone write goes at once, and
 // writes arriving while a batch is out go together in the next one. Each
 // caller returns when the batch holding its write is done.
 //
-// Why: the read model's handlers (4 at a time per consumer group) each
-// wrote one row in a transaction of its own; PostgreSQL's cost per commit
-// and per round trip, not per row, dominated (BENCHMARKS.md).
+// Why: event handlers run 4 at a time per consumer group, and each wrote in
+// a round trip (and, to PostgreSQL, a commit) of its own; the cost per round
+// trip and per commit, not per row, dominated (BENCHMARKS.md).
 //
 // If a batch of several fails, each of its writes is tried alone, so that
 // one bad write cannot fail the others (which would be retried and, in the
 // end, parked with it).
-type groupCommit[T any] struct {
+type Writer[T any] struct {
 	write   func(ctx context.Context, items []T) error
 	timeout time.Duration
 
 	mu      sync.Mutex
-	queue   []groupCommitWrite[T]
+	queue   []pendingWrite[T]
 	writing bool
 }
 
-type groupCommitWrite[T any] struct {
+type pendingWrite[T any] struct {
 	item T
 	done chan error
 }
 
-func newGroupCommit[T any](timeout time.Duration, write func(ctx context.Context, items []T) error) *groupCommit[T] {
-	return &groupCommit[T]{write: write, timeout: timeout}
+// New returns a Writer that writes batches with write, each within timeout.
+// write may set results on the items (pointers) before it returns.
+func New[T any](timeout time.Duration, write func(ctx context.Context, items []T) error) *Writer[T] {
+	return &Writer[T]{write: write, timeout: timeout}
 }
 
 // Do writes item with whatever else is waiting. If ctx ends first Do
 // returns its error; the write may still happen (writes are idempotent).
-func (g *groupCommit[T]) Do(ctx context.Context, item T) error {
-	w := groupCommitWrite[T]{item: item, done: make(chan error, 1)}
+func (g *Writer[T]) Do(ctx context.Context, item T) error {
+	w := pendingWrite[T]{item: item, done: make(chan error, 1)}
 	g.mu.Lock()
 	g.queue = append(g.queue, w)
 	if !g.writing {
@@ -58,7 +62,7 @@ func (g *groupCommit[T]) Do(ctx context.Context, item T) error {
 }
 
 // writeAll writes batches until the queue is empty.
-func (g *groupCommit[T]) writeAll() {
+func (g *Writer[T]) writeAll() {
 	for {
 		g.mu.Lock()
 		batch := g.queue
@@ -73,7 +77,7 @@ func (g *groupCommit[T]) writeAll() {
 	}
 }
 
-func (g *groupCommit[T]) writeBatch(batch []groupCommitWrite[T]) {
+func (g *Writer[T]) writeBatch(batch []pendingWrite[T]) {
 	items := make([]T, len(batch))
 	for i, w := range batch {
 		items[i] = w.item
@@ -90,7 +94,7 @@ func (g *groupCommit[T]) writeBatch(batch []groupCommitWrite[T]) {
 	}
 }
 
-func (g *groupCommit[T]) writeWithTimeout(items []T) error {
+func (g *Writer[T]) writeWithTimeout(items []T) error {
 	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
 	defer cancel()
 	return g.write(ctx, items)

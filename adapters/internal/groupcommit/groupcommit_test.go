@@ -1,4 +1,4 @@
-package postgres
+package groupcommit
 
 import (
 	"context"
@@ -44,7 +44,7 @@ func waitStarted(t *testing.T, w *gatedWriter) {
 }
 
 // waitQueued waits until n writes wait in the queue.
-func waitQueued(t *testing.T, g *groupCommit[int], n int) {
+func waitQueued(t *testing.T, g *Writer[int], n int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -61,9 +61,9 @@ func waitQueued(t *testing.T, g *groupCommit[int], n int) {
 	}
 }
 
-func TestGroupCommitWritesWhatGatheredDuringABatchInTheNextOne(t *testing.T) {
+func TestWritesWhatGatheredDuringABatchInTheNextOne(t *testing.T) {
 	w := newGatedWriter()
-	g := newGroupCommit(time.Second, w.write)
+	g := New(time.Second, w.write)
 	results := make(chan error, 4)
 	do := func(i int) { results <- g.Do(context.Background(), i) }
 
@@ -89,7 +89,7 @@ func TestGroupCommitWritesWhatGatheredDuringABatchInTheNextOne(t *testing.T) {
 	}
 }
 
-func TestGroupCommitTriesEachWriteAloneWhenABatchFails(t *testing.T) {
+func TestTriesEachWriteAloneWhenABatchFails(t *testing.T) {
 	bad := errors.New("bad row")
 	w := newGatedWriter()
 	w.failIf = func(items []int) error {
@@ -100,7 +100,7 @@ func TestGroupCommitTriesEachWriteAloneWhenABatchFails(t *testing.T) {
 		}
 		return nil
 	}
-	g := newGroupCommit(time.Second, w.write)
+	g := New(time.Second, w.write)
 	results := map[int]chan error{}
 	for i := 1; i <= 3; i++ {
 		results[i] = make(chan error, 1)
@@ -124,9 +124,9 @@ func TestGroupCommitTriesEachWriteAloneWhenABatchFails(t *testing.T) {
 	}
 }
 
-func TestGroupCommitCallerStopsWaitingWhenItsContextEnds(t *testing.T) {
+func TestCallerStopsWaitingWhenItsContextEnds(t *testing.T) {
 	w := newGatedWriter()
-	g := newGroupCommit(time.Second, w.write)
+	g := New(time.Second, w.write)
 	ctx, cancel := context.WithCancel(context.Background())
 	result := make(chan error, 1)
 	go func() { result <- g.Do(ctx, 1) }()
