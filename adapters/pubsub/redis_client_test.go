@@ -493,9 +493,10 @@ func TestRedisSubscriberClientDropsAcknowledgementsRedisRefuses(t *testing.T) {
 	})
 }
 
-// XADDs made at the same time go in shared pipelines, and each returns its
-// own result: a failing one fails alone.
-func TestGroupCommittingClientSharesRoundTripsAndKeepsResultsApart(t *testing.T) {
+// XADDs made at the same time (they share pipelines: groupcommit's tests
+// show the batching) each return their own result: a failing one fails
+// alone, and none is added twice.
+func TestGroupCommittingClientConcurrentXAddsEachGetTheirOwnResult(t *testing.T) {
 	t.Parallel()
 	admin := newTestRedisClient(t)
 	ctx := context.Background()
@@ -552,7 +553,39 @@ func TestGroupCommittingClientSharesRoundTripsAndKeepsResultsApart(t *testing.T)
 	if got := admin.XLen(ctx, stream).Val(); got != n {
 		t.Fatalf("stream holds %d entries, want %d (none added twice)", got, n)
 	}
-	if trips, commands := counter.count("xadd"); commands != n+1 || trips > n+1 {
-		t.Fatalf("%d XADD commands in %d round trips, want %d in at most as many", commands, trips, n+1)
+	if _, commands := counter.count("xadd"); commands != n+1 {
+		t.Fatalf("%d XADD commands sent, want %d: each once", commands, n+1)
+	}
+}
+
+// One pipeline holding a failing XADD among good ones: each gets its own
+// result and the batch as a whole does not fail, since groupcommit would
+// then add every good one again, alone.
+func TestGroupCommittingClientBatchWithAFailingXAddFailsOnlyThatOne(t *testing.T) {
+	t.Parallel()
+	admin := newTestRedisClient(t)
+	ctx := context.Background()
+	stream, notAStream := uniqueName("gcb"), uniqueName("gcbplain")
+	t.Cleanup(func() { admin.Del(context.Background(), stream, notAStream) })
+	if err := admin.Set(ctx, notAStream, "x", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	raw := redis.NewClient(&redis.Options{Addr: testRedisAddr()})
+	t.Cleanup(func() { _ = raw.Close() })
+	c := newGroupCommittingClient(raw)
+
+	adds := []*pendingXAdd{
+		{args: &redis.XAddArgs{Stream: stream, Values: []any{"n", 1}}},
+		{args: &redis.XAddArgs{Stream: notAStream, Values: []any{"n", 2}}},
+		{args: &redis.XAddArgs{Stream: stream, Values: []any{"n", 3}}},
+	}
+	if err := c.addAll(ctx, adds); err != nil {
+		t.Fatalf("the batch failed as a whole: %v", err)
+	}
+	if adds[0].err != nil || adds[0].id == "" || adds[2].err != nil || adds[2].id == "" {
+		t.Fatalf("good XADDs: %+v, %+v; want ids and no errors", adds[0], adds[2])
+	}
+	if adds[1].err == nil || !strings.Contains(adds[1].err.Error(), "WRONGTYPE") {
+		t.Fatalf("failing XADD: %v, want its WRONGTYPE", adds[1].err)
 	}
 }
