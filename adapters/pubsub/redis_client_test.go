@@ -493,23 +493,30 @@ func TestRedisSubscriberClientDropsAcknowledgementsRedisRefuses(t *testing.T) {
 	})
 }
 
-// XADDs made at the same time (they share pipelines: groupcommit's tests
-// show the batching) each return their own result: a failing one fails
-// alone, and none is added twice.
-func TestGroupCommittingClientConcurrentXAddsEachGetTheirOwnResult(t *testing.T) {
-	t.Parallel()
+// newGroupCommittingTestClient is a groupCommittingClient with a counting
+// hook, a stream name, and a key that is not a stream (XADD to it fails).
+func newGroupCommittingTestClient(t *testing.T) (groupCommittingClient, *roundTripCounter, *redis.Client, string, string) {
+	t.Helper()
 	admin := newTestRedisClient(t)
-	ctx := context.Background()
 	stream, notAStream := uniqueName("gc"), uniqueName("gcplain")
 	t.Cleanup(func() { admin.Del(context.Background(), stream, notAStream) })
-	if err := admin.Set(ctx, notAStream, "x", 0).Err(); err != nil {
+	if err := admin.Set(context.Background(), notAStream, "x", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
 	raw := redis.NewClient(&redis.Options{Addr: testRedisAddr()})
 	t.Cleanup(func() { _ = raw.Close() })
 	counter := &roundTripCounter{}
 	raw.AddHook(counter)
-	c := newGroupCommittingClient(raw)
+	return newGroupCommittingClient(raw), counter, admin, stream, notAStream
+}
+
+// XADDs made at the same time (they share pipelines: groupcommit's tests
+// show the batching) each return their own result: a failing one fails
+// alone, and none is added twice.
+func TestGroupCommittingClientConcurrentXAddsEachGetTheirOwnResult(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c, counter, admin, stream, notAStream := newGroupCommittingTestClient(t)
 
 	const n = 50
 	ids := make(chan string, n)
@@ -563,16 +570,8 @@ func TestGroupCommittingClientConcurrentXAddsEachGetTheirOwnResult(t *testing.T)
 // then add every good one again, alone.
 func TestGroupCommittingClientBatchWithAFailingXAddFailsOnlyThatOne(t *testing.T) {
 	t.Parallel()
-	admin := newTestRedisClient(t)
 	ctx := context.Background()
-	stream, notAStream := uniqueName("gcb"), uniqueName("gcbplain")
-	t.Cleanup(func() { admin.Del(context.Background(), stream, notAStream) })
-	if err := admin.Set(ctx, notAStream, "x", 0).Err(); err != nil {
-		t.Fatal(err)
-	}
-	raw := redis.NewClient(&redis.Options{Addr: testRedisAddr()})
-	t.Cleanup(func() { _ = raw.Close() })
-	c := newGroupCommittingClient(raw)
+	c, _, _, stream, notAStream := newGroupCommittingTestClient(t)
 
 	adds := []*pendingXAdd{
 		{args: &redis.XAddArgs{Stream: stream, Values: []any{"n", 1}}},
