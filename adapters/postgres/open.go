@@ -19,11 +19,48 @@ const maxIdleConns = 16
 // watermill-sql's JSON columns work with it. Every connection keeps its
 // queries with arguments prepared (statementCachingConnector).
 func Open(ctx context.Context, databaseURL string) (*sql.DB, error) {
+	return open(ctx, databaseURL, func(*pq.Config) {})
+}
+
+// OpenAsynchronousCommit is Open with synchronous_commit off on every
+// connection: COMMIT returns once the transaction is in PostgreSQL's
+// write-ahead log buffer, before the log is flushed to disk (about 0.1 ms
+// instead of 0.25 ms per commit on an idle machine here). A crash of the
+// database server (not of the service) can lose the last transactions
+// that were committed this way; it cannot corrupt anything or make a
+// later transaction survive without them, because the log is flushed in
+// order. So use it only for writes that some later synchronous commit
+// vouches for: on the SQL broker, an event handler's writes are followed
+// by the subscriber's acknowledgement, committed synchronously, and once
+// that is on disk so is everything the handler committed before it; if the
+// acknowledgement is lost too, the event is delivered again. Unless the
+// URL names one, the pool's connections carry the application_name
+// AsynchronousCommitApplicationName, so that pg_stat_activity tells them apart.
+func OpenAsynchronousCommit(ctx context.Context, databaseURL string) (*sql.DB, error) {
+	return open(ctx, databaseURL, func(cfg *pq.Config) {
+		runtime := make(map[string]string, len(cfg.Runtime)+1)
+		for k, v := range cfg.Runtime {
+			runtime[k] = v
+		}
+		runtime["synchronous_commit"] = "off"
+		cfg.Runtime = runtime
+		if cfg.ApplicationName == "" {
+			cfg.ApplicationName = AsynchronousCommitApplicationName
+		}
+	})
+}
+
+// AsynchronousCommitApplicationName is the application_name of
+// OpenAsynchronousCommit's connections.
+const AsynchronousCommitApplicationName = "allocation-event-handlers"
+
+func open(ctx context.Context, databaseURL string, configure func(*pq.Config)) (*sql.DB, error) {
 	cfg, err := pq.NewConfig(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("parsing database URL: %w", err)
 	}
 	cfg.BinaryParameters = true
+	configure(&cfg)
 	connector, err := pq.NewConnectorConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("configuring database connection: %w", err)

@@ -29,6 +29,12 @@ type BrokerConfig struct {
 	RedisAddr string
 	// DB is the PostgreSQL pool (KindSQL); the caller owns it.
 	DB *sql.DB
+	// HandlerDB, when set, is the pool through which HandlerPublisher
+	// inserts (KindSQL): another pool on the same database, typically with
+	// asynchronous commit (postgres.OpenAsynchronousCommit), which is safe
+	// there because the subscriber's acknowledgement is committed
+	// synchronously after the handler. The caller owns it.
+	HandlerDB *sql.DB
 	// SQLPollInterval is how often an idle SQL subscriber polls (KindSQL).
 	SQLPollInterval time.Duration
 	// TopicPrefix, when set, prefixes every topic (NamespacedPubSub).
@@ -51,7 +57,12 @@ type Broker struct {
 	// through PubSub.
 	RelayPublisher message.Publisher
 	FlushRelay     func(context.Context) error
-	closers        []func() error
+	// HandlerPublisher is for what event handlers publish as the effect of
+	// an event (external events), topic prefix applied: on the SQL broker
+	// with a HandlerDB, it inserts through that pool; otherwise it is
+	// PubSub's publisher.
+	HandlerPublisher message.Publisher
+	closers          []func() error
 }
 
 // Close releases the broker's connections.
@@ -95,12 +106,26 @@ func OpenBroker(lifetime context.Context, cfg BrokerConfig, logger watermill.Log
 		// No Ping: the caller owns the database and checks it.
 		b.closers = append(b.closers, sqlPS.Close)
 		raw = sqlPS
+		if cfg.HandlerDB != nil {
+			handlerPublisher, err := sqlPS.PublisherOn(cfg.HandlerDB)
+			if err != nil {
+				return nil, errors.Join(err, b.Close())
+			}
+			b.closers = append(b.closers, handlerPublisher.Close)
+			b.HandlerPublisher = handlerPublisher
+		}
 	default:
 		return nil, fmt.Errorf("broker %q is not supported: use %s, %s or %s", cfg.Kind, KindMemory, KindRedis, KindSQL)
 	}
 	b.PubSub = raw
 	if cfg.TopicPrefix != "" {
 		b.PubSub = NewNamespacedPubSub(raw, cfg.TopicPrefix)
+		if b.HandlerPublisher != nil {
+			b.HandlerPublisher = NewNamespacedPublisher(b.HandlerPublisher, cfg.TopicPrefix)
+		}
+	}
+	if b.HandlerPublisher == nil {
+		b.HandlerPublisher = b.PubSub.Publisher()
 	}
 	if err := b.openPoisonQueue(lifetime, cfg); err != nil {
 		return nil, errors.Join(err, b.Close())

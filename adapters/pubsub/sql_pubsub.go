@@ -111,15 +111,11 @@ func NewSQLPubSub(db *sql.DB, cfg SQLConfig, logger watermill.LoggerAdapter) (*S
 		cfg.BatchSize = DefaultSQLBatchSize
 	}
 	p := &SQLPubSub{db: db, cfg: cfg, logger: logger}
-	publisher, err := wsql.NewPublisher(db, wsql.PublisherConfig{
-		SchemaAdapter: SQLSchemaAdapter(cfg.BatchSize),
-		// Tables are created by ensureTopic, under a lock.
-		AutoInitializeSchema: false,
-	}, logger)
+	publisher, err := p.newPublisher(db)
 	if err != nil {
 		return nil, err
 	}
-	p.publisher = &sqlPublisher{pubsub: p, publisher: publisher}
+	p.publisher = publisher
 	return p, nil
 }
 
@@ -127,6 +123,29 @@ func NewSQLPubSub(db *sql.DB, cfg SQLConfig, logger watermill.LoggerAdapter) (*S
 // a watermill-sql publisher on the transaction with SQLSchemaAdapter and
 // initialise its topics with InitializeTopics first.
 func (p *SQLPubSub) Publisher() message.Publisher { return p.publisher }
+
+// PublisherOn is a publisher to this broker's topics that inserts through
+// db, another pool on the same database (one with asynchronous commit, for
+// instance). Topic tables are still created through the broker's own pool.
+// The caller owns db; Close does not close it.
+func (p *SQLPubSub) PublisherOn(db *sql.DB) (message.Publisher, error) {
+	if db == nil {
+		return nil, errors.New("sql pub/sub: no database for the publisher")
+	}
+	return p.newPublisher(db)
+}
+
+func (p *SQLPubSub) newPublisher(db *sql.DB) (*sqlPublisher, error) {
+	publisher, err := wsql.NewPublisher(db, wsql.PublisherConfig{
+		SchemaAdapter: SQLSchemaAdapter(p.cfg.BatchSize),
+		// Tables are created by ensureTopic, under a lock.
+		AutoInitializeSchema: false,
+	}, p.logger)
+	if err != nil {
+		return nil, err
+	}
+	return &sqlPublisher{pubsub: p, publisher: publisher}, nil
+}
 
 // ConcurrentSubscriber is Subscriber: watermill-sql's subscribers of one
 // group take turns, so a group is handled one message at a time anyway.

@@ -44,6 +44,15 @@ type Service struct {
 	PubSub app.PubSub
 
 	db *sql.DB
+	// handlerDB is the pool of event handlers' own writes (read model,
+	// handled events, external events) on the SQL broker: asynchronous
+	// commit, vouched for by the subscriber's synchronous acknowledgement
+	// (postgres.OpenAsynchronousCommit). With other brokers the
+	// acknowledgement is not in PostgreSQL, so those writes use db.
+	handlerDB *sql.DB
+	// handlerPublisher is what event handlers publish external events on
+	// (pubsub.Broker.HandlerPublisher, with publisher metrics).
+	handlerPublisher message.Publisher
 	// relay is where the outbox relay publishes when the broker has a
 	// publisher of its own for it (Redis: pipelined); zero otherwise.
 	relay postgres.RelayDestination
@@ -135,7 +144,7 @@ func New(cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
 	if cfg.SMTPAddr != "" {
 		notifier = notify.NewSMTPNotifier(cfg.SMTPAddr, cfg.SMTPFrom, []string{cfg.NotifyTo})
 	}
-	lineAllocated, err := external.NewLineAllocatedPublisher(ps.Publisher())
+	lineAllocated, err := external.NewLineAllocatedPublisher(s.handlerPublisher)
 	if err != nil {
 		return nil, err
 	}
@@ -187,10 +196,19 @@ func (s *Service) newPubSub(logger watermill.LoggerAdapter) (app.PubSub, error) 
 			return nil, err
 		}
 		cfg.DB = db
+		handlerDB, err := s.handlerDatabase(ctx)
+		if err != nil {
+			return nil, err
+		}
+		cfg.HandlerDB = handlerDB
 	}
 	broker, err := pubsub.OpenBroker(s.lifetime, cfg, logger)
 	if err != nil {
 		return nil, err
+	}
+	s.handlerPublisher, err = s.Metrics.DecoratePublisher(broker.HandlerPublisher)
+	if err != nil {
+		return nil, errors.Join(err, broker.Close())
 	}
 	s.closers = append(s.closers, broker.Close)
 	if broker.Ping != nil {
@@ -211,7 +229,7 @@ func (s *Service) newStore(ps app.PubSub, bus *app.MessageBus, logger watermill.
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		return uow, view, postgres.NewPostgresHandledEvents(s.db), nil
+		return uow, view, postgres.NewPostgresHandledEvents(s.handlerWrites()), nil
 	default:
 		return nil, nil, nil, fmt.Errorf("STORE=%s is not supported", s.Config.Store)
 	}
@@ -277,7 +295,33 @@ func (s *Service) newPostgresStore(ps app.PubSub, logger watermill.LoggerAdapter
 		// that will never finish.
 		s.workers = append(s.workers, relay.Run)
 	}
-	return uow, postgres.NewPostgresAllocationsView(db), nil
+	return uow, postgres.NewPostgresAllocationsView(s.handlerWrites()), nil
+}
+
+// handlerWrites is the pool for event handlers' own writes: handlerDB on
+// the SQL broker, else the store's.
+func (s *Service) handlerWrites() *sql.DB {
+	if s.handlerDB != nil {
+		return s.handlerDB
+	}
+	return s.db
+}
+
+// handlerDatabase opens handlerDB once (SQL broker). A crash of PostgreSQL
+// may lose the last writes committed through it, but only together with
+// the acknowledgements of the events that caused them, which are then
+// delivered and handled again; see postgres.OpenAsynchronousCommit.
+func (s *Service) handlerDatabase(ctx context.Context) (*sql.DB, error) {
+	if s.handlerDB != nil {
+		return s.handlerDB, nil
+	}
+	db, err := postgres.OpenAsynchronousCommit(ctx, s.Config.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to PostgreSQL (event handlers' pool): %w", err)
+	}
+	s.handlerDB = db
+	s.closers = append(s.closers, db.Close)
+	return db, nil
 }
 
 // database opens the PostgreSQL pool once; store and SQL broker share it.
