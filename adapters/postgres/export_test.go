@@ -16,3 +16,16 @@ type ViewUpdateForTest struct {
 	OrderID, SKU, BatchRef string
 	Version                int
 }
+
+// IdleWaits is how many times the relay has begun to wait while idle.
+func (r *OutboxRelay) IdleWaits() int64 { return r.backoff.idleWaits.Load() }
+
+// Notified takes a pending notification, without waiting.
+func (s *OutboxSignal) Notified() bool {
+	select {
+	case <-s.notified():
+		return true
+	default:
+		return false
+	}
+}

@@ -32,7 +32,7 @@ const (
 
 // ForwarderOutbox stores events, enveloped with their destination topic,
 // on OutboxTopic in the transaction (BROKER=memory or redis); the relay
-// made by NewOutboxForwarder publishes them to the broker after commit.
+// made by NewOutboxRelay publishes them to the broker after commit.
 func ForwarderOutbox(logger watermill.LoggerAdapter) OutboxPublisherFactory {
 	return func(tx *sql.Tx) (message.Publisher, error) {
 		p, err := newTxPublisher(tx, logger)
@@ -54,13 +54,34 @@ type RelayDestination struct {
 	Flush func(context.Context) error
 }
 
-// NewOutboxForwarder returns the relay from OutboxTopic to the destination,
+// RelayPolling is how the outbox relay polls the outbox table.
+type RelayPolling struct {
+	// Interval between polls while events flow, and for IdleInterval
+	// after the last one. Default DefaultOutboxPollInterval.
+	Interval time.Duration
+	// IdleInterval between polls once no event has come for that long;
+	// an idle relay also polls at once when Signal says that this process
+	// committed events. Zero never idles: a poll every Interval.
+	IdleInterval time.Duration
+	// Signal is notified by this process's unit of work after it commits
+	// events (WithCommitSignal); nil: an idle relay polls every
+	// IdleInterval only.
+	Signal *OutboxSignal
+}
+
+// OutboxRelay relays the outbox to the broker (a Watermill forwarder).
+type OutboxRelay struct {
+	forwarder *forwarder.Forwarder
+	backoff   *relayBackoff
+}
+
+// NewOutboxRelay returns the relay from OutboxTopic to the destination,
 // keeping message UUIDs and metadata. It is not started: call Run(ctx) and
 // Close() when done; Running() is closed once it consumes. Events committed
 // while no relay runs wait in the outbox. Several relays may run at once.
-func NewOutboxForwarder(db *sql.DB, destination RelayDestination, pollInterval time.Duration, logger watermill.LoggerAdapter) (*forwarder.Forwarder, error) {
-	if pollInterval <= 0 {
-		pollInterval = DefaultOutboxPollInterval
+func NewOutboxRelay(db *sql.DB, destination RelayDestination, polling RelayPolling, logger watermill.LoggerAdapter) (*OutboxRelay, error) {
+	if polling.Interval <= 0 {
+		polling.Interval = DefaultOutboxPollInterval
 	}
 	if logger == nil {
 		logger = watermill.NopLogger{}
@@ -69,10 +90,11 @@ func NewOutboxForwarder(db *sql.DB, destination RelayDestination, pollInterval t
 	if destination.Flush != nil {
 		offsets = flushingOffsetsAdapter{OffsetsAdapter: offsets, flush: destination.Flush, logger: logger}
 	}
+	backoff := newRelayBackoff(polling.Interval, polling.IdleInterval, polling.Signal)
 	subscriber, err := watermillsql.NewSubscriber(db, watermillsql.SubscriberConfig{
 		ConsumerGroup:    outboxConsumerGroup,
-		PollInterval:     pollInterval,
-		BackoffManager:   NewBatchingBackoff(pollInterval, pollInterval, time.Second),
+		PollInterval:     polling.Interval,
+		BackoffManager:   backoff,
 		SchemaAdapter:    watermillsql.DefaultPostgreSQLSchema{},
 		OffsetsAdapter:   offsets,
 		InitializeSchema: true,
@@ -87,5 +109,23 @@ func NewOutboxForwarder(db *sql.DB, destination RelayDestination, pollInterval t
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("creating outbox forwarder: %w", err), subscriber.Close())
 	}
-	return f, nil
+	return &OutboxRelay{forwarder: f, backoff: backoff}, nil
+}
+
+// Run relays until ctx is cancelled.
+func (r *OutboxRelay) Run(ctx context.Context) error {
+	// An idle relay waits for a signal inside the subscriber's polling
+	// loop; end that wait, or closing would wait for the idle interval.
+	stopWaiting := context.AfterFunc(ctx, r.backoff.stop)
+	defer stopWaiting()
+	return r.forwarder.Run(ctx)
+}
+
+// Running is closed once the relay consumes.
+func (r *OutboxRelay) Running() chan struct{} { return r.forwarder.Running() }
+
+// Close stops the relay.
+func (r *OutboxRelay) Close() error {
+	r.backoff.stop()
+	return r.forwarder.Close()
 }

@@ -102,7 +102,7 @@ func TestOutboxRelayRecordsABatchOnlyAfterTheDestinationFlushed(t *testing.T) {
 // runRelay runs an outbox relay to the destination until the test ends.
 func runRelay(t *testing.T, db *sql.DB, destination postgres.RelayDestination) {
 	t.Helper()
-	relay, err := postgres.NewOutboxForwarder(db, destination, 0, watermill.NopLogger{})
+	relay, err := postgres.NewOutboxRelay(db, destination, postgres.RelayPolling{}, watermill.NopLogger{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,11 +29,15 @@ func (t *transaction) Commit(ctx context.Context) error {
 	}
 	t.done = true
 	products := t.seenBySKU()
-	if err := t.writeAndPublish(ctx, products); err != nil {
+	published, err := t.writeAndPublish(ctx, products)
+	if err != nil {
 		return errors.Join(err, t.rollback())
 	}
 	if err := t.tx.Commit(); err != nil {
 		return asConflict(fmt.Errorf("committing: %w", err), firstSKU(products))
+	}
+	if published > 0 {
+		t.uow.commitSignal.Notify()
 	}
 	// Events are forgotten only now, so that a failed commit leaves the
 	// products as they were.
@@ -78,7 +82,9 @@ func firstSKU(products []*seenProduct) string {
 	return products[0].product.SKU()
 }
 
-func (t *transaction) writeAndPublish(ctx context.Context, products []*seenProduct) error {
+// writeAndPublish writes the products' changes and stores their events in
+// the outbox; it returns how many events it stored.
+func (t *transaction) writeAndPublish(ctx context.Context, products []*seenProduct) (int, error) {
 	var (
 		writes    productWrites
 		unchanged []*seenProduct
@@ -89,7 +95,7 @@ func (t *transaction) writeAndPublish(ctx context.Context, products []*seenProdu
 	for _, s := range products {
 		if s.changed() {
 			if err := writeProductRow(ctx, t.tx, s); err != nil {
-				return err
+				return 0, err
 			}
 			writes.add(s)
 		} else {
@@ -98,15 +104,15 @@ func (t *transaction) writeAndPublish(ctx context.Context, products []*seenProdu
 		events = append(events, s.product.Events()...)
 	}
 	if err := checkUnchanged(ctx, t.tx, unchanged); err != nil {
-		return err
+		return 0, err
 	}
 	if err := writes.exec(ctx, t.tx); err != nil {
-		return asConflict(err, firstSKU(products))
+		return 0, asConflict(err, firstSKU(products))
 	}
 	if err := t.publish(ctx, events); err != nil {
-		return asConflict(err, firstSKU(products))
+		return 0, asConflict(err, firstSKU(products))
 	}
-	return nil
+	return len(events), nil
 }
 
 // publish stores the events through an event bus on a publisher bound to

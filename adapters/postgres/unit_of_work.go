@@ -25,13 +25,23 @@ type PostgresUnitOfWork struct {
 	db                 *sql.DB
 	newOutboxPublisher OutboxPublisherFactory
 	logger             watermill.LoggerAdapter
+	commitSignal       *OutboxSignal
+}
+
+// UnitOfWorkOption configures a PostgresUnitOfWork.
+type UnitOfWorkOption func(*PostgresUnitOfWork)
+
+// WithCommitSignal notifies signal after every commit that stored events,
+// so that this process's outbox relay relays them at once (RelayPolling).
+func WithCommitSignal(signal *OutboxSignal) UnitOfWorkOption {
+	return func(u *PostgresUnitOfWork) { u.commitSignal = signal }
 }
 
 // NewPostgresUnitOfWork returns a store on db whose transactions publish
 // their events with a publisher made by newOutboxPublisher (SQLOutbox or
 // ForwarderOutbox). The schema must be migrated and the outbox topics
 // initialised (InitializeSQLTopics) before the first commit.
-func NewPostgresUnitOfWork(db *sql.DB, newOutboxPublisher OutboxPublisherFactory, logger watermill.LoggerAdapter) (*PostgresUnitOfWork, error) {
+func NewPostgresUnitOfWork(db *sql.DB, newOutboxPublisher OutboxPublisherFactory, logger watermill.LoggerAdapter, options ...UnitOfWorkOption) (*PostgresUnitOfWork, error) {
 	switch {
 	case db == nil:
 		return nil, errors.New("postgres unit of work: no database")
@@ -41,7 +51,11 @@ func NewPostgresUnitOfWork(db *sql.DB, newOutboxPublisher OutboxPublisherFactory
 	if logger == nil {
 		logger = watermill.NopLogger{}
 	}
-	return &PostgresUnitOfWork{db: db, newOutboxPublisher: newOutboxPublisher, logger: logger}, nil
+	u := &PostgresUnitOfWork{db: db, newOutboxPublisher: newOutboxPublisher, logger: logger}
+	for _, option := range options {
+		option(u)
+	}
+	return u, nil
 }
 
 // Begin starts a database transaction. Cancelling ctx rolls it back.

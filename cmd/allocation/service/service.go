@@ -271,7 +271,10 @@ func (s *Service) newPostgresStore(ps app.PubSub, logger watermill.LoggerAdapter
 	if err := postgres.InitializeSQLTopics(ctx, db, topics); err != nil {
 		return nil, nil, fmt.Errorf("creating outbox tables: %w", err)
 	}
-	uow, err := postgres.NewPostgresUnitOfWork(db, outbox, logger)
+	// The relay (when there is one) polls at once after this process
+	// commits events, and rarely while it is idle.
+	commits := postgres.NewOutboxSignal()
+	uow, err := postgres.NewPostgresUnitOfWork(db, outbox, logger, postgres.WithCommitSignal(commits))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -284,7 +287,11 @@ func (s *Service) newPostgresStore(ps app.PubSub, logger watermill.LoggerAdapter
 			}
 			destination = postgres.RelayDestination{Publisher: pub, Flush: s.relay.Flush}
 		}
-		relay, err := postgres.NewOutboxForwarder(db, destination, s.Config.OutboxPollInterval, logger)
+		relay, err := postgres.NewOutboxRelay(db, destination, postgres.RelayPolling{
+			Interval:     s.Config.OutboxPollInterval,
+			IdleInterval: s.Config.OutboxIdlePollInterval,
+			Signal:       commits,
+		}, logger)
 		if err != nil {
 			return nil, nil, err
 		}
