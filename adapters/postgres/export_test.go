@@ -18,14 +18,4 @@ type ViewUpdateForTest struct {
 }
 
 // IdleWaits is how many times the relay has begun to wait while idle.
-func (r *OutboxRelay) IdleWaits() int64 { return r.backoff.idleWaits.Load() }
-
-// Notified takes a pending notification, without waiting.
-func (s *OutboxSignal) Notified() bool {
-	select {
-	case <-s.notified():
-		return true
-	default:
-		return false
-	}
-}
+func (r *OutboxRelay) IdleWaits() int64 { return r.backoff.IdleWaits() }

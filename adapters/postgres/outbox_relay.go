@@ -12,6 +12,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/components/forwarder"
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"allocation/adapters/internal/idlepoll"
 	"allocation/app"
 )
 
@@ -54,7 +55,17 @@ type RelayDestination struct {
 	Flush func(context.Context) error
 }
 
-// RelayPolling is how the outbox relay polls the outbox table.
+// OutboxSignal says that this process committed events to the outbox
+// (NewOutboxSignal; Notify never blocks, and notifications merge).
+type OutboxSignal = idlepoll.Signal
+
+func NewOutboxSignal() *OutboxSignal { return idlepoll.NewSignal() }
+
+// RelayPolling is how the outbox relay polls the outbox table. Polling
+// every 2 ms while idle kept ~0.15 core of the service and ~0.1 core of
+// PostgreSQL busy (measured); events committed by another process are
+// relayed by that process's relay, or by this one within IdleInterval if
+// it died first.
 type RelayPolling struct {
 	// Interval between polls while events flow, and for IdleInterval
 	// after the last one. Default DefaultOutboxPollInterval.
@@ -64,15 +75,15 @@ type RelayPolling struct {
 	// committed events. Zero never idles: a poll every Interval.
 	IdleInterval time.Duration
 	// Signal is notified by this process's unit of work after it commits
-	// events (WithCommitSignal); nil: an idle relay polls every
-	// IdleInterval only.
+	// events (WithCommitNotify(signal.Notify)); nil: an idle relay polls
+	// every IdleInterval only.
 	Signal *OutboxSignal
 }
 
 // OutboxRelay relays the outbox to the broker (a Watermill forwarder).
 type OutboxRelay struct {
 	forwarder *forwarder.Forwarder
-	backoff   *relayBackoff
+	backoff   *idlepoll.Backoff
 }
 
 // NewOutboxRelay returns the relay from OutboxTopic to the destination,
@@ -90,7 +101,9 @@ func NewOutboxRelay(db *sql.DB, destination RelayDestination, polling RelayPolli
 	if destination.Flush != nil {
 		offsets = flushingOffsetsAdapter{OffsetsAdapter: offsets, flush: destination.Flush, logger: logger}
 	}
-	backoff := newRelayBackoff(polling.Interval, polling.IdleInterval, polling.Signal)
+	// Between polls while events flow: BatchingBackoff, so that they
+	// gather; once idle, a wait for this process's commits.
+	backoff := idlepoll.New(NewBatchingBackoff(polling.Interval, polling.Interval, time.Second), polling.IdleInterval, polling.Signal)
 	subscriber, err := watermillsql.NewSubscriber(db, watermillsql.SubscriberConfig{
 		ConsumerGroup:    outboxConsumerGroup,
 		PollInterval:     polling.Interval,
@@ -116,7 +129,7 @@ func NewOutboxRelay(db *sql.DB, destination RelayDestination, polling RelayPolli
 func (r *OutboxRelay) Run(ctx context.Context) error {
 	// An idle relay waits for a signal inside the subscriber's polling
 	// loop; end that wait, or closing would wait for the idle interval.
-	stopWaiting := context.AfterFunc(ctx, r.backoff.stop)
+	stopWaiting := context.AfterFunc(ctx, r.backoff.Stop)
 	defer stopWaiting()
 	return r.forwarder.Run(ctx)
 }
@@ -126,6 +139,6 @@ func (r *OutboxRelay) Running() chan struct{} { return r.forwarder.Running() }
 
 // Close stops the relay.
 func (r *OutboxRelay) Close() error {
-	r.backoff.stop()
+	r.backoff.Stop()
 	return r.forwarder.Close()
 }

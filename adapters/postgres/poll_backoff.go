@@ -1,8 +1,6 @@
 package postgres
 
 import (
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -34,74 +32,4 @@ func (b BatchingBackoff) HandleError(logger watermill.LoggerAdapter, noMsg bool,
 		return b.gather
 	}
 	return wait
-}
-
-// relayBackoff is the outbox relay's polling policy. While events flow,
-// and for idleInterval after the last one, it is BatchingBackoff: a poll
-// every pollInterval (2 ms by default), so that an event committed behind
-// an older, still open transaction (watermill-sql shows a row only once
-// every older transaction has finished) is relayed soon after that one
-// ends. Then it waits in HandleError for this process's next commit of
-// events (OutboxSignal), or idleInterval, whichever comes first. Polling
-// every 2 ms while idle cost ~0.15 core of the service and ~0.1 core of
-// PostgreSQL (measured); events committed by another process are relayed
-// by that process's relay, or here within idleInterval if it died first.
-type relayBackoff struct {
-	batching     BatchingBackoff
-	idleInterval time.Duration
-	signal       *OutboxSignal
-
-	mu         sync.Mutex
-	lastActive time.Time
-
-	stopOnce sync.Once
-	stopped  chan struct{}
-
-	// idleWaits counts the waits begun, for tests.
-	idleWaits atomic.Int64
-}
-
-func newRelayBackoff(pollInterval, idleInterval time.Duration, signal *OutboxSignal) *relayBackoff {
-	return &relayBackoff{
-		batching:     NewBatchingBackoff(pollInterval, pollInterval, time.Second),
-		idleInterval: idleInterval,
-		signal:       signal,
-		stopped:      make(chan struct{}),
-	}
-}
-
-func (b *relayBackoff) HandleError(logger watermill.LoggerAdapter, noMsg bool, err error) time.Duration {
-	wait := b.batching.HandleError(logger, noMsg, err)
-	if err != nil {
-		return wait
-	}
-	now := time.Now()
-	b.mu.Lock()
-	if !noMsg {
-		b.lastActive = now
-	}
-	active := now.Sub(b.lastActive) < b.idleInterval
-	b.mu.Unlock()
-	if active || b.idleInterval <= 0 {
-		return wait
-	}
-	b.idleWaits.Add(1)
-	timer := time.NewTimer(b.idleInterval)
-	defer timer.Stop()
-	select {
-	case <-b.signal.notified():
-		b.mu.Lock()
-		b.lastActive = time.Now()
-		b.mu.Unlock()
-	case <-timer.C:
-	case <-b.stopped:
-		return wait
-	}
-	return 0
-}
-
-// stop ends any wait, now and later: the subscriber's loop, which calls
-// HandleError, must get back to noticing that it is being closed.
-func (b *relayBackoff) stop() {
-	b.stopOnce.Do(func() { close(b.stopped) })
 }

@@ -36,8 +36,8 @@ func (t *transaction) Commit(ctx context.Context) error {
 	if err := t.tx.Commit(); err != nil {
 		return asConflict(fmt.Errorf("committing: %w", err), firstSKU(products))
 	}
-	if published > 0 {
-		t.uow.commitSignal.Notify()
+	if published > 0 && t.uow.afterCommit != nil {
+		t.uow.afterCommit()
 	}
 	// Events are forgotten only now, so that a failed commit leaves the
 	// products as they were.

@@ -25,16 +25,17 @@ type PostgresUnitOfWork struct {
 	db                 *sql.DB
 	newOutboxPublisher OutboxPublisherFactory
 	logger             watermill.LoggerAdapter
-	commitSignal       *OutboxSignal
+	afterCommit        func()
 }
 
 // UnitOfWorkOption configures a PostgresUnitOfWork.
 type UnitOfWorkOption func(*PostgresUnitOfWork)
 
-// WithCommitSignal notifies signal after every commit that stored events,
-// so that this process's outbox relay relays them at once (RelayPolling).
-func WithCommitSignal(signal *OutboxSignal) UnitOfWorkOption {
-	return func(u *PostgresUnitOfWork) { u.commitSignal = signal }
+// WithCommitNotify calls notify after every commit that stored events, so
+// that what reads them (the outbox relay, the SQL broker's subscribers)
+// does so at once instead of at its idle interval. notify must not block.
+func WithCommitNotify(notify func()) UnitOfWorkOption {
+	return func(u *PostgresUnitOfWork) { u.afterCommit = notify }
 }
 
 // NewPostgresUnitOfWork returns a store on db whose transactions publish

@@ -274,7 +274,7 @@ func (s *Service) newPostgresStore(ps app.PubSub, logger watermill.LoggerAdapter
 	// The relay (when there is one) polls at once after this process
 	// commits events, and rarely while it is idle.
 	commits := postgres.NewOutboxSignal()
-	uow, err := postgres.NewPostgresUnitOfWork(db, outbox, logger, postgres.WithCommitSignal(commits))
+	uow, err := postgres.NewPostgresUnitOfWork(db, outbox, logger, postgres.WithCommitNotify(commits.Notify))
 	if err != nil {
 		return nil, nil, err
 	}
