@@ -39,11 +39,12 @@ type Config struct {
 	// OutboxPollInterval is how often the outbox relay looks for committed
 	// events (STORE=postgres with BROKER=memory or redis).
 	OutboxPollInterval time.Duration
-	// OutboxIdlePollInterval is how often an idle relay polls: one that
-	// has found nothing for that long, and is woken at once by this
-	// process's commits of events.
-	OutboxIdlePollInterval time.Duration
-	ShutdownTimeout        time.Duration
+	// IdlePollInterval is how often an idle poller polls (the outbox
+	// relay; SQL subscribers of the service's own topics): one that has
+	// found nothing for that long. This process's commits of messages wake
+	// it at once.
+	IdlePollInterval time.Duration
+	ShutdownTimeout  time.Duration
 	// RetryMax and RetryInitialInterval: how a message handler failing
 	// with a transient error is retried before its message is parked.
 	RetryMax             int
@@ -98,7 +99,7 @@ func Load(name string, args []string, getenv func(string) string, output io.Writ
 	}{
 		{"SQL_POLL_INTERVAL", "how often an idle SQL subscriber polls (BROKER=sql)", 20 * time.Millisecond, &c.SQLPollInterval},
 		{"OUTBOX_POLL_INTERVAL", "how often the outbox relay polls for committed events while they flow (STORE=postgres, BROKER=memory or redis)", 2 * time.Millisecond, &c.OutboxPollInterval},
-		{"OUTBOX_IDLE_POLL_INTERVAL", "how often an idle outbox relay polls; this process's own commits wake it at once (STORE=postgres, BROKER=memory or redis)", time.Second, &c.OutboxIdlePollInterval},
+		{"IDLE_POLL_INTERVAL", "how often the outbox relay and the SQL subscribers of the service's own topics poll once idle; this process's own commits wake them at once", time.Second, &c.IdlePollInterval},
 		{"SHUTDOWN_TIMEOUT", "how long shutdown waits for requests and messages in flight", 20 * time.Second, &c.ShutdownTimeout},
 		{"RETRY_INITIAL_INTERVAL", "first wait before retrying a failed message (doubles each retry, at most 2s)", 100 * time.Millisecond, &c.RetryInitialInterval},
 	}
@@ -163,8 +164,8 @@ func (c Config) Validate() error {
 	if c.OutboxPollInterval <= 0 {
 		errs = append(errs, errors.New("OUTBOX_POLL_INTERVAL must be positive"))
 	}
-	if c.OutboxIdlePollInterval < c.OutboxPollInterval {
-		errs = append(errs, errors.New("OUTBOX_IDLE_POLL_INTERVAL must not be shorter than OUTBOX_POLL_INTERVAL"))
+	if c.IdlePollInterval < c.OutboxPollInterval || c.IdlePollInterval < c.SQLPollInterval {
+		errs = append(errs, errors.New("IDLE_POLL_INTERVAL must not be shorter than OUTBOX_POLL_INTERVAL or SQL_POLL_INTERVAL"))
 	}
 	if c.SQLPollInterval <= 0 {
 		errs = append(errs, errors.New("SQL_POLL_INTERVAL must be positive"))

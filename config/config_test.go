@@ -18,8 +18,8 @@ func TestDefaultsServeInMemoryOn8080(t *testing.T) {
 	if c.HTTPAddr != ":8080" || c.Store != StoreMemory || c.Broker != BrokerMemory {
 		t.Fatalf("defaults = %+v", c)
 	}
-	if c.OutboxPollInterval != 2*time.Millisecond || c.OutboxIdlePollInterval != time.Second {
-		t.Fatalf("outbox relay polls every %v, idle every %v; want 2ms and 1s", c.OutboxPollInterval, c.OutboxIdlePollInterval)
+	if c.OutboxPollInterval != 2*time.Millisecond || c.SQLPollInterval != 20*time.Millisecond || c.IdlePollInterval != time.Second {
+		t.Fatalf("pollers poll every %v (relay) and %v (SQL), idle every %v; want 2ms, 20ms and 1s", c.OutboxPollInterval, c.SQLPollInterval, c.IdlePollInterval)
 	}
 	if c.DatabaseURL != "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable" || c.RedisAddr != "127.0.0.1:6379" || c.SMTPAddr != "" {
 		t.Fatalf("defaults = %+v", c)
@@ -44,7 +44,7 @@ func TestUnknownValuesStopStartUp(t *testing.T) {
 		"LOG_LEVEL":         {"LOG_LEVEL": "loud"},
 		"SQL_POLL_INTERVAL": {"SQL_POLL_INTERVAL": "soon"},
 		// Idle polls less often than busy ones, never more often.
-		"OUTBOX_IDLE_POLL_INTERVAL": {"OUTBOX_IDLE_POLL_INTERVAL": "1ms"},
+		"IDLE_POLL_INTERVAL": {"IDLE_POLL_INTERVAL": "10ms"},
 	}
 	for name, vars := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -35,8 +35,16 @@ type BrokerConfig struct {
 	// there because the subscriber's acknowledgement is committed
 	// synchronously after the handler. The caller owns it.
 	HandlerDB *sql.DB
-	// SQLPollInterval is how often an idle SQL subscriber polls (KindSQL).
+	// SQLPollInterval is how often a SQL subscriber polls (KindSQL).
 	SQLPollInterval time.Duration
+	// IdlePollInterval is how often a SQL subscriber that has found
+	// nothing for that long polls (KindSQL; SQLConfig.IdlePollInterval):
+	// Wake, and this process's publishes, make it poll at once. 0: never
+	// rests.
+	IdlePollInterval time.Duration
+	// ExternalTopics are topics other programs publish on (unprefixed);
+	// their SQL subscribers never rest.
+	ExternalTopics []string
 	// TopicPrefix, when set, prefixes every topic (NamespacedPubSub).
 	TopicPrefix string
 }
@@ -62,7 +70,11 @@ type Broker struct {
 	// with a HandlerDB, it inserts through that pool; otherwise it is
 	// PubSub's publisher.
 	HandlerPublisher message.Publisher
-	closers          []func() error
+	// Wake tells the broker's subscribers that this process committed
+	// messages outside its publisher (the transactional outbox on the SQL
+	// broker); it never blocks. Nil when the broker needs no telling.
+	Wake    func()
+	closers []func() error
 }
 
 // Close releases the broker's connections.
@@ -99,10 +111,19 @@ func OpenBroker(lifetime context.Context, cfg BrokerConfig, logger watermill.Log
 		if cfg.DB == nil {
 			return nil, errors.New("the SQL broker needs a database")
 		}
-		sqlPS, err := NewSQLPubSub(cfg.DB, SQLConfig{PollInterval: cfg.SQLPollInterval}, logger)
+		external := make(map[string]bool, len(cfg.ExternalTopics))
+		for _, topic := range cfg.ExternalTopics {
+			external[cfg.TopicPrefix+topic] = true
+		}
+		sqlPS, err := NewSQLPubSub(cfg.DB, SQLConfig{
+			PollInterval:     cfg.SQLPollInterval,
+			IdlePollInterval: cfg.IdlePollInterval,
+			AlwaysPolled:     func(topic string) bool { return external[topic] },
+		}, logger)
 		if err != nil {
 			return nil, err
 		}
+		b.Wake = sqlPS.Wake
 		// No Ping: the caller owns the database and checks it.
 		b.closers = append(b.closers, sqlPS.Close)
 		raw = sqlPS

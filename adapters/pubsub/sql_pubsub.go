@@ -10,6 +10,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
+
+	"allocation/adapters/internal/idlepoll"
 )
 
 // SQLConfig configures SQLPubSub. Zero values take the defaults below.
@@ -36,6 +38,15 @@ type SQLConfig struct {
 	// RetryInterval is the pause after a failed poll (database away).
 	// Default 1 s (the library's).
 	RetryInterval time.Duration
+	// IdlePollInterval, when positive, lets a subscriber rest once its
+	// polls have found nothing for that long: it then polls every
+	// IdlePollInterval, or at once when this pub/sub publishes or is told
+	// (Wake) that messages were committed. 0: subscribers never rest.
+	IdlePollInterval time.Duration
+	// AlwaysPolled reports the topics whose subscribers never rest: those
+	// that other programs publish on without waking this process (external
+	// topics). Nil: none.
+	AlwaysPolled func(topic string) bool
 }
 
 const (
@@ -90,6 +101,24 @@ type SQLPubSub struct {
 	mu          sync.Mutex
 	subscribers []*sqlSubscriber
 	closed      bool
+
+	// wakes are the subscribers' signals, under a lock of their own:
+	// handlers publish (and so wake) while Close holds mu and waits for
+	// them.
+	wakesMu sync.Mutex
+	wakes   []*idlepoll.Signal
+}
+
+// Wake tells the subscribers that messages were committed, so that those
+// resting poll at once. The publisher wakes them itself; call Wake after
+// committing messages some other way (the transactional outbox). It never
+// blocks.
+func (p *SQLPubSub) Wake() {
+	p.wakesMu.Lock()
+	defer p.wakesMu.Unlock()
+	for _, w := range p.wakes {
+		w.Notify()
+	}
 }
 
 // NewSQLPubSub uses db (lib/pq) for the broker. The caller owns db. Give
@@ -163,12 +192,17 @@ func (p *SQLPubSub) Subscriber(consumerGroup string) (message.Subscriber, error)
 		return nil, ClosedError{}
 	}
 	ackDeadline := p.cfg.AckDeadline
+	wake := idlepoll.NewSignal()
+	// The library's default policy, resting once idle (Subscribe decides
+	// whether the topic may).
+	backoff := idlepoll.New(wsql.NewDefaultBackoffManager(p.cfg.PollInterval, p.cfg.RetryInterval), 0, wake)
 	subscriber, err := wsql.NewSubscriber(p.db, wsql.SubscriberConfig{
 		ConsumerGroup:  consumerGroup,
 		AckDeadline:    &ackDeadline,
 		PollInterval:   p.cfg.PollInterval,
 		ResendInterval: p.cfg.ResendInterval,
 		RetryInterval:  p.cfg.RetryInterval,
+		BackoffManager: backoff,
 		SchemaAdapter:  SQLSchemaAdapter(p.cfg.BatchSize),
 		OffsetsAdapter: SQLOffsetsAdapter(),
 		// Tables are created by ensureTopic, under a lock.
@@ -177,7 +211,10 @@ func (p *SQLPubSub) Subscriber(consumerGroup string) (message.Subscriber, error)
 	if err != nil {
 		return nil, err
 	}
-	wrapped := &sqlSubscriber{pubsub: p, subscriber: subscriber}
+	wrapped := &sqlSubscriber{pubsub: p, subscriber: subscriber, backoff: backoff}
+	p.wakesMu.Lock()
+	p.wakes = append(p.wakes, wake)
+	p.wakesMu.Unlock()
 	p.subscribers = append(p.subscribers, wrapped)
 	return wrapped, nil
 }
@@ -241,7 +278,11 @@ func (p *sqlPublisher) Publish(topic string, msgs ...*message.Message) error {
 			msg.Payload = nil
 		}
 	}
-	return p.publisher.Publish(topic, msgs...)
+	if err := p.publisher.Publish(topic, msgs...); err != nil {
+		return err
+	}
+	p.pubsub.Wake()
+	return nil
 }
 
 func (p *sqlPublisher) Close() error { return p.publisher.Close() }
@@ -252,6 +293,9 @@ func (p *sqlPublisher) Close() error { return p.publisher.Close() }
 type sqlSubscriber struct {
 	pubsub     *SQLPubSub
 	subscriber *wsql.Subscriber
+	backoff    *idlepoll.Backoff
+	restMu     sync.Mutex
+	neverRests bool
 	closeOnce  sync.Once
 	closeErr   error
 }
@@ -260,10 +304,32 @@ func (s *sqlSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *me
 	if err := s.pubsub.ensureTopic(ctx, topic); err != nil {
 		return nil, err
 	}
+	s.allowRest(topic)
 	return s.subscriber.Subscribe(ctx, topic)
 }
 
+// allowRest lets the subscriber rest unless it reads, or has read, an
+// always-polled topic: its topics share one polling policy.
+func (s *sqlSubscriber) allowRest(topic string) {
+	cfg := s.pubsub.cfg
+	s.restMu.Lock()
+	defer s.restMu.Unlock()
+	if cfg.AlwaysPolled != nil && cfg.AlwaysPolled(topic) {
+		s.neverRests = true
+	}
+	if cfg.IdlePollInterval > 0 && !s.neverRests {
+		s.backoff.SetIdleInterval(cfg.IdlePollInterval)
+	} else {
+		s.backoff.SetIdleInterval(0)
+	}
+}
+
 func (s *sqlSubscriber) Close() error {
-	s.closeOnce.Do(func() { s.closeErr = s.subscriber.Close() })
+	s.closeOnce.Do(func() {
+		// A resting subscriber waits inside the library's polling loop;
+		// end that wait, or closing would wait for the idle interval.
+		s.backoff.Stop()
+		s.closeErr = s.subscriber.Close()
+	})
 	return s.closeErr
 }

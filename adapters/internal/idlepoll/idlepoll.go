@@ -59,6 +59,7 @@ type Backoff struct {
 	stopOnce sync.Once
 	stopped  chan struct{}
 
+	polls     atomic.Int64
 	idleWaits atomic.Int64
 }
 
@@ -75,6 +76,7 @@ func New(next watermillsql.BackoffManager, idleInterval time.Duration, signal *S
 func (b *Backoff) SetIdleInterval(d time.Duration) { b.idle.Store(int64(d)) }
 
 func (b *Backoff) HandleError(logger watermill.LoggerAdapter, noMsg bool, err error) time.Duration {
+	b.polls.Add(1)
 	wait := b.next.HandleError(logger, noMsg, err)
 	idle := time.Duration(b.idle.Load())
 	if err != nil || idle <= 0 {
@@ -111,3 +113,6 @@ func (b *Backoff) Stop() { b.stopOnce.Do(func() { close(b.stopped) }) }
 
 // IdleWaits is how many idle waits have begun (for tests and metrics).
 func (b *Backoff) IdleWaits() int64 { return b.idleWaits.Load() }
+
+// Polls is how many polls have ended (HandleError calls).
+func (b *Backoff) Polls() int64 { return b.polls.Load() }

@@ -27,6 +27,7 @@ import (
 	"allocation/adapters/pubsub"
 	"allocation/app"
 	"allocation/config"
+	"allocation/contracts"
 	"allocation/ports/broker"
 	"allocation/ports/httpapi"
 )
@@ -50,6 +51,9 @@ type Service struct {
 	// (postgres.OpenAsynchronousCommit). With other brokers the
 	// acknowledgement is not in PostgreSQL, so those writes use db.
 	handlerDB *sql.DB
+	// wakeSubscribers tells the broker's subscribers that this process
+	// committed messages through the outbox (SQL broker); nil otherwise.
+	wakeSubscribers func()
 	// handlerPublisher is what event handlers publish external events on
 	// (pubsub.Broker.HandlerPublisher, with publisher metrics).
 	handlerPublisher message.Publisher
@@ -183,10 +187,13 @@ func New(cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
 // store's database pool.
 func (s *Service) newPubSub(logger watermill.LoggerAdapter) (app.PubSub, error) {
 	cfg := pubsub.BrokerConfig{
-		Kind:            s.Config.Broker,
-		RedisAddr:       s.Config.RedisAddr,
-		SQLPollInterval: s.Config.SQLPollInterval,
-		TopicPrefix:     s.Config.TopicPrefix,
+		Kind:             s.Config.Broker,
+		RedisAddr:        s.Config.RedisAddr,
+		SQLPollInterval:  s.Config.SQLPollInterval,
+		IdlePollInterval: s.Config.IdlePollInterval,
+		// Other services publish there without waking this process.
+		ExternalTopics: []string{contracts.ChangeBatchQuantityTopic},
+		TopicPrefix:    s.Config.TopicPrefix,
 	}
 	if s.Config.Broker == config.BrokerSQL {
 		ctx, cancel := context.WithTimeout(s.lifetime, startupTimeout)
@@ -215,6 +222,7 @@ func (s *Service) newPubSub(logger watermill.LoggerAdapter) (app.PubSub, error) 
 		s.readiness = append(s.readiness, httpapi.ReadinessCheck{Name: broker.PingName, Check: broker.Ping})
 	}
 	s.Poison = broker.Poison
+	s.wakeSubscribers = broker.Wake
 	s.relay = postgres.RelayDestination{Publisher: broker.RelayPublisher, Flush: broker.FlushRelay}
 	return broker.PubSub, nil
 }
@@ -271,10 +279,15 @@ func (s *Service) newPostgresStore(ps app.PubSub, logger watermill.LoggerAdapter
 	if err := postgres.InitializeSQLTopics(ctx, db, topics); err != nil {
 		return nil, nil, fmt.Errorf("creating outbox tables: %w", err)
 	}
-	// The relay (when there is one) polls at once after this process
-	// commits events, and rarely while it is idle.
+	// What reads the committed events (the relay, or the SQL broker's
+	// subscribers) polls at once after this process commits some, and
+	// rarely while idle.
 	commits := postgres.NewOutboxSignal()
-	uow, err := postgres.NewPostgresUnitOfWork(db, outbox, logger, postgres.WithCommitNotify(commits.Notify))
+	notify := commits.Notify
+	if s.Config.Broker == config.BrokerSQL && s.wakeSubscribers != nil {
+		notify = s.wakeSubscribers
+	}
+	uow, err := postgres.NewPostgresUnitOfWork(db, outbox, logger, postgres.WithCommitNotify(notify))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -289,7 +302,7 @@ func (s *Service) newPostgresStore(ps app.PubSub, logger watermill.LoggerAdapter
 		}
 		relay, err := postgres.NewOutboxRelay(db, destination, postgres.RelayPolling{
 			Interval:     s.Config.OutboxPollInterval,
-			IdleInterval: s.Config.OutboxIdlePollInterval,
+			IdleInterval: s.Config.IdlePollInterval,
 			Signal:       commits,
 		}, logger)
 		if err != nil {
