@@ -97,7 +97,7 @@ func Load(name string, args []string, getenv func(string) string, output io.Writ
 		def        time.Duration
 		target     *time.Duration
 	}{
-		{"SQL_POLL_INTERVAL", "how often an idle SQL subscriber polls (BROKER=sql)", 20 * time.Millisecond, &c.SQLPollInterval},
+		{"SQL_POLL_INTERVAL", "how often a SQL subscriber that found nothing polls again, while messages flow (BROKER=sql)", 20 * time.Millisecond, &c.SQLPollInterval},
 		{"OUTBOX_POLL_INTERVAL", "how often the outbox relay polls for committed events while they flow (STORE=postgres, BROKER=memory or redis)", 2 * time.Millisecond, &c.OutboxPollInterval},
 		{"IDLE_POLL_INTERVAL", "how often the outbox relay and the SQL subscribers of the service's own topics poll once idle; this process's own commits wake them at once", time.Second, &c.IdlePollInterval},
 		{"SHUTDOWN_TIMEOUT", "how long shutdown waits for requests and messages in flight", 20 * time.Second, &c.ShutdownTimeout},
