@@ -2,6 +2,12 @@
 // nothing happens: once its polls have found nothing for an idle interval,
 // it waits for a signal (this process has just committed messages for it)
 // or the idle interval, instead of polling every few milliseconds.
+//
+// watermill-sql has no way to wake a subscriber between polls. Its polling
+// loop calls the BackoffManager's HandleError after every poll, on the
+// loop's goroutine, and sleeps for the duration returned; so the wait
+// happens inside HandleError, which then returns 0. Stop must be called
+// when the subscriber closes, or closing waits for the idle interval.
 package idlepoll
 
 import (
