@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -19,6 +20,19 @@ func newWatermillLogger(logger *slog.Logger) watermill.LoggerAdapter {
 type quietWatermillLogger struct {
 	watermill.LoggerAdapter
 	chatty bool
+}
+
+// Error logs a cancelled context at debug: it is how stopping the service
+// ends the libraries' loops (a Redis read, a SQL poll), not a failure, and
+// a normal shutdown should not print errors.
+func (l quietWatermillLogger) Error(msg string, err error, fields watermill.LogFields) {
+	if errors.Is(err, context.Canceled) {
+		if l.chatty {
+			l.LoggerAdapter.Debug(msg, fields.Add(watermill.LogFields{"err": err.Error()}))
+		}
+		return
+	}
+	l.LoggerAdapter.Error(msg, err, fields)
 }
 
 func (l quietWatermillLogger) Info(msg string, fields watermill.LogFields) {
