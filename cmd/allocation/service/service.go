@@ -203,7 +203,7 @@ func (s *Service) newPubSub(logger watermill.LoggerAdapter) (app.PubSub, error) 
 			return nil, err
 		}
 		cfg.DB = db
-		handlerDB, err := s.handlerDatabase(ctx)
+		handlerDB, err := s.openHandlerDatabase(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -327,14 +327,12 @@ func (s *Service) handlerWrites() *sql.DB {
 	return s.db
 }
 
-// handlerDatabase opens handlerDB once (SQL broker). A crash of PostgreSQL
-// may lose the last writes committed through it, but only together with
-// the acknowledgements of the events that caused them, which are then
-// delivered and handled again; see postgres.OpenAsynchronousCommit.
-func (s *Service) handlerDatabase(ctx context.Context) (*sql.DB, error) {
-	if s.handlerDB != nil {
-		return s.handlerDB, nil
-	}
+// openHandlerDatabase opens handlerDB (SQL broker, once, from newPubSub).
+// A crash of PostgreSQL may lose the last writes committed through it, but
+// only together with the acknowledgements of the events that caused them,
+// which are then delivered and handled again; see
+// postgres.OpenAsynchronousCommit.
+func (s *Service) openHandlerDatabase(ctx context.Context) (*sql.DB, error) {
 	db, err := postgres.OpenAsynchronousCommit(ctx, s.Config.DatabaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to PostgreSQL (event handlers' pool): %w", err)
