@@ -98,36 +98,14 @@ func TestSIGKILLUnderLoadLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	stored := map[string]string{}
-	rows, err := db.Query(`SELECT orderid, batch_ref FROM allocations`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var order, ref string
-		if err := rows.Scan(&order, &ref); err != nil {
-			t.Fatal(err)
-		}
-		if _, dup := stored[order]; dup {
-			t.Errorf("order %s allocated twice", order)
-		}
-		stored[order] = ref
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+	stored := storedAllocations(t, db, "")
 	for order, ref := range answered {
 		if stored[order] != ref {
 			t.Errorf("order %s was answered 201 on %s but the database has %q", order, ref, stored[order])
 		}
 	}
-	var overAllocated int
-	if err := db.QueryRow(`SELECT count(*) FROM batches b WHERE b.purchased_quantity <
-		(SELECT coalesce(sum(a.qty), 0) FROM allocations a WHERE a.batch_ref = b.ref)`).Scan(&overAllocated); err != nil {
-		t.Fatal(err)
-	}
-	if overAllocated > 0 {
-		t.Errorf("%d batches over-allocated", overAllocated)
+	if over := overAllocatedBatches(t, db, ""); len(over) > 0 {
+		t.Errorf("%d batches over-allocated: %v", len(over), over)
 	}
 
 	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})

@@ -1,0 +1,280 @@
+package tests
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+
+	"allocation/adapters/postgres"
+	"allocation/tests/testenv"
+)
+
+// A flash sale (issue 12): two service processes on one database and one
+// broker namespace, one sku with 300 units in 3 batches of 100, 400
+// concurrent orders of 1 split half to each process. Every order gets a
+// definite answer: exactly 300 × 201 and 100 × 409, nothing else (a 503
+// "concurrent update" is an order that should have been told 201 or 409);
+// no batch holds more than it has; the database holds exactly the answered
+// allocations; the read model shows the 300 on the batch their 201 named,
+// and nothing for the 100.
+func TestHotProductGetsADefiniteAnswerFromTwoProcesses(t *testing.T) {
+	for _, broker := range []string{"redis", "sql"} {
+		t.Run("postgres/"+broker, func(t *testing.T) {
+			env := postgresEnv(t, broker)
+			one := startService(t, binary.get(t), env)
+			two := startService(t, binary.get(t), env)
+			sale := newFlashSale(t, one.URL, 100, 100, 100)
+			answers := sale.order(t, []string{one.URL, two.URL}, 400, 32)
+			sale.check(t, answers, env["DATABASE_URL"], one.URL)
+		})
+	}
+}
+
+// The same on one process, synchronous requests (no Prefer), on the
+// in-process broker: 60 orders at once on a 25-unit batch, which before
+// issue 12 answered a 503 in about half of the runs; five sales, each on
+// a sku of its own, so that such a failure shows.
+func TestHotProductGetsADefiniteAnswerFromOneProcess(t *testing.T) {
+	env := postgresEnv(t, "memory")
+	p := startService(t, binary.get(t), env)
+	for range 5 {
+		sale := newFlashSale(t, p.URL, 25)
+		answers := sale.order(t, []string{p.URL}, 60, 60)
+		sale.check(t, answers, env["DATABASE_URL"], p.URL)
+	}
+}
+
+// postgresEnv is the environment of service processes that share one
+// fresh schema and, on Redis, one topic namespace: processes started with
+// it are replicas of one deployment.
+func postgresEnv(t *testing.T, broker string) map[string]string {
+	t.Helper()
+	env := map[string]string{
+		"STORE": "postgres", "BROKER": broker, "DATABASE_URL": testenv.DatabaseURL(t),
+		// Info, not debug: hundreds of requests' debug lines cost the
+		// race-enabled binaries time the test is not about.
+		"LOG_LEVEL": "info",
+	}
+	if broker == "redis" {
+		env["REDIS_ADDR"] = testenv.RedisAddr(t)
+		env["TOPIC_PREFIX"] = testenv.TopicPrefix()
+	}
+	return env
+}
+
+// flashSale is one sku with its batches (ref -> quantity).
+type flashSale struct {
+	sku     string
+	batches map[string]int
+	units   int
+}
+
+// newFlashSale adds one batch per quantity through url: the first is
+// warehouse stock (no eta), the others shipments on later and later days,
+// so orders spill from one batch to the next.
+func newFlashSale(t *testing.T, url string, quantities ...int) *flashSale {
+	t.Helper()
+	s := &flashSale{sku: "hot-" + watermill.NewShortUUID(), batches: map[string]int{}}
+	for i, qty := range quantities {
+		ref, eta := fmt.Sprintf("b%d-%s", i, s.sku), ""
+		if i > 0 {
+			eta = fmt.Sprintf("2030-01-%02d", i)
+		}
+		addBatch(t, url, ref, s.sku, qty, eta)
+		s.batches[ref] = qty
+		s.units += qty
+	}
+	return s
+}
+
+// orderAnswer is what one POST /allocate got.
+type orderAnswer struct {
+	orderID  string
+	status   int // 0: no answer (err)
+	batchRef string
+	body     string
+	err      error
+}
+
+// order sends n orders of 1 unit, order i to urls[i % len(urls)], from
+// clients concurrent clients, all released at once.
+func (s *flashSale) order(t *testing.T, urls []string, n, clients int) []orderAnswer {
+	t.Helper()
+	client := &http.Client{
+		// Bounded: a request the service never answers fails the test
+		// instead of hanging it.
+		Timeout:   60 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients},
+	}
+	t.Cleanup(client.CloseIdleConnections)
+	answers := make([]orderAnswer, n)
+	next := make(chan int, n)
+	for i := range n {
+		answers[i].orderID = fmt.Sprintf("o%03d-%s", i, s.sku)
+		next <- i
+	}
+	close(next)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			<-start
+			for i := range next {
+				a := &answers[i]
+				body := fmt.Sprintf(`{"orderid":%q,"sku":%q,"qty":1}`, a.orderID, s.sku)
+				a.status, a.body, a.err = postBody(client, urls[i%len(urls)]+"/allocate", body)
+				if a.err == nil && a.status == http.StatusCreated {
+					var created struct {
+						BatchRef string `json:"batchref"`
+					}
+					a.err = json.Unmarshal([]byte(a.body), &created)
+					a.batchRef = created.BatchRef
+				}
+			}
+		})
+	}
+	began := time.Now()
+	close(start)
+	wg.Wait()
+	t.Logf("%d orders from %d clients to %d process(es) answered in %s", n, clients, len(urls), time.Since(began).Round(time.Millisecond))
+	return answers
+}
+
+// check holds the answers against the stock, the database and the read
+// model (read through url).
+func (s *flashSale) check(t *testing.T, answers []orderAnswer, databaseURL, url string) {
+	t.Helper()
+	created := map[string]string{} // orderid -> batch ref
+	var refused []string
+	perBatch := map[string]int{}
+	unexpected := map[string][]string{} // "status body" -> orderids
+	for _, a := range answers {
+		switch {
+		case a.err != nil:
+			key := fmt.Sprintf("%d %s (%v)", a.status, a.body, a.err)
+			unexpected[key] = append(unexpected[key], a.orderID)
+		case a.status == http.StatusCreated:
+			created[a.orderID] = a.batchRef
+			perBatch[a.batchRef]++
+		case a.status == http.StatusConflict && hasMessage(a.body):
+			refused = append(refused, a.orderID)
+		default:
+			key := fmt.Sprintf("%d %s", a.status, a.body)
+			unexpected[key] = append(unexpected[key], a.orderID)
+		}
+	}
+	t.Logf("%d × 201, %d × 409 out of stock, %d other; 201s per batch: %v", len(created), len(refused), len(answers)-len(created)-len(refused), perBatch)
+	for key, orders := range unexpected {
+		t.Errorf("%d × %s (e.g. order %s)", len(orders), key, orders[0])
+	}
+	if len(created) != s.units || len(refused) != len(answers)-s.units {
+		t.Errorf("%d × 201 and %d × 409, want exactly %d and %d", len(created), len(refused), s.units, len(answers)-s.units)
+	}
+	for ref, n := range perBatch {
+		if qty, ok := s.batches[ref]; !ok || n > qty {
+			t.Errorf("%d orders answered 201 on batch %q, which is not one of the sku's or holds only %d", n, ref, qty)
+		}
+	}
+	s.checkStored(t, databaseURL, created)
+	s.checkReadModel(t, url, created, refused)
+}
+
+// checkStored reads the database as the service left it: every batch
+// within its quantity, and the allocations exactly those answered 201.
+func (s *flashSale) checkStored(t *testing.T, databaseURL string, created map[string]string) {
+	t.Helper()
+	db, err := postgres.Open(t.Context(), databaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, batch := range overAllocatedBatches(t, db, s.sku) {
+		t.Errorf("batch %s", batch)
+	}
+	stored := storedAllocations(t, db, s.sku)
+	for order, ref := range created {
+		if stored[order] != ref {
+			t.Errorf("order %s answered 201 on %s, stored on %q", order, ref, stored[order])
+		}
+	}
+	for order, ref := range stored {
+		if _, ok := created[order]; !ok {
+			t.Errorf("order %s stored on %s without a 201", order, ref)
+		}
+	}
+}
+
+// checkReadModel waits until GET /allocations/{orderid} shows every order
+// answered 201 on its batch, then finds nothing for the orders refused.
+func (s *flashSale) checkReadModel(t *testing.T, url string, created map[string]string, refused []string) {
+	t.Helper()
+	pending := map[string]string{}
+	for order, ref := range created {
+		pending[order] = ref
+	}
+	shown := map[string]string{} // what the read model last showed, for the failure message
+	defer func() {
+		if t.Failed() && len(pending) > 0 {
+			t.Logf("%d orders not shown on their batch yet; read model showed e.g. %v", len(pending), firstEntries(shown, 5))
+		}
+	}()
+	waitUntil(t, 60*time.Second, "the read model to show every allocated order", func() bool {
+		for order, ref := range pending {
+			r := get(t, url+"/allocations/"+order)
+			shown[order] = fmt.Sprintf("%d %s", r.Status, r.Body)
+			var rows []struct{ SKU, BatchRef string }
+			if r.Status != http.StatusOK || json.Unmarshal(r.Body, &rows) != nil {
+				// Not there yet: look again on the next tick (the
+				// others are likely not there either).
+				return false
+			}
+			if len(rows) == 1 && rows[0].SKU == s.sku && rows[0].BatchRef == ref {
+				delete(pending, order)
+				delete(shown, order)
+			}
+		}
+		return len(pending) == 0
+	})
+	// The read model has caught up with the events of the sale: an order
+	// refused shows nothing.
+	for _, order := range refused {
+		if r := get(t, url+"/allocations/"+order); r.Status != http.StatusNotFound {
+			t.Errorf("order %s was refused (409) but GET /allocations/%s = %d %s", order, order, r.Status, r.Body)
+		}
+	}
+}
+
+// postBody posts from any goroutine and returns the status and body.
+func postBody(client *http.Client, url, body string) (int, string, error) {
+	resp, err := client.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(data), err
+}
+
+// hasMessage tells whether body is an error as the API writes them,
+// {"message": "..."}.
+func hasMessage(body string) bool {
+	var e struct{ Message string }
+	return json.Unmarshal([]byte(body), &e) == nil && e.Message != ""
+}
+
+func firstEntries(m map[string]string, n int) []string {
+	var out []string
+	for k, v := range m {
+		out = append(out, k+": "+v)
+	}
+	slices.Sort(out)
+	return out[:min(n, len(out))]
+}
