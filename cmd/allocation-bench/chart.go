@@ -36,16 +36,17 @@ type chartTarget struct {
 }
 
 func drawChart(r *Results) ([]byte, error) {
+	configs := uniformConfigs(r)
 	var groups []string
-	for _, c := range r.Configs {
+	for _, c := range configs {
 		groups = append(groups, shortName(c))
 	}
-	n := len(r.Configs)
+	n := len(configs)
 	service, ceiling := make(plotter.Values, n), make(plotter.Values, n)
 	p50, p99 := make(plotter.Values, n), make(plotter.Values, n)
 	rtP50, rtP99 := make(plotter.Values, n), make(plotter.Values, n)
 	var rtTargets []chartTarget
-	for i, c := range r.Configs {
+	for i, c := range configs {
 		service[i] = c.HTTP.Throughput
 		if c.Ceiling != nil {
 			ceiling[i] = c.Ceiling.Summary.Throughput

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -64,27 +65,29 @@ func newPhase(o options, runID, name string) phaseSKUs {
 	return p
 }
 
-// batches returns, per sku, its batches in the order they are added:
-// warehouse stock first, then a shipment tomorrow and one next week.
-func (p phaseSKUs) batches() [][]batchSpec {
+// threeBatches is a sku's batches in the order they are added: warehouse
+// stock first, then a shipment tomorrow and one next week.
+func threeBatches(sku string, warehouse, first, second int) []batchSpec {
 	tomorrow := time.Now().AddDate(0, 0, 1).Format(time.DateOnly)
 	nextWeek := time.Now().AddDate(0, 0, 7).Format(time.DateOnly)
-	three := func(sku string, warehouse, first, second int) []batchSpec {
-		return []batchSpec{
-			{Ref: sku + "-w", SKU: sku, Qty: warehouse},
-			{Ref: sku + "-s1", SKU: sku, Qty: first, ETA: &tomorrow},
-			{Ref: sku + "-s2", SKU: sku, Qty: second, ETA: &nextWeek},
-		}
+	return []batchSpec{
+		{Ref: sku + "-w", SKU: sku, Qty: warehouse},
+		{Ref: sku + "-s1", SKU: sku, Qty: first, ETA: &tomorrow},
+		{Ref: sku + "-s2", SKU: sku, Qty: second, ETA: &nextWeek},
 	}
+}
+
+// batches returns, per sku, its batches in the order they are added.
+func (p phaseSKUs) batches() [][]batchSpec {
 	var out [][]batchSpec
 	for _, sku := range p.normal {
-		out = append(out, three(sku, normalWarehouseQty, normalShipmentQty, plentyQty))
+		out = append(out, threeBatches(sku, normalWarehouseQty, normalShipmentQty, plentyQty))
 	}
 	for _, sku := range p.hot {
-		out = append(out, three(sku, normalWarehouseQty*5, normalShipmentQty*5, plentyQty))
+		out = append(out, threeBatches(sku, normalWarehouseQty*5, normalShipmentQty*5, plentyQty))
 	}
 	for _, sku := range p.scarce {
-		out = append(out, three(sku, scarceBatchQty, scarceBatchQty, scarceBatchQty))
+		out = append(out, threeBatches(sku, scarceBatchQty, scarceBatchQty, scarceBatchQty))
 	}
 	return out
 }
@@ -136,7 +139,7 @@ func newLoad(o options, base string) *load {
 func (l *load) measure(ctx context.Context, cfg runConfig, stdout io.Writer, svc *serviceProcess) ([]RoundResult, error) {
 	if l.o.warmup > 0 {
 		phase := newPhase(l.o, l.runID, "warm")
-		if err := l.seed(ctx, phase); err != nil {
+		if err := l.seed(ctx, phase.batches()); err != nil {
 			return nil, fmt.Errorf("seeding: %w", err)
 		}
 		r := l.runPhase(ctx, phase, l.o.warmup)
@@ -149,7 +152,7 @@ func (l *load) measure(ctx context.Context, cfg runConfig, stdout io.Writer, svc
 		}
 		phase := newPhase(l.o, l.runID, fmt.Sprintf("r%d", i))
 		seedStart := time.Now()
-		if err := l.seed(ctx, phase); err != nil {
+		if err := l.seed(ctx, phase.batches()); err != nil {
 			return nil, fmt.Errorf("seeding round %d: %w", i, err)
 		}
 		seeded := time.Since(seedStart)
@@ -178,10 +181,10 @@ func (l *load) measure(ctx context.Context, cfg runConfig, stdout io.Writer, svc
 	return rounds, nil
 }
 
-// seed adds every batch of the phase. The batches of one sku go through
-// one worker in order (warehouse stock first), so that seeding does not
-// race on creating the product.
-func (l *load) seed(ctx context.Context, phase phaseSKUs) error {
+// seed adds every batch, one sku's batches at a time. The batches of one
+// sku go through one worker in order (warehouse stock first), so that
+// seeding does not race on creating the product.
+func (l *load) seed(ctx context.Context, skus [][]batchSpec) error {
 	work := make(chan []batchSpec)
 	errs := make(chan error, l.o.concurrency)
 	var wg sync.WaitGroup
@@ -201,7 +204,7 @@ func (l *load) seed(ctx context.Context, phase phaseSKUs) error {
 	}
 	var err error
 feed:
-	for _, batches := range phase.batches() {
+	for _, batches := range skus {
 		select {
 		case work <- batches:
 		case err = <-errs:
@@ -299,11 +302,13 @@ type sender interface {
 	close()
 }
 
-func (l *load) sender() sender {
+// senderTo is a worker's way of posting to the service at base (one of
+// several processes, in the flash sale).
+func (l *load) senderTo(base string) sender {
 	if l.o.client == "net/http" {
-		return httpSender{l}
+		return httpSender{l, base}
 	}
-	return rawSender{newRawConn(strings.TrimPrefix(l.base, "http://"))}
+	return rawSender{newRawConn(strings.TrimPrefix(base, "http://"))}
 }
 
 type rawSender struct{ c *rawConn }
@@ -314,10 +319,13 @@ func (s rawSender) post(_ context.Context, path string, body []byte, resp *bytes
 
 func (s rawSender) close() { s.c.close() }
 
-type httpSender struct{ l *load }
+type httpSender struct {
+	l    *load
+	base string
+}
 
 func (s httpSender) post(ctx context.Context, path string, body []byte, resp *bytes.Buffer) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.l.base+path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.base+path, bytes.NewReader(body))
 	if err != nil {
 		return 0, err
 	}
@@ -341,6 +349,8 @@ type workerStats struct {
 	outOfStock int
 	errors     int
 	firstError string
+	// The errors by kind: 4xx other than 409, 5xx, and no HTTP answer.
+	clientErrors, serverErrors, transportErrors int
 }
 
 func (s *workerStats) fail(what string) {
@@ -350,50 +360,89 @@ func (s *workerStats) fail(what string) {
 	}
 }
 
-// runPhase runs the closed loop: concurrency clients, each sending its
-// next request as soon as the previous one is answered, until d has
-// passed. 201 and 409 (out of stock) are answers; anything else is an
-// error. Requests started before the deadline are all counted, and the
-// elapsed time runs until the last of them is answered.
+// answer counts one answer to POST /allocate: 201 and 409 (out of stock)
+// are answers; anything else is an error, kept by kind.
+func (s *workerStats) answer(status int, err error, elapsed time.Duration, body []byte) {
+	switch {
+	case err != nil:
+		s.transportErrors++
+		s.fail(err.Error())
+	case status == http.StatusCreated:
+		s.created++
+		s.latencies = append(s.latencies, elapsed)
+	case status == http.StatusConflict:
+		s.outOfStock++
+		s.latencies = append(s.latencies, elapsed)
+	default:
+		if status >= 500 {
+			s.serverErrors++
+		} else if status >= 400 {
+			s.clientErrors++
+		}
+		s.fail(fmt.Sprintf("%d %s", status, bytes.TrimSpace(body)))
+	}
+}
+
+// closedLoop is one run of closed-loop clients.
+type closedLoop struct {
+	phase   phaseSKUs
+	d       time.Duration
+	clients int
+	// bases are the service processes: client w sends to bases[w%len].
+	bases []string
+	// maxRequests ends the run once that many requests are sent (0: only
+	// the clock ends it).
+	maxRequests           int
+	hotShare, scarceShare float64
+	maxQty                int
+}
+
+// runPhase runs the uniform load's closed loop on the service.
 func (l *load) runPhase(ctx context.Context, phase phaseSKUs, d time.Duration) RoundResult {
-	stats := make([]workerStats, l.o.concurrency)
-	var wg sync.WaitGroup
+	return l.run(ctx, closedLoop{
+		phase: phase, d: d, clients: l.o.concurrency, bases: []string{l.base},
+		hotShare: l.o.hotShare, scarceShare: l.o.scarceShare, maxQty: l.o.maxQty,
+	})
+}
+
+// run runs a closed loop: c.clients clients, each sending its next
+// request as soon as the previous one is answered, until c.d has passed
+// (or c.maxRequests are sent). Requests started before the deadline are
+// all counted, and the elapsed time runs until the last of them is
+// answered.
+func (l *load) run(ctx context.Context, c closedLoop) RoundResult {
+	stats := make([]workerStats, c.clients)
+	var (
+		wg   sync.WaitGroup
+		sent atomic.Int64
+	)
 	start := time.Now()
-	deadline := start.Add(d)
-	for w := 0; w < l.o.concurrency; w++ {
+	deadline := start.Add(c.d)
+	for w := 0; w < c.clients; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
 			s := &stats[w]
 			s.latencies = make([]time.Duration, 0, 4096)
 			pick := picker{
-				rng:   rand.New(rand.NewPCG(uint64(w)+1, uint64(len(phase.name))*7919)),
-				phase: phase, hotShare: l.o.hotShare, scarceShare: l.o.scarceShare, maxQty: l.o.maxQty,
+				rng:   rand.New(rand.NewPCG(uint64(w)+1, uint64(len(c.phase.name))*7919)),
+				phase: c.phase, hotShare: c.hotShare, scarceShare: c.scarceShare, maxQty: c.maxQty,
 			}
-			prefix := fmt.Sprintf("%s-%s-w%02d-", l.runID, phase.name, w)
-			send := l.sender()
+			prefix := fmt.Sprintf("%s-%s-w%02d-", l.runID, c.phase.name, w)
+			send := l.senderTo(c.bases[w%len(c.bases)])
 			defer send.close()
 			var body, orderID []byte
 			respBuf := bytes.NewBuffer(make([]byte, 0, 512))
 			for n := 0; ctx.Err() == nil && time.Now().Before(deadline); n++ {
+				if c.maxRequests > 0 && sent.Add(1) > int64(c.maxRequests) {
+					return
+				}
 				sku, qty := pick.next()
 				orderID = strconv.AppendInt(append(orderID[:0], prefix...), int64(n), 10)
 				body = appendAllocateBody(body[:0], string(orderID), sku, qty)
-				sent := time.Now()
+				began := time.Now()
 				status, err := send.post(ctx, "/allocate", body, respBuf)
-				elapsed := time.Since(sent)
-				switch {
-				case err != nil:
-					s.fail(err.Error())
-				case status == http.StatusCreated:
-					s.created++
-					s.latencies = append(s.latencies, elapsed)
-				case status == http.StatusConflict:
-					s.outOfStock++
-					s.latencies = append(s.latencies, elapsed)
-				default:
-					s.fail(fmt.Sprintf("%d %s", status, bytes.TrimSpace(respBuf.Bytes())))
-				}
+				s.answer(status, err, time.Since(began), respBuf.Bytes())
 			}
 		}(w)
 	}
@@ -406,6 +455,9 @@ func (l *load) runPhase(ctx context.Context, phase phaseSKUs, d time.Duration) R
 		r.Created += s.created
 		r.OutOfStock += s.outOfStock
 		r.Errors += s.errors
+		r.ClientErrors += s.clientErrors
+		r.ServerErrors += s.serverErrors
+		r.TransportErrors += s.transportErrors
 		if r.FirstError == "" {
 			r.FirstError = s.firstError
 		}

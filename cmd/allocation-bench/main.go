@@ -8,7 +8,16 @@
 //
 //	allocation-bench -binary bin/allocation                 # the benchmark (make bench)
 //	allocation-bench -binary bin/allocation -profile DIR    # also CPU profiles of the service
+//	allocation-bench -scenarios flash,history               # only issue 12's scenarios (about a minute)
 //	allocation-bench serve                                  # the service with pprof (used by -profile)
+//
+// Scenarios (-scenarios): uniform is the mixed load with the event round
+// trip, the event backlog and the ceiling; flash is the flash sale (one
+// and five hot skus, one and two service processes on one database);
+// history is allocation latency on a product with a long history against
+// a fresh one. A run of fewer than all of them writes no results, chart or
+// Markdown unless asked to (-results, -chart, -markdown): it would replace
+// the full run's figures with a part of them.
 //
 // Everything it creates is its own: a fresh PostgreSQL schema per service
 // run, dropped afterwards, and a unique topic prefix on Redis, whose
@@ -24,6 +33,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -64,6 +74,17 @@ type options struct {
 
 	drainTimeout time.Duration
 
+	scenarios scenarioSet
+
+	flashClients int
+	flashOrders  int
+	flashStock   float64
+	flashRound   time.Duration
+	flashRounds  int
+
+	historyLines    int
+	historyDuration time.Duration
+
 	ceiling      bool
 	ceilingRound time.Duration
 
@@ -88,6 +109,58 @@ type runConfig struct {
 func (c runConfig) Name() string     { return c.Store + "/" + c.Broker }
 func (c runConfig) postgres() bool   { return c.Store == "postgres" || c.Broker == "sql" }
 func (c runConfig) hasCeiling() bool { return c.Store == "postgres" }
+
+// hasHotProductScenarios: the flash sale and the long history are about
+// the PostgreSQL store (the in-memory store has no conflicts between
+// processes and loads nothing), and two processes share a broker only
+// when it is outside them.
+func (c runConfig) hasHotProductScenarios() bool {
+	return c.Store == "postgres" && c.Broker != "memory"
+}
+
+// The scenarios a run can measure (-scenarios).
+const (
+	scenarioUniform = "uniform"
+	scenarioFlash   = "flash"
+	scenarioHistory = "history"
+)
+
+var allScenarios = []string{scenarioUniform, scenarioFlash, scenarioHistory}
+
+// scenarioSet is the scenarios asked for; list gives them in
+// allScenarios' order.
+type scenarioSet map[string]bool
+
+func parseScenarios(s string) (scenarioSet, error) {
+	set := scenarioSet{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if !slices.Contains(allScenarios, part) {
+			return nil, fmt.Errorf("scenario %q: want one of %s", part, strings.Join(allScenarios, ", "))
+		}
+		set[part] = true
+	}
+	if len(set) == 0 {
+		return nil, errors.New("no scenario to run")
+	}
+	return set, nil
+}
+
+func (s scenarioSet) has(name string) bool { return s[name] }
+func (s scenarioSet) all() bool            { return len(s) == len(allScenarios) }
+
+func (s scenarioSet) list() []string {
+	var out []string
+	for _, name := range allScenarios {
+		if s[name] {
+			out = append(out, name)
+		}
+	}
+	return out
+}
 
 func parseConfigs(s string) ([]runConfig, error) {
 	var out []runConfig
@@ -126,6 +199,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("allocation-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configs := fs.String("configs", "memory/memory,postgres/redis,postgres/sql", "comma-separated STORE/BROKER configurations to run")
+	scenarios := fs.String("scenarios", strings.Join(allScenarios, ","), "comma-separated scenarios to run: uniform (mixed load, round trip, ceiling), flash (flash sale; PostgreSQL store with Redis or SQL broker), history (allocation on a product with a long history)")
 	fs.StringVar(&o.binary, "binary", "bin/allocation", "the service binary to benchmark")
 	fs.Func("service-env", "extra KEY=VALUE for the service's environment, e.g. GOGC=400 (repeatable)", func(s string) error {
 		if !strings.Contains(s, "=") {
@@ -149,6 +223,13 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.rtWarmup, "rt-warmup", 20, "untimed round trips before them")
 	fs.DurationVar(&o.rtTimeout, "rt-timeout", 10*time.Second, "longest wait for one line_allocated")
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", 30*time.Second, "longest wait, after the load, for its events to be handled")
+	fs.IntVar(&o.flashClients, "flash-concurrency", 32, "concurrent closed-loop clients of the flash sale")
+	fs.IntVar(&o.flashOrders, "flash-orders", 3000, "orders of 1 unit per flash-sale round, at most")
+	fs.Float64Var(&o.flashStock, "flash-stock", 0.75, "flash-sale stock, as a share of -flash-orders: the round sells out part-way")
+	fs.DurationVar(&o.flashRound, "flash-round", 5*time.Second, "longest flash-sale round (a round ends when its orders are sent or this has passed)")
+	fs.IntVar(&o.flashRounds, "flash-rounds", 2, "flash-sale rounds per case; the median is reported")
+	fs.IntVar(&o.historyLines, "history-lines", 50_000, "allocated lines of the product with a long history")
+	fs.DurationVar(&o.historyDuration, "history-duration", 4*time.Second, "how long allocations alternate between the long-history and the fresh product")
 	fs.BoolVar(&o.ceiling, "ceiling", true, "measure the database ceiling of PostgreSQL configurations")
 	fs.DurationVar(&o.ceilingRound, "ceiling-round", 4*time.Second, "length of one ceiling round (same warm-up and number of rounds)")
 	fs.StringVar(&o.databaseURL, "database-url", envOr("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/allocation_test?sslmode=disable"), "PostgreSQL database in which schemas are created (env TEST_DATABASE_URL)")
@@ -170,6 +251,20 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if o.configs, err = parseConfigs(*configs); err != nil {
 		return options{}, err
 	}
+	if o.scenarios, err = parseScenarios(*scenarios); err != nil {
+		return options{}, err
+	}
+	if !o.scenarios.all() {
+		// A partial run would replace the full run's figures with a part
+		// of them: it writes only what it is asked to.
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		for name, path := range map[string]*string{"results": &o.resultsPath, "chart": &o.chartPath, "markdown": &o.markdownPath} {
+			if !set[name] {
+				*path = ""
+			}
+		}
+	}
 	switch {
 	case o.concurrency < 1:
 		return options{}, errors.New("-concurrency must be at least 1")
@@ -185,6 +280,12 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return options{}, errors.New("-hot-share and -scarce-share must be non-negative and add up to less than 1")
 	case o.maxQty < 1:
 		return options{}, errors.New("-max-qty must be at least 1")
+	case o.flashClients < 1 || o.flashOrders < 1 || o.flashRounds < 1 || o.flashRound <= 0:
+		return options{}, errors.New("-flash-concurrency, -flash-orders, -flash-rounds and -flash-round must be positive")
+	case o.flashStock <= 0 || o.flashStock >= 1:
+		return options{}, errors.New("-flash-stock must be between 0 and 1 (some orders find stock, some do not)")
+	case o.historyLines < 1 || o.historyDuration <= 0:
+		return options{}, errors.New("-history-lines and -history-duration must be positive")
 	}
 	return o, nil
 }
@@ -241,11 +342,24 @@ func run(ctx context.Context, o options, stdout io.Writer) (*Results, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		res, err := runConfiguration(ctx, o, cfg, stdout)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", cfg.Name(), err)
+		res := &ConfigResult{Name: cfg.Name(), Store: cfg.Store, Broker: cfg.Broker}
+		if o.scenarios.has(scenarioUniform) {
+			var err error
+			if res, err = runConfiguration(ctx, o, cfg, stdout); err != nil {
+				return nil, fmt.Errorf("%s: %w", cfg.Name(), err)
+			}
 		}
-		results.Configs = append(results.Configs, *res)
+		if cfg.hasHotProductScenarios() && (o.scenarios.has(scenarioFlash) || o.scenarios.has(scenarioHistory)) {
+			if err := runHotProductScenarios(ctx, o, cfg, res, stdout); err != nil {
+				return nil, fmt.Errorf("%s: %w", cfg.Name(), err)
+			}
+		}
+		if res.uniform() || res.Flash != nil || res.History != nil {
+			results.Configs = append(results.Configs, *res)
+		}
+	}
+	if len(results.Configs) == 0 {
+		return nil, errors.New("no configuration runs the scenarios asked for (flash and history need STORE=postgres with BROKER=redis or sql)")
 	}
 	results.SpeedAtEnd = probeAndLog(stdout, "at end")
 	results.Seconds = time.Since(started).Seconds()

@@ -39,32 +39,15 @@ func runConfiguration(ctx context.Context, o options, cfg runConfig, stdout io.W
 			return nil, fmt.Errorf("ceiling: %w", err)
 		}
 	}
-	env := map[string]string{"STORE": cfg.Store, "BROKER": cfg.Broker, "LOG_LEVEL": "warn"}
-	var databaseURL string
-	if cfg.postgres() {
-		schema, cleanup, err := createSchema(ctx, o.databaseURL)
-		if err != nil {
-			return nil, err
-		}
-		defer func() { err = errors.Join(err, cleanup()) }()
-		databaseURL = postgres.WithSearchPath(o.databaseURL, schema)
-		env["DATABASE_URL"] = databaseURL
+	d, err := newDeployment(ctx, o, cfg)
+	if err != nil {
+		return nil, err
 	}
-	if o.sqlPollInterval != "" {
-		env["SQL_POLL_INTERVAL"] = o.sqlPollInterval
-	}
-	var prefix string
-	if cfg.Broker == "redis" {
-		// A SQL broker lives in the schema, which is already private; its
-		// table names are limited to 63 bytes, so it gets no prefix.
-		prefix = "bench" + randomHex(4) + "."
-		env["REDIS_ADDR"] = o.redisAddr
-		env["TOPIC_PREFIX"] = prefix
-		defer func() { err = errors.Join(err, deleteRedisPrefix(o.redisAddr, prefix)) }()
-	}
+	defer func() { err = errors.Join(err, d.cleanup()) }()
+	databaseURL, prefix := d.databaseURL, d.prefix
 
 	logf(stdout, "%s: starting the service", cfg.Name())
-	svc, err := startService(ctx, o, cfg, env)
+	svc, err := startService(ctx, o, cfg.Name(), d.env)
 	if err != nil {
 		return nil, err
 	}
@@ -127,6 +110,45 @@ func runConfiguration(ctx context.Context, o options, cfg runConfig, stdout io.W
 			cfg.Name(), ceiling.Summary.Throughput, ceiling.Summary.P50ms, ceiling.Summary.P99ms, 100*res.Ratio)
 	}
 	return res, nil
+}
+
+// deployment is what the service processes of one configuration share,
+// as replicas of one deployment would: the environment, with a fresh
+// schema and, on Redis, a topic prefix of their own; cleanup removes what
+// they created.
+type deployment struct {
+	env         map[string]string
+	databaseURL string
+	prefix      string
+	cleanup     func() error
+}
+
+func newDeployment(ctx context.Context, o options, cfg runConfig) (*deployment, error) {
+	d := &deployment{env: map[string]string{"STORE": cfg.Store, "BROKER": cfg.Broker, "LOG_LEVEL": "warn"}, cleanup: func() error { return nil }}
+	if cfg.postgres() {
+		schema, dropSchema, err := createSchema(ctx, o.databaseURL)
+		if err != nil {
+			return nil, err
+		}
+		d.cleanup = dropSchema
+		d.databaseURL = postgres.WithSearchPath(o.databaseURL, schema)
+		d.env["DATABASE_URL"] = d.databaseURL
+	}
+	if o.sqlPollInterval != "" {
+		d.env["SQL_POLL_INTERVAL"] = o.sqlPollInterval
+	}
+	if cfg.Broker == "redis" {
+		// A SQL broker lives in the schema, which is already private; its
+		// table names are limited to 63 bytes, so it gets no prefix.
+		d.prefix = "bench" + randomHex(4) + "."
+		d.env["REDIS_ADDR"] = o.redisAddr
+		d.env["TOPIC_PREFIX"] = d.prefix
+		dropSchema := d.cleanup
+		d.cleanup = func() error {
+			return errors.Join(deleteRedisPrefix(o.redisAddr, d.prefix), dropSchema())
+		}
+	}
+	return d, nil
 }
 
 func randomHex(n int) string {
@@ -200,7 +222,9 @@ func freePort() (string, error) {
 	return l.Addr().String(), nil
 }
 
-func startService(ctx context.Context, o options, cfg runConfig, env map[string]string) (*serviceProcess, error) {
+// startService starts a service process; name (the configuration's, or
+// one process's of several) names its log file and profile.
+func startService(ctx context.Context, o options, name string, env map[string]string) (*serviceProcess, error) {
 	addr, err := freePort()
 	if err != nil {
 		return nil, err
@@ -219,7 +243,7 @@ func startService(ctx context.Context, o options, cfg runConfig, env map[string]
 		cmd = exec.Command(self, "serve")
 		env["PPROF_ADDR"] = pprofAddr
 		p.pprofURL = "http://" + pprofAddr
-		p.profileTo = filepath.Join(o.profileDir, strings.ReplaceAll(cfg.Name(), "/", "-")+".cpu.pprof")
+		p.profileTo = filepath.Join(o.profileDir, strings.ReplaceAll(name, "/", "-")+".cpu.pprof")
 	} else {
 		bin, err := filepath.Abs(o.binary)
 		if err != nil {
@@ -235,7 +259,7 @@ func startService(ctx context.Context, o options, cfg runConfig, env map[string]
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	cmd.Env = append(cmd.Env, o.serviceEnv...)
-	p.logPath = filepath.Join(o.logDir, strings.ReplaceAll(cfg.Name(), "/", "-")+".log")
+	p.logPath = filepath.Join(o.logDir, strings.ReplaceAll(name, "/", "-")+".log")
 	if p.logFile, err = os.Create(p.logPath); err != nil {
 		return nil, err
 	}

@@ -42,32 +42,58 @@ type Machine struct {
 
 // Settings are the workload's parameters.
 type Settings struct {
-	Concurrency    int      `json:"concurrency"`
-	Client         string   `json:"client"`
-	WarmupSeconds  float64  `json:"warmup_seconds"`
-	RoundSeconds   float64  `json:"round_seconds"`
-	Rounds         int      `json:"rounds"`
-	CeilingSeconds float64  `json:"ceiling_round_seconds"`
-	SKUs           int      `json:"skus_per_round"`
-	HotSKUs        int      `json:"hot_skus"`
-	HotShare       float64  `json:"hot_share"`
-	ScarceSKUs     int      `json:"scarce_skus"`
-	ScarceShare    float64  `json:"scarce_share"`
-	MaxQty         int      `json:"max_qty"`
-	RoundTrips     int      `json:"round_trips"`
-	SQLPoll        string   `json:"sql_poll_interval,omitempty"`
-	ServiceEnv     []string `json:"service_env,omitempty"`
-	Binary         string   `json:"binary"`
+	Concurrency    int              `json:"concurrency"`
+	Client         string           `json:"client"`
+	WarmupSeconds  float64          `json:"warmup_seconds"`
+	RoundSeconds   float64          `json:"round_seconds"`
+	Rounds         int              `json:"rounds"`
+	CeilingSeconds float64          `json:"ceiling_round_seconds"`
+	SKUs           int              `json:"skus_per_round"`
+	HotSKUs        int              `json:"hot_skus"`
+	HotShare       float64          `json:"hot_share"`
+	ScarceSKUs     int              `json:"scarce_skus"`
+	ScarceShare    float64          `json:"scarce_share"`
+	MaxQty         int              `json:"max_qty"`
+	RoundTrips     int              `json:"round_trips"`
+	SQLPoll        string           `json:"sql_poll_interval,omitempty"`
+	ServiceEnv     []string         `json:"service_env,omitempty"`
+	Binary         string           `json:"binary"`
+	Scenarios      []string         `json:"scenarios"`
+	Flash          *FlashSettings   `json:"flash_sale,omitempty"`
+	History        *HistorySettings `json:"long_history,omitempty"`
+}
+
+// FlashSettings are the flash sale's parameters.
+type FlashSettings struct {
+	Clients      int     `json:"clients"`
+	Orders       int     `json:"max_orders_per_round"`
+	StockShare   float64 `json:"stock_share"`
+	RoundSeconds float64 `json:"max_round_seconds"`
+	Rounds       int     `json:"rounds"`
+}
+
+// HistorySettings are the long-history measurement's parameters.
+type HistorySettings struct {
+	Lines   int     `json:"lines"`
+	Seconds float64 `json:"seconds"`
 }
 
 func settingsOf(o options) Settings {
-	return Settings{
+	s := Settings{
 		Concurrency: o.concurrency, Client: o.client, WarmupSeconds: o.warmup.Seconds(), RoundSeconds: o.round.Seconds(),
 		Rounds: o.rounds, CeilingSeconds: o.ceilingRound.Seconds(), SKUs: o.skus,
 		HotSKUs: o.hotSKUs, HotShare: o.hotShare, ScarceSKUs: o.scarceSKUs, ScarceShare: o.scarceShare,
 		MaxQty: o.maxQty, RoundTrips: o.rtEvents, SQLPoll: o.sqlPollInterval,
-		ServiceEnv: o.serviceEnv, Binary: o.binary,
+		ServiceEnv: o.serviceEnv, Binary: o.binary, Scenarios: o.scenarios.list(),
 	}
+	if o.scenarios.has(scenarioFlash) {
+		s.Flash = &FlashSettings{Clients: o.flashClients, Orders: o.flashOrders, StockShare: o.flashStock,
+			RoundSeconds: o.flashRound.Seconds(), Rounds: o.flashRounds}
+	}
+	if o.scenarios.has(scenarioHistory) {
+		s.History = &HistorySettings{Lines: o.historyLines, Seconds: o.historyDuration.Seconds()}
+	}
+	return s
 }
 
 // ConfigResult is one configuration's figures.
@@ -82,23 +108,34 @@ type ConfigResult struct {
 	Ceiling   *CeilingResult   `json:"ceiling,omitempty"`
 	// Ratio is the service's median throughput over the ceiling's.
 	Ratio float64 `json:"service_over_ceiling,omitempty"`
+	// Flash and History: the scenarios of issue 12, on service processes
+	// of their own.
+	Flash   []FlashResult  `json:"flash_sale,omitempty"`
+	History *HistoryResult `json:"long_history,omitempty"`
 }
+
+// uniform tells whether the configuration ran the uniform load.
+func (c ConfigResult) uniform() bool { return len(c.Rounds) > 0 }
 
 // RoundResult is one round of closed-loop load.
 type RoundResult struct {
-	Round      int      `json:"round"`
-	Seconds    float64  `json:"seconds"`
-	Requests   int      `json:"requests"`
-	Created    int      `json:"created"`
-	OutOfStock int      `json:"out_of_stock"`
-	Conflicts  int      `json:"conflicts,omitempty"`
-	Errors     int      `json:"errors"`
-	ErrorRate  float64  `json:"error_rate"`
-	FirstError string   `json:"first_error,omitempty"`
-	Throughput float64  `json:"throughput"`
-	P50ms      float64  `json:"p50_ms"`
-	P99ms      float64  `json:"p99_ms"`
-	CPU        CPUShare `json:"cpu"`
+	Round      int     `json:"round"`
+	Seconds    float64 `json:"seconds"`
+	Requests   int     `json:"requests"`
+	Created    int     `json:"created"`
+	OutOfStock int     `json:"out_of_stock"`
+	Conflicts  int     `json:"conflicts,omitempty"`
+	Errors     int     `json:"errors"`
+	// The errors by kind: 4xx other than 409, 5xx, and no HTTP answer.
+	ClientErrors    int      `json:"client_errors,omitempty"`
+	ServerErrors    int      `json:"server_errors,omitempty"`
+	TransportErrors int      `json:"transport_errors,omitempty"`
+	ErrorRate       float64  `json:"error_rate"`
+	FirstError      string   `json:"first_error,omitempty"`
+	Throughput      float64  `json:"throughput"`
+	P50ms           float64  `json:"p50_ms"`
+	P99ms           float64  `json:"p99_ms"`
+	CPU             CPUShare `json:"cpu"`
 }
 
 // Summary is the median over rounds of each figure.
