@@ -33,6 +33,7 @@ type Application struct {
 	ChangeBatchQuantity ChangeBatchQuantityHandler
 	Allocations         AllocationsView
 
+	products        *ProductQueue
 	allocationsView UpdateAllocationsViewHandler
 	reallocate      ReallocateHandler
 	notify          NotifyOutOfStockHandler
@@ -52,11 +53,12 @@ func NewApplication(d Dependencies) (Application, error) {
 	case d.Commands == nil:
 		return Application{}, errors.New("application: no command sender")
 	}
-	tx := NewTransactionRunner(d.UnitOfWork, d.ConflictRetry, d.OnConflict)
+	products := NewProductQueue(NewTransactionRunner(d.UnitOfWork, d.ConflictRetry, d.OnConflict))
 	a := Application{
-		AddBatch:            NewAddBatchHandler(tx),
-		Allocate:            NewAllocateHandler(tx),
-		ChangeBatchQuantity: NewChangeBatchQuantityHandler(tx),
+		AddBatch:            NewAddBatchHandler(products),
+		Allocate:            NewAllocateHandler(products),
+		ChangeBatchQuantity: NewChangeBatchQuantityHandler(products),
+		products:            products,
 		Allocations:         d.View,
 		allocationsView:     NewUpdateAllocationsViewHandler(d.View),
 		reallocate:          NewReallocateHandler(d.Commands),
@@ -67,6 +69,14 @@ func NewApplication(d Dependencies) (Application, error) {
 		a.publishExternal = &h
 	}
 	return a, nil
+}
+
+// Close refuses new commands and waits, up to ctx, for those queued.
+func (a Application) Close(ctx context.Context) error {
+	if a.products == nil {
+		return nil
+	}
+	return a.products.Close(ctx)
 }
 
 func knownCommandNames() []string {

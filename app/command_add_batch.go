@@ -2,54 +2,47 @@ package app
 
 import (
 	"context"
-	"errors"
 
 	"allocation/domain"
 )
 
 // AddBatchHandler handles CreateBatch: it adds a batch, creating the
-// product when the sku is new. Batch references are unique across products.
+// product when the sku is new. Batch references are unique across
+// products, which the store enforces.
 type AddBatchHandler struct {
-	tx TransactionRunner
+	products *ProductQueue
 }
 
-func NewAddBatchHandler(tx TransactionRunner) AddBatchHandler { return AddBatchHandler{tx: tx} }
+func NewAddBatchHandler(products *ProductQueue) AddBatchHandler {
+	return AddBatchHandler{products: products}
+}
 
 func (h AddBatchHandler) Handle(ctx context.Context, cmd *domain.CreateBatch) error {
-	// Validate before touching the store, so bad input costs nothing.
+	// Bad input is refused before it joins a product's queue.
 	if _, err := domain.NewBatch(cmd.Ref, cmd.SKU, cmd.Qty, cmd.ETA); err != nil {
 		return err
 	}
-	return h.tx.Run(ctx, func(ctx context.Context, tx Transaction) error {
-		products := tx.Products()
-		_, err := products.GetByBatchRef(ctx, cmd.Ref)
-		if err == nil {
-			return domain.DuplicateBatchError{Ref: cmd.Ref}
-		}
-		var noBatch domain.BatchNotFoundError
-		if !errors.As(err, &noBatch) {
-			return err
-		}
-		product, err := products.Get(ctx, cmd.SKU)
-		var noProduct domain.ProductNotFoundError
-		switch {
-		case errors.As(err, &noProduct):
-			if product, err = domain.NewProduct(cmd.SKU); err != nil {
-				return err
-			}
-			if err := product.AddBatch(cmd.Ref, cmd.Qty, cmd.ETA); err != nil {
-				return err
-			}
-			if err := products.Add(ctx, product); err != nil {
-				return err
-			}
-		case err != nil:
-			return err
-		default:
-			if err := product.AddBatch(cmd.Ref, cmd.Qty, cmd.ETA); err != nil {
-				return err
-			}
-		}
-		return tx.Commit(ctx)
-	})
+	_, err := h.products.run(ctx, productKey{sku: cmd.SKU}, addBatch{cmd: cmd})
+	return err
+}
+
+type addBatch struct{ cmd *domain.CreateBatch }
+
+func (addBatch) orderID() string { return "" }
+
+func (a addBatch) apply(ctx context.Context, products ProductRepository, product *domain.Product) (*domain.Product, string, error) {
+	if product != nil {
+		return product, "", product.AddBatch(a.cmd.Ref, a.cmd.Qty, a.cmd.ETA)
+	}
+	product, err := domain.NewProduct(a.cmd.SKU)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := product.AddBatch(a.cmd.Ref, a.cmd.Qty, a.cmd.ETA); err != nil {
+		return nil, "", err
+	}
+	if err := products.Add(ctx, product); err != nil {
+		return nil, "", err
+	}
+	return product, "", nil
 }

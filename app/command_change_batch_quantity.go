@@ -10,28 +10,33 @@ import (
 // longer fit are deallocated by the domain, which records Deallocated for
 // each; their handler allocates them again.
 type ChangeBatchQuantityHandler struct {
-	tx TransactionRunner
+	products *ProductQueue
 }
 
-func NewChangeBatchQuantityHandler(tx TransactionRunner) ChangeBatchQuantityHandler {
-	return ChangeBatchQuantityHandler{tx: tx}
+func NewChangeBatchQuantityHandler(products *ProductQueue) ChangeBatchQuantityHandler {
+	return ChangeBatchQuantityHandler{products: products}
 }
 
 func (h ChangeBatchQuantityHandler) Handle(ctx context.Context, cmd *domain.ChangeBatchQuantity) error {
+	// Bad input is refused before it joins a product's queue.
 	if cmd.Ref == "" {
 		return domain.ValidationError{Field: "batchref", Reason: "must not be empty"}
 	}
 	if cmd.Qty < 0 {
 		return domain.ValidationError{Field: "qty", Reason: "must not be negative"}
 	}
-	return h.tx.Run(ctx, func(ctx context.Context, tx Transaction) error {
-		product, err := tx.Products().GetByBatchRef(ctx, cmd.Ref)
-		if err != nil {
-			return err
-		}
-		if err := product.ChangeBatchQuantity(cmd.Ref, cmd.Qty); err != nil {
-			return err
-		}
-		return tx.Commit(ctx)
-	})
+	// Queued by batch: the sku is not known before the product is loaded.
+	_, err := h.products.run(ctx, productKey{batchRef: cmd.Ref}, changeBatchQuantity{cmd: cmd})
+	return err
+}
+
+type changeBatchQuantity struct{ cmd *domain.ChangeBatchQuantity }
+
+func (changeBatchQuantity) orderID() string { return "" }
+
+func (c changeBatchQuantity) apply(_ context.Context, _ ProductRepository, product *domain.Product) (*domain.Product, string, error) {
+	if product == nil {
+		return nil, "", domain.BatchNotFoundError{Ref: c.cmd.Ref}
+	}
+	return product, "", product.ChangeBatchQuantity(c.cmd.Ref, c.cmd.Qty)
 }

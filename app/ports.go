@@ -8,15 +8,20 @@ import (
 	"allocation/domain"
 )
 
-// ProductRepository loads and adds products inside one transaction.
+// ProductRepository loads and adds products inside one transaction. A
+// product is loaded for a write: no other transaction changes it until this
+// one ends. It comes with all its batches and their allocated totals but,
+// of its order lines, only those the caller names (a store may give more),
+// so that a command's cost does not grow with the product's history.
 type ProductRepository interface {
 	// Add stores a new product. A batch reference already used by any
 	// product is refused with domain.DuplicateBatchError.
 	Add(ctx context.Context, product *domain.Product) error
-	// Get returns the product of the sku or domain.ProductNotFoundError.
-	Get(ctx context.Context, sku string) (*domain.Product, error)
-	// GetByBatchRef returns the product owning the batch or
-	// domain.BatchNotFoundError.
+	// Get returns the product of the sku, with the lines of the given
+	// orders, or domain.ProductNotFoundError.
+	Get(ctx context.Context, sku string, orderIDs ...string) (*domain.Product, error)
+	// GetByBatchRef returns the product owning the batch, with every line
+	// of that batch, or domain.BatchNotFoundError.
 	GetByBatchRef(ctx context.Context, ref string) (*domain.Product, error)
 }
 
@@ -28,6 +33,11 @@ type UnitOfWork interface {
 // Transaction is one atomic change. Nothing is kept unless Commit succeeds.
 type Transaction interface {
 	Products() ProductRepository
+	// RecordEvents adds events to store with the commit, published with
+	// the correlation of ctx (commands of one transaction may come from
+	// different senders). Events still recorded on products at Commit go
+	// with Commit's context.
+	RecordEvents(ctx context.Context, events []domain.Event)
 	// Commit stores every product added or loaded in the transaction and
 	// the events they recorded, atomically. A product changed by someone
 	// else since it was loaded fails the commit with ConcurrencyConflictError.

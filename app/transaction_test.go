@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"allocation/app"
+	"allocation/domain"
 )
 
 // flakyUoW fails the first commits with a conflict.
@@ -24,7 +25,8 @@ type flakyTx struct {
 	committed bool
 }
 
-func (t *flakyTx) Products() app.ProductRepository { return nil }
+func (t *flakyTx) Products() app.ProductRepository              { return nil }
+func (t *flakyTx) RecordEvents(context.Context, []domain.Event) {}
 func (t *flakyTx) Commit(context.Context) error {
 	if t.u.conflicts > 0 {
 		t.u.conflicts--

@@ -14,13 +14,16 @@ type Batch struct {
 	purchased int
 	eta       *time.Time
 	// allocations keeps insertion order so that deallocation is
-	// deterministic: the most recently allocated line goes first.
+	// deterministic: the most recently allocated line goes first. A batch
+	// loaded from storage holds the lines its command needs, not always
+	// all of them; allocated counts them all.
 	allocations []OrderLine
 	// appendRight is the right to append to allocations in place. Clones
 	// (Product.Clone) share the backing array; see add.
 	appendRight *appendRight
-	// allocated is the sum of the allocations' quantities, kept so that
-	// availability is O(1) on batches with many lines.
+	// allocated is the sum of the quantities of all the batch's lines,
+	// including those a repository did not load (see
+	// UnmarshalBatchFromDatabase).
 	allocated int
 }
 
@@ -38,17 +41,25 @@ func NewBatch(ref, sku string, qty int, eta *time.Time) (*Batch, error) {
 	return &Batch{ref: ref, sku: sku, purchased: qty, eta: truncateDate(eta), appendRight: new(appendRight)}, nil
 }
 
-// UnmarshalBatchFromDatabase rebuilds a batch from stored state. It is meant
-// for repositories only and trusts its input apart from basic sanity.
-func UnmarshalBatchFromDatabase(ref, sku string, purchased int, eta *time.Time, allocations []OrderLine) (*Batch, error) {
+// UnmarshalBatchFromDatabase rebuilds a batch from stored state; for
+// repositories only. allocated is the batch's allocated total; lines may be
+// only some of its lines, oldest first: a repository loads the lines a
+// command needs (the lines of the orders it allocates, every line of a batch
+// it may shrink), so that a command's cost does not grow with the batch's
+// history.
+func UnmarshalBatchFromDatabase(ref, sku string, purchased int, eta *time.Time, allocated int, lines []OrderLine) (*Batch, error) {
 	if ref == "" || sku == "" || purchased < 0 {
 		return nil, ValidationError{Field: "batch", Reason: "stored batch is invalid"}
 	}
-	b := &Batch{ref: ref, sku: sku, purchased: purchased, eta: truncateDate(eta), appendRight: new(appendRight)}
-	b.allocations = append(b.allocations, allocations...)
-	for _, l := range allocations {
-		b.allocated += l.qty
+	known := 0
+	for _, l := range lines {
+		known += l.qty
 	}
+	if allocated < known {
+		return nil, ValidationError{Field: "batch", Reason: "stored batch holds more lines than its allocated quantity"}
+	}
+	b := &Batch{ref: ref, sku: sku, purchased: purchased, eta: truncateDate(eta), appendRight: new(appendRight), allocated: allocated}
+	b.allocations = append(b.allocations, lines...)
 	return b, nil
 }
 

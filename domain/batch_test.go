@@ -261,7 +261,7 @@ func TestBatchShipsBefore(t *testing.T) {
 
 func TestUnmarshalBatchFromDatabase(t *testing.T) {
 	lines := []OrderLine{mustLine(t, "order-1", "LAMP", 3), mustLine(t, "order-2", "LAMP", 4)}
-	b, err := UnmarshalBatchFromDatabase("batch-001", "LAMP", 10, nil, lines)
+	b, err := UnmarshalBatchFromDatabase("batch-001", "LAMP", 10, nil, 7, lines)
 	if err != nil {
 		t.Fatalf("UnmarshalBatchFromDatabase: %v", err)
 	}
@@ -274,12 +274,44 @@ func TestUnmarshalBatchFromDatabase(t *testing.T) {
 	}
 
 	for _, tc := range []struct {
-		ref, sku  string
-		purchased int
-	}{{"", "LAMP", 1}, {"b", "", 1}, {"b", "LAMP", -1}} {
-		if _, err := UnmarshalBatchFromDatabase(tc.ref, tc.sku, tc.purchased, nil, nil); !errors.As(err, new(ValidationError)) {
-			t.Errorf("UnmarshalBatchFromDatabase(%q, %q, %d) err = %v, want ValidationError", tc.ref, tc.sku, tc.purchased, err)
+		ref, sku             string
+		purchased, allocated int
+		lines                []OrderLine
+	}{
+		{"", "LAMP", 1, 0, nil},
+		{"b", "", 1, 0, nil},
+		{"b", "LAMP", -1, 0, nil},
+		{"b", "LAMP", 10, 2, []OrderLine{mustLine(t, "o1", "LAMP", 3)}}, // lines beyond the total
+	} {
+		if _, err := UnmarshalBatchFromDatabase(tc.ref, tc.sku, tc.purchased, nil, tc.allocated, tc.lines); !errors.As(err, new(ValidationError)) {
+			t.Errorf("UnmarshalBatchFromDatabase(%q, %q, %d, %d) err = %v, want ValidationError", tc.ref, tc.sku, tc.purchased, tc.allocated, err)
 		}
+	}
+}
+
+// A batch loaded with some of its lines counts all of them: availability
+// comes from the stored total, and a line of an order it was not given
+// can still be allocated (the repository gives the lines a command needs).
+func TestBatchLoadedWithSomeOfItsLines(t *testing.T) {
+	held := mustLine(t, "o-held", "LAMP", 2)
+	b, err := UnmarshalBatchFromDatabase("b1", "LAMP", 10, nil, 8, []OrderLine{held})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := b.AvailableQuantity(); got != 2 {
+		t.Fatalf("AvailableQuantity = %d, want 2", got)
+	}
+	if !b.HasLine("o-held") {
+		t.Error("HasLine(o-held) = false for a line it was given")
+	}
+	if err := b.Allocate(mustLine(t, "o-new", "LAMP", 3)); !errors.As(err, new(OutOfStockError)) {
+		t.Fatalf("Allocate 3 of 2 available: err = %v, want OutOfStockError", err)
+	}
+	if err := b.Allocate(mustLine(t, "o-new", "LAMP", 2)); err != nil {
+		t.Fatalf("Allocate 2 of 2 available: %v", err)
+	}
+	if got := b.AllocatedQuantity(); got != 10 {
+		t.Errorf("AllocatedQuantity = %d, want 10", got)
 	}
 }
 

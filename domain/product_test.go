@@ -575,7 +575,7 @@ func TestPopEventsReturnsAndForgetsEvents(t *testing.T) {
 }
 
 func TestUnmarshalProductFromDatabase(t *testing.T) {
-	b1, err := UnmarshalBatchFromDatabase("b1", "LAMP", 10, nil, []OrderLine{mustLine(t, "o1", "LAMP", 4)})
+	b1, err := UnmarshalBatchFromDatabase("b1", "LAMP", 10, nil, 4, []OrderLine{mustLine(t, "o1", "LAMP", 4)})
 	if err != nil {
 		t.Fatal(err)
 	}

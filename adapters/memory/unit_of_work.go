@@ -37,9 +37,22 @@ type seenProduct struct {
 }
 
 type transaction struct {
-	store *UnitOfWork
-	seen  map[string]*seenProduct
-	done  bool
+	store    *UnitOfWork
+	seen     map[string]*seenProduct
+	recorded []recordedEvents
+	done     bool
+}
+
+// recordedEvents are events handed to RecordEvents with their context.
+type recordedEvents struct {
+	ctx    context.Context
+	events []domain.Event
+}
+
+func (t *transaction) RecordEvents(ctx context.Context, events []domain.Event) {
+	if len(events) > 0 {
+		t.recorded = append(t.recorded, recordedEvents{ctx: ctx, events: events})
+	}
 }
 
 func (t *transaction) Products() app.ProductRepository { return (*repository)(t) }
@@ -53,7 +66,15 @@ func (t *transaction) Commit(ctx context.Context) error {
 		return err
 	}
 	t.done = true
-	if len(events) == 0 || t.store.events == nil {
+	if t.store.events == nil {
+		return nil
+	}
+	for _, r := range t.recorded {
+		if err := t.store.events.PublishEvents(r.ctx, r.events); err != nil {
+			return err
+		}
+	}
+	if len(events) == 0 {
 		return nil
 	}
 	return t.store.events.PublishEvents(ctx, events)
@@ -116,7 +137,8 @@ func (r *repository) Add(_ context.Context, p *domain.Product) error {
 	return nil
 }
 
-func (r *repository) Get(_ context.Context, sku string) (*domain.Product, error) {
+// Get hands out the whole product: in memory, every line costs nothing to load.
+func (r *repository) Get(_ context.Context, sku string, _ ...string) (*domain.Product, error) {
 	if s, ok := r.seen[sku]; ok {
 		return s.product, nil
 	}

@@ -16,7 +16,7 @@ func BenchmarkAllocate(b *testing.B) {
 	const linesPerProduct = 20
 	db := newTestDB(b)
 	uow := newUnitOfWork(b, db, nil)
-	handler := app.NewAllocateHandler(retryingRunner(uow))
+	handler := app.NewAllocateHandler(app.NewProductQueue(retryingRunner(uow)))
 	ctx := context.Background()
 	var sku string
 	for i := 0; i < b.N; i++ {

@@ -2,10 +2,12 @@ package postgres_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"allocation/app"
 	"allocation/domain"
@@ -33,7 +35,7 @@ func TestConcurrentAllocationsNeverOverAllocate(t *testing.T) {
 		t.Fatalf("retry policy too short for this test")
 	}
 	var conflicts atomic.Int64
-	handler := app.NewAllocateHandler(app.NewTransactionRunner(uow, app.DefaultConflictRetryPolicy(), func() { conflicts.Add(1) }))
+	handler := app.NewAllocateHandler(app.NewProductQueue(app.NewTransactionRunner(uow, app.DefaultConflictRetryPolicy(), func() { conflicts.Add(1) })))
 
 	start := make(chan struct{})
 	errs := make([]error, goroutines)
@@ -74,9 +76,11 @@ func TestConcurrentAllocationsNeverOverAllocate(t *testing.T) {
 	}
 }
 
-// Without retries, the second of two transactions that loaded the same
-// product fails to commit with a concurrency conflict.
-func TestSecondCommitOfTheSameProductConflicts(t *testing.T) {
+// A product is locked from the moment a transaction loads it: a second
+// transaction loading it waits for the first to end, then sees its change,
+// and commits without a conflict. This is what keeps several processes on
+// one hot product from failing each other's commands.
+func TestSecondLoadOfTheSameProductWaitsForTheFirstTransaction(t *testing.T) {
 	t.Parallel()
 	db := newTestDB(t)
 	ctx := context.Background()
@@ -84,45 +88,67 @@ func TestSecondCommitOfTheSameProductConflicts(t *testing.T) {
 	sku := unique("CONTESTED")
 	addBatch(t, uow, unique("b"), sku, 100, nil)
 	noRetries := app.NewTransactionRunner(uow, app.ConflictRetryPolicy{MaxRetries: 0}, nil)
-
-	allocate := func(ctx context.Context, tx app.Transaction, loaded chan<- struct{}, mayCommit <-chan struct{}) error {
-		product, err := tx.Products().Get(ctx, sku)
-		close(loaded)
+	allocate := func(ctx context.Context, tx app.Transaction, order string) (*domain.Product, error) {
+		product, err := tx.Products().Get(ctx, sku, order)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		line, _ := domain.NewOrderLine(unique("o"), sku, 1)
+		line, _ := domain.NewOrderLine(order, sku, 1)
 		if _, err := product.Allocate(line); err != nil {
-			return err
+			return nil, err
 		}
-		<-mayCommit
-		return tx.Commit(ctx)
+		return product, nil
 	}
-	firstLoaded, secondLoaded, firstDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
-	var firstErr error
+
+	first := begin(t, uow)
+	if _, err := allocate(ctx, first, unique("o")); err != nil {
+		t.Fatal(err)
+	}
+	secondDone := make(chan error, 1)
+	var seenVersion int
 	go func() {
-		defer close(firstDone)
-		firstErr = noRetries.Run(ctx, func(ctx context.Context, tx app.Transaction) error {
-			return allocate(ctx, tx, firstLoaded, secondLoaded)
+		secondDone <- noRetries.Run(ctx, func(ctx context.Context, tx app.Transaction) error {
+			product, err := allocate(ctx, tx, unique("o"))
+			if err != nil {
+				return err
+			}
+			seenVersion = product.Version() - 1
+			return tx.Commit(ctx)
 		})
 	}()
-	secondErr := noRetries.Run(ctx, func(ctx context.Context, tx app.Transaction) error {
-		<-firstLoaded
-		return allocate(ctx, tx, secondLoaded, firstDone)
-	})
-	<-firstDone
+	waitForLockWaiters(t, db, 1)
+	select {
+	case err := <-secondDone:
+		t.Fatalf("second transaction ended (%v) while the first held the product", err)
+	default:
+	}
+	if err := first.Commit(ctx); err != nil {
+		t.Fatalf("first commit: %v", err)
+	}
+	if err := <-secondDone; err != nil {
+		t.Fatalf("second transaction: %v, want no conflict", err)
+	}
+	if seenVersion != 2 {
+		t.Errorf("second transaction loaded version %d, want 2 (after the first's commit)", seenVersion)
+	}
+	if v := productVersion(t, db, sku); v != 3 {
+		t.Errorf("version = %d, want 3", v)
+	}
+	if n := queryInt(t, db, `SELECT allocated_quantity FROM batches WHERE sku = $1`, sku); n != 2 {
+		t.Errorf("allocated_quantity = %d, want 2", n)
+	}
+}
 
-	if firstErr != nil {
-		t.Fatalf("first commit: %v", firstErr)
-	}
-	var conflict app.ConcurrencyConflictError
-	if !errors.As(secondErr, &conflict) || conflict.SKU != sku {
-		t.Fatalf("second commit err = %v, want ConcurrencyConflictError{%s}", secondErr, sku)
-	}
-	if v := productVersion(t, db, sku); v != 2 {
-		t.Errorf("version = %d, want 2", v)
-	}
-	if n := queryInt(t, db, `SELECT count(*) FROM allocations WHERE sku = $1`, sku); n != 1 {
-		t.Errorf("%d allocations, want 1", n)
+// waitForLockWaiters waits until n sessions wait for a row of this test's
+// products table: a session waiting for a row lock holds (or waits for)
+// a tuple lock on it.
+func waitForLockWaiters(t *testing.T, db *sql.DB, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for queryInt(t, db, `SELECT count(*) FROM pg_locks WHERE locktype = 'tuple' AND relation = 'products'::regclass`) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("no session waits for the product's lock")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -19,7 +19,7 @@ func TestUnitOfWorkRefusesDuplicateBatchRefs(t *testing.T) {
 	var duplicate domain.DuplicateBatchError
 
 	t.Run("through the handler", func(t *testing.T) {
-		err := app.NewAddBatchHandler(retryingRunner(uow)).Handle(ctx, &domain.CreateBatch{Ref: ref, SKU: unique("B"), Qty: 5})
+		err := app.NewAddBatchHandler(app.NewProductQueue(retryingRunner(uow))).Handle(ctx, &domain.CreateBatch{Ref: ref, SKU: unique("B"), Qty: 5})
 		if !errors.As(err, &duplicate) || duplicate.Ref != ref {
 			t.Errorf("err = %v, want DuplicateBatchError{%s}", err, ref)
 		}
@@ -82,76 +82,5 @@ func TestUnitOfWorkNewProductRace(t *testing.T) {
 	}
 	if err := second.Rollback(ctx); err != nil {
 		t.Errorf("Rollback after a failed Commit = %v, want nil", err)
-	}
-}
-
-// A transaction that only read a product fails when the product changed
-// meanwhile, as in the in-memory store: its outcome (here OutOfStock) was
-// decided on stale state.
-func TestUnitOfWorkChecksProductsItOnlyRead(t *testing.T) {
-	t.Parallel()
-	db := newTestDB(t)
-	ctx := context.Background()
-	uow := newUnitOfWork(t, db, nil)
-	sku := unique("SMALL")
-	addBatch(t, uow, unique("b1"), sku, 1, nil)
-
-	reader := begin(t, uow)
-	product, err := reader.Products().Get(ctx, sku)
-	if err != nil {
-		t.Fatal(err)
-	}
-	line, _ := domain.NewOrderLine(unique("o"), sku, 5)
-	if _, err := product.Allocate(line); !errors.As(err, new(domain.OutOfStockError)) {
-		t.Fatalf("allocate err = %v, want OutOfStockError", err)
-	}
-	addBatch(t, uow, unique("b2"), sku, 10, nil)
-	var conflict app.ConcurrencyConflictError
-	if err := reader.Commit(ctx); !errors.As(err, &conflict) {
-		t.Errorf("err = %v, want ConcurrencyConflictError", err)
-	}
-	if n := queryInt(t, db, `SELECT count(*) FROM "watermill_allocation.events.OutOfStock"`); n != 0 {
-		t.Errorf("stale OutOfStock was published")
-	}
-
-	unchanged := begin(t, uow)
-	if _, err := unchanged.Products().Get(ctx, sku); err != nil {
-		t.Fatal(err)
-	}
-	if err := unchanged.Commit(ctx); err != nil {
-		t.Errorf("commit without changes = %v, want nil", err)
-	}
-}
-
-func TestUnitOfWorkChecksEveryProductItOnlyRead(t *testing.T) {
-	t.Parallel()
-	db := newTestDB(t)
-	ctx := context.Background()
-	uow := newUnitOfWork(t, db, nil)
-	skuA, skuB := unique("A"), unique("B")
-	addBatch(t, uow, unique("a1"), skuA, 10, nil)
-	addBatch(t, uow, unique("b1"), skuB, 10, nil)
-
-	readBoth := func() app.Transaction {
-		t.Helper()
-		tx := begin(t, uow)
-		for _, sku := range []string{skuA, skuB} {
-			if _, err := tx.Products().Get(ctx, sku); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return tx
-	}
-
-	unchanged := readBoth()
-	if err := unchanged.Commit(ctx); err != nil {
-		t.Fatalf("commit of two unchanged products = %v, want nil", err)
-	}
-
-	stale := readBoth()
-	addBatch(t, uow, unique("b2"), skuB, 10, nil)
-	var conflict app.ConcurrencyConflictError
-	if err := stale.Commit(ctx); !errors.As(err, &conflict) || conflict.SKU != skuB {
-		t.Errorf("err = %v, want ConcurrencyConflictError on %s", err, skuB)
 	}
 }

@@ -61,7 +61,7 @@ func TestOutboxStoresNothingWhenTheCommandFails(t *testing.T) {
 				t.Fatalf("handler err = %v, want %v", err, handlerFailed)
 			}
 
-			_, err = app.NewAllocateHandler(runner).Handle(ctx, &domain.Allocate{OrderID: unique("o"), SKU: sku, Qty: 1})
+			_, err = app.NewAllocateHandler(app.NewProductQueue(runner)).Handle(ctx, &domain.Allocate{OrderID: unique("o"), SKU: sku, Qty: 1})
 			if !errors.Is(err, brokerDown) {
 				t.Fatalf("commit err = %v, want %v", err, brokerDown)
 			}
@@ -92,7 +92,7 @@ func TestForwarderOutboxRelaysEventsCommittedBeforeItStarted(t *testing.T) {
 	version := productVersion(t, db, sku)
 	correlationID := unique("correlation")
 
-	_, err := app.NewAllocateHandler(retryingRunner(uow)).Handle(app.WithCorrelationID(ctx, correlationID),
+	_, err := app.NewAllocateHandler(app.NewProductQueue(retryingRunner(uow))).Handle(app.WithCorrelationID(ctx, correlationID),
 		&domain.Allocate{OrderID: order, SKU: sku, Qty: 3})
 	if err != nil {
 		t.Fatalf("allocating: %v", err)
@@ -158,7 +158,7 @@ func TestSQLOutboxEventsAppearOnlyAfterCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if _, err := app.NewAllocateHandler(retryingRunner(uow)).Handle(ctx, &domain.Allocate{OrderID: order, SKU: sku, Qty: 4}); err != nil {
+	if _, err := app.NewAllocateHandler(app.NewProductQueue(retryingRunner(uow))).Handle(ctx, &domain.Allocate{OrderID: order, SKU: sku, Qty: 4}); err != nil {
 		t.Fatalf("allocating: %v", err)
 	}
 

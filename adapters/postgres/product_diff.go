@@ -25,6 +25,7 @@ type productWrites struct {
 type batchRows struct {
 	refs, skus []string
 	qtys       []int64
+	allocated  []int64
 	etas       []string // "" for no eta
 }
 
@@ -32,6 +33,7 @@ func (r *batchRows) add(b *domain.Batch) {
 	r.refs = append(r.refs, b.Ref())
 	r.skus = append(r.skus, b.SKU())
 	r.qtys = append(r.qtys, int64(b.PurchasedQuantity()))
+	r.allocated = append(r.allocated, int64(b.AllocatedQuantity()))
 	r.etas = append(r.etas, formatDate(etaOf(b)))
 }
 
@@ -61,7 +63,10 @@ func formatDate(d *time.Time) string {
 // keep their rows up to the first difference from the loaded lines; the
 // rest is deleted and the new tail inserted, which keeps insertion order
 // and makes the usual changes (a line appended, the newest lines
-// deallocated) touch only the lines concerned.
+// deallocated) touch only the lines concerned. That holds when the batch
+// was loaded with only some of its lines too: the domain appends lines and
+// deallocates the newest, and it is given every line of a batch it may
+// shrink.
 func (w *productWrites) add(s *seenProduct) {
 	for _, b := range s.product.Batches() {
 		before, loaded := s.loaded[b.Ref()]
@@ -71,7 +76,7 @@ func (w *productWrites) add(s *seenProduct) {
 			w.addedLines.add(b.Ref(), lines)
 			continue
 		}
-		if before.purchased != b.PurchasedQuantity() || formatDate(before.eta) != formatDate(etaOf(b)) {
+		if before.purchased != b.PurchasedQuantity() || before.allocated != b.AllocatedQuantity() || formatDate(before.eta) != formatDate(etaOf(b)) {
 			w.changedBatches.add(b)
 		}
 		kept := commonPrefixLength(before.lines, lines)
@@ -94,10 +99,11 @@ func (w *productWrites) exec(ctx context.Context, tx *sql.Tx) error {
 	}
 	if len(w.changedBatches.refs) > 0 {
 		_, err := tx.ExecContext(ctx, `UPDATE batches b
-			SET purchased_quantity = u.qty, eta = NULLIF(u.eta, '')::date
-			FROM unnest($1::text[], $2::int[], $3::text[]) AS u(ref, qty, eta)
+			SET purchased_quantity = u.qty, allocated_quantity = u.allocated, eta = NULLIF(u.eta, '')::date
+			FROM unnest($1::text[], $2::int[], $3::int[], $4::text[]) AS u(ref, qty, allocated, eta)
 			WHERE b.ref = u.ref`,
-			pq.StringArray(w.changedBatches.refs), pq.Int64Array(w.changedBatches.qtys), pq.StringArray(w.changedBatches.etas))
+			pq.StringArray(w.changedBatches.refs), pq.Int64Array(w.changedBatches.qtys),
+			pq.Int64Array(w.changedBatches.allocated), pq.StringArray(w.changedBatches.etas))
 		if err != nil {
 			return fmt.Errorf("updating batches: %w", err)
 		}
@@ -146,13 +152,14 @@ func insertBatches(ctx context.Context, tx *sql.Tx, batches batchRows) error {
 	if len(batches.refs) == 0 {
 		return nil
 	}
-	rows, err := tx.QueryContext(ctx, `INSERT INTO batches (ref, sku, purchased_quantity, eta)
-		SELECT ref, sku, qty, NULLIF(eta, '')::date
-		FROM unnest($1::text[], $2::text[], $3::int[], $4::text[]) WITH ORDINALITY AS n(ref, sku, qty, eta, position)
+	rows, err := tx.QueryContext(ctx, `INSERT INTO batches (ref, sku, purchased_quantity, allocated_quantity, eta)
+		SELECT ref, sku, qty, allocated, NULLIF(eta, '')::date
+		FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::text[]) WITH ORDINALITY AS n(ref, sku, qty, allocated, eta, position)
 		ORDER BY position
 		ON CONFLICT (ref) DO NOTHING
 		RETURNING ref`,
-		pq.StringArray(batches.refs), pq.StringArray(batches.skus), pq.Int64Array(batches.qtys), pq.StringArray(batches.etas))
+		pq.StringArray(batches.refs), pq.StringArray(batches.skus), pq.Int64Array(batches.qtys),
+		pq.Int64Array(batches.allocated), pq.StringArray(batches.etas))
 	if err != nil {
 		return fmt.Errorf("inserting batches: %w", err)
 	}

@@ -72,7 +72,7 @@ func TestOutboxRelayRecordsABatchOnlyAfterTheDestinationFlushed(t *testing.T) {
 	sku, ref, order := unique("FLUSHED"), unique("b"), unique("o")
 	addBatch(t, uow, ref, sku, 10, nil)
 	version := productVersion(t, db, sku)
-	if _, err := app.NewAllocateHandler(retryingRunner(uow)).Handle(ctx, &domain.Allocate{OrderID: order, SKU: sku, Qty: 3}); err != nil {
+	if _, err := app.NewAllocateHandler(app.NewProductQueue(retryingRunner(uow))).Handle(ctx, &domain.Allocate{OrderID: order, SKU: sku, Qty: 3}); err != nil {
 		t.Fatalf("allocating: %v", err)
 	}
 	event := app.EventID(domain.Allocated{OrderID: order, SKU: sku, Qty: 3, BatchRef: ref, Version: version + 1})

@@ -34,7 +34,7 @@ func TestUnitOfWorkSignalsOnlyCommitsOfEvents(t *testing.T) {
 	t.Parallel()
 	signal := postgres.NewOutboxSignal()
 	uow := newSignallingUnitOfWork(t, newTestDB(t), signal)
-	allocate := app.NewAllocateHandler(retryingRunner(uow))
+	allocate := app.NewAllocateHandler(app.NewProductQueue(retryingRunner(uow)))
 	sku := unique("SIGNAL")
 
 	addBatch(t, uow, unique("b"), sku, 10, nil)
@@ -116,7 +116,7 @@ func TestIdleRelayIsWokenByCommits(t *testing.T) {
 	}
 	startIdleRelay(t, db, signal, destination)
 
-	if _, err := app.NewAllocateHandler(retryingRunner(uow)).Handle(context.Background(), &domain.Allocate{OrderID: order, SKU: sku, Qty: 2}); err != nil {
+	if _, err := app.NewAllocateHandler(app.NewProductQueue(retryingRunner(uow))).Handle(context.Background(), &domain.Allocate{OrderID: order, SKU: sku, Qty: 2}); err != nil {
 		t.Fatal(err)
 	}
 	waitForMessage(t, messages, app.EventID(domain.Allocated{OrderID: order, SKU: sku, Qty: 2, BatchRef: ref, Version: version + 1}))

@@ -47,11 +47,14 @@ func (r *repository) Add(ctx context.Context, p *domain.Product) error {
 	return nil
 }
 
-func (r *repository) Get(ctx context.Context, sku string) (*domain.Product, error) {
+// Get locks and loads the product. A product handed out already is the
+// one object of its sku for the rest of the transaction, as in memory; ask
+// for every order it will allocate the first time.
+func (r *repository) Get(ctx context.Context, sku string, orderIDs ...string) (*domain.Product, error) {
 	if s, ok := r.seen[sku]; ok {
 		return s.product, nil
 	}
-	p, found, err := loadProduct(ctx, r.tx, selectProductBySKU, sku)
+	p, found, err := loadProductBySKU(ctx, r.tx, sku, orderIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +70,7 @@ func (r *repository) GetByBatchRef(ctx context.Context, ref string) (*domain.Pro
 			return s.product, nil
 		}
 	}
-	p, found, err := loadProduct(ctx, r.tx, selectProductByBatchRef, ref)
+	p, found, err := loadProductByBatchRef(ctx, r.tx, ref)
 	if err != nil {
 		return nil, err
 	}

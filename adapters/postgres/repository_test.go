@@ -67,7 +67,7 @@ func TestUnitOfWorkStoresTheWholeProduct(t *testing.T) {
 	addBatch(t, uow, sooner, sku, 10, date(2030, 1, 2))
 	addBatch(t, uow, warehouse, sku, 6, nil)
 	orders := []string{unique("o1"), unique("o2"), unique("o3"), unique("o4")}
-	allocate := app.NewAllocateHandler(runner)
+	allocate := app.NewAllocateHandler(app.NewProductQueue(runner))
 	for _, o := range orders {
 		if _, err := allocate.Handle(ctx, &domain.Allocate{OrderID: o, SKU: sku, Qty: 2}); err != nil {
 			t.Fatalf("allocating %s: %v", o, err)
@@ -76,7 +76,7 @@ func TestUnitOfWorkStoresTheWholeProduct(t *testing.T) {
 	// Warehouse holds o1, o2, o3 (6 of 6); o4 went to the sooner shipment.
 	// Shrinking the warehouse to 3 deallocates o3 then o2, and their
 	// re-allocation is the event handlers' business, not run here.
-	if err := app.NewChangeBatchQuantityHandler(runner).Handle(ctx, &domain.ChangeBatchQuantity{Ref: warehouse, Qty: 3}); err != nil {
+	if err := app.NewChangeBatchQuantityHandler(app.NewProductQueue(runner)).Handle(ctx, &domain.ChangeBatchQuantity{Ref: warehouse, Qty: 3}); err != nil {
 		t.Fatalf("changing quantity: %v", err)
 	}
 
@@ -85,7 +85,7 @@ func TestUnitOfWorkStoresTheWholeProduct(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
-	product, err := tx.Products().Get(ctx, sku)
+	product, err := tx.Products().Get(ctx, sku, orders...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestUnitOfWorkStoresSeveralLinesAddedInOneTransaction(t *testing.T) {
 	}
 
 	reader := begin(t, uow)
-	stored, err := reader.Products().Get(ctx, sku)
+	stored, err := reader.Products().Get(ctx, sku, orders...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -99,7 +99,7 @@ func unique(prefix string) string { return prefix + "-" + uuid.NewString()[:8] }
 
 func addBatch(t testing.TB, uow app.UnitOfWork, ref, sku string, qty int, eta *time.Time) {
 	t.Helper()
-	err := app.NewAddBatchHandler(retryingRunner(uow)).Handle(context.Background(), &domain.CreateBatch{Ref: ref, SKU: sku, Qty: qty, ETA: eta})
+	err := app.NewAddBatchHandler(app.NewProductQueue(retryingRunner(uow))).Handle(context.Background(), &domain.CreateBatch{Ref: ref, SKU: sku, Qty: qty, ETA: eta})
 	if err != nil {
 		t.Fatalf("adding batch %s: %v", ref, err)
 	}

@@ -12,13 +12,26 @@ import (
 )
 
 type transaction struct {
-	uow  *PostgresUnitOfWork
-	tx   *sql.Tx
-	seen map[string]*seenProduct
-	done bool
+	uow      *PostgresUnitOfWork
+	tx       *sql.Tx
+	seen     map[string]*seenProduct
+	recorded []recordedEvents
+	done     bool
+}
+
+// recordedEvents are events handed to RecordEvents with their context.
+type recordedEvents struct {
+	ctx    context.Context
+	events []domain.Event
 }
 
 func (t *transaction) Products() app.ProductRepository { return (*repository)(t) }
+
+func (t *transaction) RecordEvents(ctx context.Context, events []domain.Event) {
+	if len(events) > 0 {
+		t.recorded = append(t.recorded, recordedEvents{ctx: ctx, events: events})
+	}
+}
 
 // Commit writes the products that changed (checking that the others did
 // not change meanwhile), stores their events through the outbox and
@@ -86,50 +99,57 @@ func firstSKU(products []*seenProduct) string {
 // the outbox; it returns how many events it stored.
 func (t *transaction) writeAndPublish(ctx context.Context, products []*seenProduct) (int, error) {
 	var (
-		writes    productWrites
-		unchanged []*seenProduct
-		events    []domain.Event
+		writes productWrites
+		events []domain.Event
 	)
-	// Product rows first: their version check also locks them, so the
-	// batch and line writes below cannot interleave with another commit.
+	recorded := t.recorded
+	// Products loaded were locked when loaded, so those only read cannot
+	// have changed; new ones are inserted first, which is where two
+	// transactions creating one sku meet.
 	for _, s := range products {
 		if s.changed() {
 			if err := writeProductRow(ctx, t.tx, s); err != nil {
 				return 0, err
 			}
 			writes.add(s)
-		} else {
-			unchanged = append(unchanged, s)
 		}
 		events = append(events, s.product.Events()...)
-	}
-	if err := checkUnchanged(ctx, t.tx, unchanged); err != nil {
-		return 0, err
 	}
 	if err := writes.exec(ctx, t.tx); err != nil {
 		return 0, asConflict(err, firstSKU(products))
 	}
-	if err := t.publish(ctx, events); err != nil {
+	recorded = append(recorded, recordedEvents{ctx: ctx, events: events})
+	published, err := t.publish(recorded)
+	if err != nil {
 		return 0, asConflict(err, firstSKU(products))
 	}
-	return len(events), nil
+	return published, nil
 }
 
 // publish stores the events through an event bus on a publisher bound to
-// this transaction; the bus is built per transaction because the
-// publisher is.
-func (t *transaction) publish(ctx context.Context, events []domain.Event) (err error) {
-	if len(events) == 0 {
-		return nil
+// this transaction, each with the correlation of its context; the bus is
+// built per transaction because the publisher is.
+func (t *transaction) publish(recorded []recordedEvents) (published int, err error) {
+	for _, r := range recorded {
+		published += len(r.events)
+	}
+	if published == 0 {
+		return 0, nil
 	}
 	publisher, err := t.uow.newOutboxPublisher(t.tx)
 	if err != nil {
-		return fmt.Errorf("creating outbox publisher: %w", err)
+		return 0, fmt.Errorf("creating outbox publisher: %w", err)
 	}
 	defer func() { err = errors.Join(err, publisher.Close()) }()
 	bus, err := app.NewEventBus(publisher, t.uow.logger)
 	if err != nil {
-		return fmt.Errorf("creating outbox event bus: %w", err)
+		return 0, fmt.Errorf("creating outbox event bus: %w", err)
 	}
-	return app.NewBusEventPublisher(bus).PublishEvents(ctx, events)
+	events := app.NewBusEventPublisher(bus)
+	for _, r := range recorded {
+		if err := events.PublishEvents(r.ctx, r.events); err != nil {
+			return 0, err
+		}
+	}
+	return published, nil
 }

@@ -27,6 +27,7 @@ func httpStatus(err error) int {
 		outOfStock  domain.OutOfStockError
 		noBatch     domain.BatchNotFoundError
 		conflict    app.ConcurrencyConflictError
+		stopping    app.ShuttingDownError
 		notFoundErr notFoundError
 		notParked   app.UnknownParkedMessageError
 	)
@@ -37,9 +38,9 @@ func httpStatus(err error) int {
 		return http.StatusConflict
 	case errors.As(err, &noBatch), errors.As(err, &notFoundErr), errors.As(err, &notParked):
 		return http.StatusNotFound
-	case errors.As(err, &conflict):
-		// Retries in the unit of work ran out under heavy contention: the
-		// request is fine, the client may try again shortly.
+	case errors.As(err, &conflict), errors.As(err, &stopping):
+		// The request is fine; another process, or this one a moment
+		// later, will take it.
 		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
