@@ -1,9 +1,15 @@
 # The allocation service. `make run` starts it in memory; `make test` runs
-# every test, starting PostgreSQL and Redis first when they are not running.
+# every test, on the machine's PostgreSQL and Redis when they are usable as
+# they are, else on private ones started for the run and removed after it
+# (TEST_SERVICES=shared|private|auto, see scripts/ensure-services.sh).
 
 GO ?= go
 export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/allocation_test?sslmode=disable
 export TEST_REDIS_ADDR ?= 127.0.0.1:6379
+export TEST_SERVICES ?= auto
+# Runs the command after it with TEST_DATABASE_URL and TEST_REDIS_ADDR
+# pointing at the servers it chose, and stops the private ones afterwards.
+WITH_SERVICES = ./scripts/ensure-services.sh allocation_test --
 
 .PHONY: run build test unit services lint bench clean
 
@@ -13,6 +19,7 @@ run:
 build:
 	$(GO) build -o bin/allocation ./cmd/allocation
 
+# Checks the shared servers and creates the test database, for go test by hand.
 services:
 	./scripts/ensure-services.sh allocation_test
 
@@ -21,8 +28,8 @@ lint:
 	$(GO) vet ./...
 
 # Every test: unit, handler, integration (PostgreSQL, Redis) and end-to-end.
-test: services lint
-	$(GO) test -race -count=1 -timeout 15m ./...
+test: lint
+	$(WITH_SERVICES) $(GO) test -race -count=1 -timeout 15m ./...
 
 # Tests that need no external service.
 unit:
@@ -35,10 +42,10 @@ unit:
 # and JSON under cmd/allocation-bench/results/. BENCH_FLAGS passes flags on
 # (allocation-bench -h), e.g. BENCH_FLAGS='-configs postgres/redis -rounds 3'.
 BENCH_FLAGS ?=
-bench: services build
+bench: build
 	$(GO) build -o bin/allocation-bench ./cmd/allocation-bench
 	$(GO) test -run '^$$' -bench . -benchtime 20000x -benchmem ./domain/ ./app/
-	./bin/allocation-bench -binary bin/allocation $(BENCH_FLAGS)
+	$(WITH_SERVICES) ./bin/allocation-bench -binary bin/allocation $(BENCH_FLAGS)
 
 clean:
 	rm -rf bin

@@ -1,17 +1,15 @@
 #!/usr/bin/env bash
 # test-db.sh [go test args...]
 #
-# Runs the PostgreSQL store's integration tests against a local database:
-# makes sure the services and the test database exist, then runs go test
-# with the race detector (by default on ./adapters/postgres/...).
+# Runs the PostgreSQL store's integration tests (by default
+# ./adapters/postgres/...) with the race detector, on the servers
+# ensure-services.sh picks (TEST_SERVICES: shared, private or auto).
+# Run by sh (dash) by mistake: bash it is, before any bash syntax is read.
+if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-TEST_DB=${TEST_DB:-allocation_test}
-export TEST_DATABASE_URL=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/$TEST_DB?sslmode=disable}
-
-scripts/ensure-services.sh "$TEST_DB"
 if [ "$#" -eq 0 ]; then
 	set -- ./adapters/postgres/...
 fi
-exec go test -race -count=1 "$@"
+exec scripts/ensure-services.sh "${TEST_DB:-allocation_test}" -- go test -race -count=1 "$@"
