@@ -49,6 +49,10 @@ type Config struct {
 	// with a transient error is retried before its message is parked.
 	RetryMax             int
 	RetryInitialInterval time.Duration
+	// RedisPubSubBridge (BROKER=redis only) also speaks Redis Pub/Sub to
+	// other services: the channel change_batch_quantity is taken into its
+	// stream, and line_allocated is published on its channel too.
+	RedisPubSubBridge bool
 }
 
 // setting is one variable: its environment name, its flag name, its help.
@@ -123,6 +127,16 @@ func Load(name string, args []string, getenv func(string) string, output io.Writ
 		retryMax = n
 	}
 	fs.IntVar(&c.RetryMax, "retry-max", retryMax, "retries of a message failing with a transient error before it is parked (env RETRY_MAX)")
+	bridge := true
+	if v := getenv("REDIS_PUBSUB_BRIDGE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("REDIS_PUBSUB_BRIDGE: %q is not true or false", v)
+		}
+		bridge = b
+	}
+	fs.BoolVar(&c.RedisPubSubBridge, "redis-pubsub-bridge", bridge,
+		"with BROKER=redis, also take messages PUBLISHed on the Pub/Sub channel change_batch_quantity into its stream and PUBLISH line_allocated on its channel (env REDIS_PUBSUB_BRIDGE)")
 	fs.Usage = func() {
 		fmt.Fprintf(output, "Usage: %s [flags]\n       %s poison list|replay ... (see %s poison --help)\n\n"+
 			"Every flag can also be set by the environment variable named in its help; flags win.\n\n", name, name, name)

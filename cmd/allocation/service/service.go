@@ -218,6 +218,11 @@ func (s *Service) newPubSub(logger watermill.LoggerAdapter) (app.PubSub, error) 
 		return nil, errors.Join(err, broker.Close())
 	}
 	s.closers = append(s.closers, broker.Close)
+	if s.Config.Broker == config.BrokerRedis && s.Config.RedisPubSubBridge {
+		if err := s.addRedisPubSubBridge(); err != nil {
+			return nil, err
+		}
+	}
 	if broker.Ping != nil {
 		s.readiness = append(s.readiness, httpapi.ReadinessCheck{Name: broker.PingName, Check: broker.Ping})
 	}
