@@ -60,3 +60,21 @@ func IsPermanent(err error) bool {
 		errors.As(err, &unmarshal) ||
 		errors.As(err, &invalidJSON)
 }
+
+// UnavailableError means a dependency (the database, the broker) could not
+// be reached or did not answer in time. It is transient: the same request
+// succeeds once the dependency is back, so senders are told to try again
+// and messages wait for it instead of being parked.
+type UnavailableError struct {
+	Dependency string
+	Err        error
+}
+
+func (e UnavailableError) Error() string {
+	return fmt.Sprintf("%s unavailable: %v", e.Dependency, e.Err)
+}
+
+func (e UnavailableError) Unwrap() error { return e.Err }
+
+// IsUnavailable tells whether err comes from a dependency that is away.
+func IsUnavailable(err error) bool { return errors.As(err, new(UnavailableError)) }

@@ -50,14 +50,14 @@ WHERE allocations_view.version < EXCLUDED.version`
 // handlers make at the same time (groupcommit).
 func (v *PostgresAllocationsView) Allocated(ctx context.Context, e domain.Allocated) error {
 	if err := v.updates.Do(ctx, viewUpdate{orderID: e.OrderID, sku: e.SKU, batchRef: e.BatchRef, version: e.Version}); err != nil {
-		return fmt.Errorf("recording allocation of order %s: %w", e.OrderID, err)
+		return asUnavailable(fmt.Errorf("recording allocation of order %s: %w", e.OrderID, err))
 	}
 	return nil
 }
 
 func (v *PostgresAllocationsView) Deallocated(ctx context.Context, e domain.Deallocated) error {
 	if err := v.updates.Do(ctx, viewUpdate{orderID: e.OrderID, sku: e.SKU, version: e.Version}); err != nil {
-		return fmt.Errorf("recording deallocation of order %s: %w", e.OrderID, err)
+		return asUnavailable(fmt.Errorf("recording deallocation of order %s: %w", e.OrderID, err))
 	}
 	return nil
 }
@@ -110,19 +110,19 @@ func (v *PostgresAllocationsView) AllocationsFor(ctx context.Context, orderID st
 		WHERE orderid = $1 AND batchref IS NOT NULL AND batchref <> ''
 		ORDER BY sku COLLATE "C"`, orderID)
 	if err != nil {
-		return nil, fmt.Errorf("reading allocations of order %s: %w", orderID, err)
+		return nil, asUnavailable(fmt.Errorf("reading allocations of order %s: %w", orderID, err))
 	}
 	defer rows.Close()
 	var out []app.Allocation
 	for rows.Next() {
 		var a app.Allocation
 		if err := rows.Scan(&a.SKU, &a.BatchRef); err != nil {
-			return nil, fmt.Errorf("reading allocations of order %s: %w", orderID, err)
+			return nil, asUnavailable(fmt.Errorf("reading allocations of order %s: %w", orderID, err))
 		}
 		out = append(out, a)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading allocations of order %s: %w", orderID, err)
+		return nil, asUnavailable(fmt.Errorf("reading allocations of order %s: %w", orderID, err))
 	}
 	return out, nil
 }

@@ -24,7 +24,7 @@ func (h *PostgresHandledEvents) Handled(ctx context.Context, handler, eventID st
 	case errors.Is(err, sql.ErrNoRows):
 		return false, nil
 	case err != nil:
-		return false, fmt.Errorf("checking handled event %s: %w", eventID, err)
+		return false, asUnavailable(fmt.Errorf("checking handled event %s: %w", eventID, err))
 	}
 	return true, nil
 }
@@ -32,7 +32,7 @@ func (h *PostgresHandledEvents) Handled(ctx context.Context, handler, eventID st
 func (h *PostgresHandledEvents) MarkHandled(ctx context.Context, handler, eventID string) error {
 	_, err := h.db.ExecContext(ctx, `INSERT INTO handled_events (handler, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, handler, eventID)
 	if err != nil {
-		return fmt.Errorf("recording handled event %s: %w", eventID, err)
+		return asUnavailable(fmt.Errorf("recording handled event %s: %w", eventID, err))
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/lib/pq"
 )
@@ -18,8 +19,21 @@ const maxIdleConns = 16
 // trip instead of two (prepare, then execute); the store's statements and
 // watermill-sql's JSON columns work with it. Every connection keeps its
 // queries with arguments prepared (statementCachingConnector).
-func Open(ctx context.Context, databaseURL string) (*sql.DB, error) {
-	return open(ctx, databaseURL, func(*pq.Config) {})
+func Open(ctx context.Context, databaseURL string, options ...OpenOption) (*sql.DB, error) {
+	return open(ctx, databaseURL, func(*pq.Config) {}, options)
+}
+
+// OpenOption configures Open.
+type OpenOption func(*openSettings)
+
+type openSettings struct {
+	responseTimeout time.Duration
+}
+
+// WithResponseTimeout bounds connecting and each wait for the server's
+// answer (DefaultResponseTimeout otherwise).
+func WithResponseTimeout(d time.Duration) OpenOption {
+	return func(s *openSettings) { s.responseTimeout = d }
 }
 
 // OpenAsynchronousCommit is Open with synchronous_commit off on every
@@ -36,7 +50,7 @@ func Open(ctx context.Context, databaseURL string) (*sql.DB, error) {
 // acknowledgement is lost too, the event is delivered again. Unless the
 // URL names one, the pool's connections carry the application_name
 // AsynchronousCommitApplicationName, so that pg_stat_activity tells them apart.
-func OpenAsynchronousCommit(ctx context.Context, databaseURL string) (*sql.DB, error) {
+func OpenAsynchronousCommit(ctx context.Context, databaseURL string, options ...OpenOption) (*sql.DB, error) {
 	return open(ctx, databaseURL, func(cfg *pq.Config) {
 		runtime := make(map[string]string, len(cfg.Runtime)+1)
 		for k, v := range cfg.Runtime {
@@ -47,28 +61,38 @@ func OpenAsynchronousCommit(ctx context.Context, databaseURL string) (*sql.DB, e
 		if cfg.ApplicationName == "" {
 			cfg.ApplicationName = AsynchronousCommitApplicationName
 		}
-	})
+	}, options)
 }
 
 // AsynchronousCommitApplicationName is the application_name of
 // OpenAsynchronousCommit's connections.
 const AsynchronousCommitApplicationName = "allocation-event-handlers"
 
-func open(ctx context.Context, databaseURL string, configure func(*pq.Config)) (*sql.DB, error) {
+func open(ctx context.Context, databaseURL string, configure func(*pq.Config), options []OpenOption) (*sql.DB, error) {
+	settings := openSettings{responseTimeout: DefaultResponseTimeout}
+	for _, option := range options {
+		option(&settings)
+	}
 	cfg, err := pq.NewConfig(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("parsing database URL: %w", err)
 	}
 	cfg.BinaryParameters = true
+	// Connecting to a server that accepts TCP and never answers would hang
+	// start-up; the URL's connect_timeout wins when it has one.
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = settings.responseTimeout
+	}
 	configure(&cfg)
 	connector, err := pq.NewConnectorConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("configuring database connection: %w", err)
 	}
+	connector.Dialer(responseDeadlineDialer{timeout: settings.responseTimeout})
 	db := sql.OpenDB(statementCachingConnector{Connector: connector, capacity: defaultStatementCacheSize})
 	db.SetMaxIdleConns(maxIdleConns)
 	if err := db.PingContext(ctx); err != nil {
-		return nil, errors.Join(fmt.Errorf("connecting to database: %w", err), db.Close())
+		return nil, errors.Join(asUnavailable(fmt.Errorf("connecting to database: %w", err)), db.Close())
 	}
 	return db, nil
 }

@@ -18,7 +18,7 @@ func testDatabaseURL(t *testing.T) string {
 	return defaultTestDatabaseURL
 }
 
-func openOrSkip(t *testing.T, open func(context.Context, string) (*sql.DB, error), url string) *sql.DB {
+func openOrSkip(t *testing.T, open func(context.Context, string, ...postgres.OpenOption) (*sql.DB, error), url string) *sql.DB {
 	t.Helper()
 	db, err := open(t.Context(), url)
 	if err != nil {

@@ -35,7 +35,7 @@ func (r *repository) Add(ctx context.Context, p *domain.Product) error {
 		(SELECT ref FROM batches WHERE ref = ANY($2::text[]) ORDER BY id LIMIT 1)`,
 		p.SKU(), pq.StringArray(refs)).Scan(&exists, &usedRef)
 	if err != nil {
-		return fmt.Errorf("checking new product %s: %w", p.SKU(), err)
+		return asUnavailable(fmt.Errorf("checking new product %s: %w", p.SKU(), err))
 	}
 	if exists {
 		return app.ConcurrencyConflictError{SKU: p.SKU()}
@@ -56,7 +56,7 @@ func (r *repository) Get(ctx context.Context, sku string, orderIDs ...string) (*
 	}
 	p, found, err := loadProductBySKU(ctx, r.tx, sku, orderIDs)
 	if err != nil {
-		return nil, err
+		return nil, asUnavailable(err)
 	}
 	if !found {
 		return nil, domain.ProductNotFoundError{SKU: sku}
@@ -72,7 +72,7 @@ func (r *repository) GetByBatchRef(ctx context.Context, ref string) (*domain.Pro
 	}
 	p, found, err := loadProductByBatchRef(ctx, r.tx, ref)
 	if err != nil {
-		return nil, err
+		return nil, asUnavailable(err)
 	}
 	if !found {
 		return nil, domain.BatchNotFoundError{Ref: ref}

@@ -44,10 +44,10 @@ func (t *transaction) Commit(ctx context.Context) error {
 	products := t.seenBySKU()
 	published, err := t.writeAndPublish(ctx, products)
 	if err != nil {
-		return errors.Join(err, t.rollback())
+		return asUnavailable(errors.Join(err, t.rollback()))
 	}
 	if err := t.tx.Commit(); err != nil {
-		return asConflict(fmt.Errorf("committing: %w", err), firstSKU(products))
+		return asUnavailable(asConflict(fmt.Errorf("committing: %w", err), firstSKU(products)))
 	}
 	if published > 0 && t.uow.afterCommit != nil {
 		t.uow.afterCommit()

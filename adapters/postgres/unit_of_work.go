@@ -63,7 +63,7 @@ func NewPostgresUnitOfWork(db *sql.DB, newOutboxPublisher OutboxPublisherFactory
 func (u *PostgresUnitOfWork) Begin(ctx context.Context) (app.Transaction, error) {
 	tx, err := u.db.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("beginning transaction: %w", err)
+		return nil, asUnavailable(fmt.Errorf("beginning transaction: %w", err))
 	}
 	return &transaction{uow: u, tx: tx, seen: map[string]*seenProduct{}}, nil
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -38,9 +39,11 @@ func httpStatus(err error) int {
 		return http.StatusConflict
 	case errors.As(err, &noBatch), errors.As(err, &notFoundErr), errors.As(err, &notParked):
 		return http.StatusNotFound
-	case errors.As(err, &conflict), errors.As(err, &stopping):
+	case errors.As(err, &conflict), errors.As(err, &stopping), app.IsUnavailable(err),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		// The request is fine; another process, or this one a moment
-		// later, will take it.
+		// later, will take it. A request that ran out of time waited for
+		// the database.
 		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
@@ -60,8 +63,22 @@ func (s *Server) abortWithError(c *gin.Context, err error) {
 	}
 	if status == http.StatusServiceUnavailable {
 		c.Header("Retry-After", "1")
+		message = unavailableMessage(err)
 	}
 	c.AbortWithStatusJSON(status, errorBody{Message: message})
+}
+
+// unavailableMessage names what the request waited for, without the
+// driver's details.
+func unavailableMessage(err error) string {
+	var unavailable app.UnavailableError
+	switch {
+	case errors.As(err, &unavailable):
+		return unavailable.Dependency + " unavailable: try again shortly"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "the database did not answer in time: try again shortly"
+	}
+	return err.Error()
 }
 
 // badRequestError is malformed input caught by the HTTP layer itself.

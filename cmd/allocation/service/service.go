@@ -422,6 +422,11 @@ func (s *Service) Stop() error {
 		s.cancel()
 		s.wg.Wait()
 	}
+	// Commands already queued for a product still commit before the store
+	// closes; new ones are refused.
+	drainCtx, cancelDrain := context.WithTimeout(context.Background(), s.Config.ShutdownTimeout)
+	err = errors.Join(err, s.App.Close(drainCtx))
+	cancelDrain()
 	s.errMu.Lock()
 	err = errors.Join(err, s.runErr)
 	s.errMu.Unlock()

@@ -1,0 +1,108 @@
+package postgres_test
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"allocation/adapters/postgres"
+	"allocation/app"
+)
+
+// silentServer accepts TCP connections and never answers, as a frozen
+// PostgreSQL does; closing it also cuts what it accepted.
+func silentServer(t *testing.T) string {
+	t.Helper()
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan net.Conn, 16)
+	go func() {
+		for {
+			conn, err := listener.Accept()
+			if err != nil {
+				close(accepted)
+				return
+			}
+			accepted <- conn
+		}
+	}()
+	t.Cleanup(func() {
+		_ = listener.Close()
+		for conn := range accepted {
+			_ = conn.Close()
+		}
+	})
+	return listener.Addr().String()
+}
+
+// Connecting to a server that never answers ends at the response timeout
+// with an error that says the database is unavailable.
+func TestOpenGivesUpOnASilentServer(t *testing.T) {
+	t.Parallel()
+	url := "postgres://postgres@" + silentServer(t) + "/postgres?sslmode=disable"
+	started := time.Now()
+	_, err := postgres.Open(context.Background(), url, postgres.WithResponseTimeout(300*time.Millisecond))
+	if !app.IsUnavailable(err) {
+		t.Fatalf("err = %v, want app.UnavailableError", err)
+	}
+	if waited := time.Since(started); waited > 5*time.Second {
+		t.Errorf("Open took %s against a silent server", waited)
+	}
+}
+
+// A connection whose server stops answering mid-session fails its query
+// at the response timeout instead of blocking for ever; the store reports
+// the database as unavailable.
+func TestAQueryOnAFrozenServerFailsAtTheResponseTimeout(t *testing.T) {
+	t.Parallel()
+	proxy := newFreezingProxy(t, testServerAddr(t))
+	db, err := postgres.Open(context.Background(), proxy.url(t), postgres.WithResponseTimeout(500*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	db.SetMaxOpenConns(1)
+	var one int
+	if err := db.QueryRowContext(context.Background(), `SELECT 1`).Scan(&one); err != nil {
+		t.Fatalf("query before the freeze: %v", err)
+	}
+	proxy.freeze()
+	done := make(chan error, 1)
+	go func() { done <- db.QueryRowContext(context.Background(), `SELECT 1`).Scan(&one) }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("query through a frozen server succeeded")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("query through a frozen server still blocked after 10 s")
+	}
+}
+
+func TestUnavailableIsTheDatabaseBeingAwayNotABadStatement(t *testing.T) {
+	t.Parallel()
+	db := newTestDB(t)
+	view := postgres.NewPostgresAllocationsView(db)
+	if _, err := view.AllocationsFor(context.Background(), "o1"); err != nil {
+		t.Fatalf("AllocationsFor: %v", err)
+	}
+	// A statement the database refuses for its own reason is not an outage.
+	_, err := db.ExecContext(context.Background(), `SELECT * FROM no_such_table`)
+	if err == nil || app.IsUnavailable(err) {
+		t.Fatalf("err = %v, want a plain error", err)
+	}
+	// A server that refuses connections is.
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := listener.Addr().String()
+	_ = listener.Close()
+	_, err = postgres.Open(context.Background(), "postgres://postgres@"+refused+"/postgres?sslmode=disable")
+	if !app.IsUnavailable(err) {
+		t.Errorf("err = %v, want app.UnavailableError", err)
+	}
+}
