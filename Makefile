@@ -35,12 +35,16 @@ test: lint
 unit:
 	SKIP_INTEGRATION=1 $(GO) test -race -count=1 ./domain/... ./app/... ./config/...
 
-# Benchmarks, about 4 minutes on 2 cores (see BENCHMARKS.md): the Go
+# Benchmarks, about 5 minutes on 2 cores (see BENCHMARKS.md): the Go
 # micro-benchmarks (domain allocate, in-memory bus round trip), then
 # bin/allocation-bench drives the real binary for each STORE/BROKER
-# configuration and rewrites the results section of BENCHMARKS.md, its chart
-# and JSON under cmd/allocation-bench/results/. BENCH_FLAGS passes flags on
-# (allocation-bench -h), e.g. BENCH_FLAGS='-configs postgres/redis -rounds 3'.
+# configuration (mixed load, event round trip, database ceiling) and, on
+# postgres/redis and postgres/sql, issue 12's flash sale and long history
+# (about a minute of the total), and rewrites the results section of
+# BENCHMARKS.md, its chart and JSON under cmd/allocation-bench/results/.
+# BENCH_FLAGS passes flags on (allocation-bench -h), e.g.
+# BENCH_FLAGS='-configs postgres/redis -rounds 3', or
+# BENCH_FLAGS='-scenarios flash,history' for those alone (no files unless asked).
 BENCH_FLAGS ?=
 bench: build
 	$(GO) build -o bin/allocation-bench ./cmd/allocation-bench

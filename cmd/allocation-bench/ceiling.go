@@ -23,32 +23,45 @@ import (
 // The ceiling: what PostgreSQL alone allows for the database work of one
 // allocation, issued through database/sql (lib/pq, opened as the service
 // opens it) by the same number of workers on the same request mix, with
-// no HTTP, no Watermill and no domain objects in between. Each operation:
+// no HTTP, no Watermill and no domain objects in between: one transaction
+// per order, the store's transaction for a burst of one command. Each
+// operation:
 //
 //	BEGIN
-//	SELECT the product with its batches and allocations (the store's query)
+//	SELECT the product FOR UPDATE OF p, with its batches (allocated_quantity)
+//	       and the lines of this order only (the store's query; it runs once
+//	       more when it waited for a transaction that changed the product)
 //	-- allocated:
-//	UPDATE products SET version_number = version_number + 1 WHERE sku = $1 AND version_number = $2
-//	INSERT INTO allocations ...
+//	UPDATE products SET version_number = $3 WHERE sku = $1 AND version_number = $2
+//	UPDATE batches SET purchased_quantity = $2, allocated_quantity = $3, eta = NULLIF($4, '')::date WHERE ref = $1
+//	INSERT INTO allocations (batch_ref, orderid, sku, qty) VALUES ($1, $2, $3, $4)
 //	INSERT INTO "watermill_<topic>" ... -- the outbox row, as watermill-sql writes it
-//	-- out of stock (the product is unchanged):
-//	SELECT 1 FROM products WHERE sku = $1 AND version_number = $2
+//	-- out of stock (the product is unchanged, and locked: nothing to check):
 //	INSERT INTO "watermill_<topic>" ...
 //	COMMIT
 //
-// An UPDATE that matches no row (another worker moved the version) is a
-// conflict: rolled back and retried after a short jittered pause, as the
-// service's transaction runner does.
+// Workers on one product take turns on its row lock, as the service's
+// transactions do, so nothing conflicts and nothing is retried: the
+// version check of the UPDATE stays, as in the store, and a version that
+// moved under the lock is an error.
 const (
+	// ceilingSelect and ceilingUpdateBatch are the store's statements
+	// (selectProductWithLinesOfOrders in adapters/postgres/load_product.go,
+	// the one-batch UPDATE in product_diff.go), copied as they are: the
+	// package does not export them, and the ceiling must run what the
+	// service runs, not a cheaper variant.
 	ceilingSelect = `
-SELECT p.sku, p.version_number, b.ref, b.purchased_quantity, b.eta, a.orderid, a.sku, a.qty
+SELECT p.sku, p.version_number, (SELECT version_number FROM products WHERE sku = p.sku) AS read_version,
+       b.ref, b.purchased_quantity, b.eta, b.allocated_quantity, a.orderid, a.sku, a.qty
 FROM products p
 LEFT JOIN batches b ON b.sku = p.sku
-LEFT JOIN allocations a ON a.batch_ref = b.ref
-WHERE p.sku = $1 ORDER BY b.id, a.id`
-	ceilingBump     = `UPDATE products SET version_number = version_number + 1 WHERE sku = $1 AND version_number = $2`
+LEFT JOIN allocations a ON a.batch_ref = b.ref AND a.orderid = ANY($2::text[])
+WHERE p.sku = $1 ORDER BY b.id, a.id FOR UPDATE OF p`
+	ceilingBump        = `UPDATE products SET version_number = $3 WHERE sku = $1 AND version_number = $2`
+	ceilingUpdateBatch = `UPDATE batches
+			SET purchased_quantity = $2, allocated_quantity = $3, eta = NULLIF($4, '')::date
+			WHERE ref = $1`
 	ceilingInsert   = `INSERT INTO allocations (batch_ref, orderid, sku, qty) VALUES ($1, $2, $3, $4)`
-	ceilingCheck    = `SELECT 1 FROM products WHERE sku = $1 AND version_number = $2`
 	outboxInsertFmt = `INSERT INTO "watermill_%s" (uuid, payload, metadata, transaction_id) VALUES ($1, $2, $3, pg_current_xact_id())`
 )
 
@@ -111,16 +124,16 @@ func measureCeiling(ctx context.Context, o options, cfg runConfig, stdout io.Wri
 		if err := c.seed(ctx, phase); err != nil {
 			return nil, err
 		}
-		before := sampleCPU(0)
+		before := sampleCPU()
 		r, err := c.runPhase(ctx, phase, o.ceilingRound)
 		if err != nil {
 			return nil, err
 		}
-		r.CPU = cpuShare(before, sampleCPU(0), r.Created+r.OutOfStock)
+		r.CPU = cpuShare(before, sampleCPU(), r.Created+r.OutOfStock)
 		r.Round = i
 		res.Rounds = append(res.Rounds, r)
-		logf(stdout, "%s: ceiling round %d: %.0f tx/s, p50 %.2f ms, p99 %.2f ms, %d allocated, %d out of stock, %d conflicts retried; CPU (cores): load generator %.2f, postgres %.2f (%.0f µs/tx)",
-			cfg.Name(), i, r.Throughput, r.P50ms, r.P99ms, r.Created, r.OutOfStock, r.Conflicts, r.CPU.Bench, r.CPU.Postgres, r.CPU.PostgresMicros)
+		logf(stdout, "%s: ceiling round %d: %.0f tx/s, p50 %.2f ms, p99 %.2f ms, %d allocated, %d out of stock, %d products read again after a lock wait; CPU (cores): load generator %.2f, postgres %.2f (%.0f µs/tx)",
+			cfg.Name(), i, r.Throughput, r.P50ms, r.P99ms, r.Created, r.OutOfStock, r.Reloads, r.CPU.Bench, r.CPU.Postgres, r.CPU.PostgresMicros)
 	}
 	res.Summary = summarize(res.Rounds)
 	return res, nil
@@ -174,12 +187,9 @@ const (
 	outcomeOutOfStock
 )
 
-// errConflict is an UPDATE or check that found the version moved.
-var errConflict = errors.New("version moved")
-
 func (c *ceiling) runPhase(ctx context.Context, phase phaseSKUs, d time.Duration) (RoundResult, error) {
 	stats := make([]workerStats, c.o.concurrency)
-	conflicts := make([]int, c.o.concurrency)
+	reloads := make([]int, c.o.concurrency)
 	var (
 		wg       sync.WaitGroup
 		errOnce  sync.Once
@@ -197,37 +207,22 @@ func (c *ceiling) runPhase(ctx context.Context, phase phaseSKUs, d time.Duration
 				rng:   rand.New(rand.NewPCG(uint64(w)+1, uint64(len(phase.name))*7919)),
 				phase: phase, hotShare: c.o.hotShare, scarceShare: c.o.scarceShare, maxQty: c.o.maxQty,
 			}
-			jitter := rand.New(rand.NewPCG(uint64(w)+101, 3))
 			prefix := fmt.Sprintf("%s-%s-w%02d-", c.runID, phase.name, w)
 			for n := 0; ctx.Err() == nil && time.Now().Before(deadline); n++ {
 				sku, qty := pick.next()
 				orderID := prefix + strconv.Itoa(n)
 				sent := time.Now()
-				var (
-					outcome ceilingOutcome
-					err     error
-				)
-				// The service's conflict policy: up to 10 retries, the
-				// first at once, then exponential from 1 ms to at most
-				// 50 ms, jittered.
-				wait := time.Duration(0)
-				for attempt := 0; ; attempt++ {
-					outcome, err = c.allocate(ctx, orderID, sku, qty)
-					if !errors.Is(err, errConflict) || attempt == 10 {
-						break
-					}
-					conflicts[w]++
-					time.Sleep(time.Duration(float64(wait) * (0.5 + jitter.Float64())))
-					wait = min(max(wait*2, time.Millisecond), 50*time.Millisecond)
-				}
+				outcome, reloaded, err := c.allocate(ctx, orderID, sku, qty)
 				elapsed := time.Since(sent)
 				if err != nil {
+					// Nothing is expected to fail: the lock leaves no
+					// conflict to retry, so any error ends the phase.
 					s.fail(err.Error())
-					if !errors.Is(err, errConflict) {
-						errOnce.Do(func() { firstErr = err })
-						return
-					}
-					continue
+					errOnce.Do(func() { firstErr = err })
+					return
+				}
+				if reloaded {
+					reloads[w]++
 				}
 				s.latencies = append(s.latencies, elapsed)
 				if outcome == outcomeAllocated {
@@ -250,7 +245,7 @@ func (c *ceiling) runPhase(ctx context.Context, phase phaseSKUs, d time.Duration
 		r.Created += s.created
 		r.OutOfStock += s.outOfStock
 		r.Errors += s.errors
-		r.Conflicts += conflicts[w]
+		r.Reloads += reloads[w]
 	}
 	r.Requests = r.Created + r.OutOfStock + r.Errors
 	r.Throughput = float64(r.Created+r.OutOfStock) / elapsed.Seconds()
@@ -261,7 +256,8 @@ func (c *ceiling) runPhase(ctx context.Context, phase phaseSKUs, d time.Duration
 	return r, nil
 }
 
-// ceilingBatch is a batch as loaded: what allocation needs to choose.
+// ceilingBatch is a batch as loaded: what allocation needs to choose, and
+// what its UPDATE writes back.
 type ceilingBatch struct {
 	ref       string
 	purchased int64
@@ -269,82 +265,118 @@ type ceilingBatch struct {
 	allocated int64
 }
 
-// allocate is one operation: one database transaction.
-func (c *ceiling) allocate(ctx context.Context, orderID, sku string, qty int) (outcome ceilingOutcome, err error) {
+// etaText is the eta as the store writes it: a date, or empty (NULLIF
+// makes it NULL) for warehouse stock.
+func (b *ceilingBatch) etaText() string {
+	if !b.eta.Valid {
+		return ""
+	}
+	return b.eta.Time.Format(time.DateOnly)
+}
+
+// ceilingProduct is what the store's query returns for one product.
+type ceilingProduct struct {
+	version int64
+	// stale: the query waited for the lock while another transaction
+	// changed the product; its batches are as they were before that.
+	stale   bool
+	batches []ceilingBatch
+}
+
+// allocate is one order: one database transaction. reloaded tells that the
+// product was read a second time, after a lock wait.
+func (c *ceiling) allocate(ctx context.Context, orderID, sku string, qty int) (outcome ceilingOutcome, reloaded bool, err error) {
 	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	defer func() {
 		if err != nil {
 			_ = tx.Rollback()
 		}
 	}()
-	rows, err := tx.QueryContext(ctx, ceilingSelect, sku)
+	// As the store: a read that waited for a change is run again, now
+	// under the lock; a second stale read cannot happen.
+	p, err := c.load(ctx, tx, sku, orderID)
+	if err == nil && p.stale {
+		reloaded = true
+		p, err = c.load(ctx, tx, sku, orderID)
+		if err == nil && p.stale {
+			err = fmt.Errorf("product %s still changing while locked", sku)
+		}
+	}
 	if err != nil {
-		return 0, err
+		return 0, reloaded, err
 	}
-	var (
-		version int64
-		batches []ceilingBatch
-	)
-	for rows.Next() {
-		var (
-			rowSKU            string
-			ref, lineOrder    sql.NullString
-			lineSKU           sql.NullString
-			purchased, lineQt sql.NullInt64
-			eta               sql.NullTime
-		)
-		if err := rows.Scan(&rowSKU, &version, &ref, &purchased, &eta, &lineOrder, &lineSKU, &lineQt); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		if !ref.Valid {
-			continue
-		}
-		if len(batches) == 0 || batches[len(batches)-1].ref != ref.String {
-			batches = append(batches, ceilingBatch{ref: ref.String, purchased: purchased.Int64, eta: eta})
-		}
-		if lineOrder.Valid {
-			batches[len(batches)-1].allocated += lineQt.Int64
-		}
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return 0, err
-	}
-	chosen := choose(batches, int64(qty))
+	chosen := choose(p.batches, int64(qty))
 
 	if chosen == nil {
-		var one int
-		err := tx.QueryRowContext(ctx, ceilingCheck, sku, version).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return 0, errConflict
-		}
-		if err != nil {
-			return 0, err
-		}
-		payload, _ := json.Marshal(domain.OutOfStock{SKU: sku, OrderID: orderID, Qty: qty, Version: int(version)})
+		payload, _ := json.Marshal(domain.OutOfStock{SKU: sku, OrderID: orderID, Qty: qty, Version: int(p.version)})
 		if err := c.outbox(ctx, tx, "OutOfStock", payload); err != nil {
-			return 0, err
+			return 0, reloaded, err
 		}
-		return outcomeOutOfStock, tx.Commit()
+		return outcomeOutOfStock, reloaded, tx.Commit()
 	}
-	res, err := tx.ExecContext(ctx, ceilingBump, sku, version)
+	res, err := tx.ExecContext(ctx, ceilingBump, sku, p.version, p.version+1)
 	if err != nil {
-		return 0, err
+		return 0, reloaded, err
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return 0, errors.Join(errConflict, err)
+		return 0, reloaded, errors.Join(fmt.Errorf("product %s: version %d moved under the lock", sku, p.version), err)
+	}
+	if _, err := tx.ExecContext(ctx, ceilingUpdateBatch, chosen.ref, chosen.purchased, chosen.allocated+int64(qty), chosen.etaText()); err != nil {
+		return 0, reloaded, err
 	}
 	if _, err := tx.ExecContext(ctx, ceilingInsert, chosen.ref, orderID, sku, qty); err != nil {
-		return 0, err
+		return 0, reloaded, err
 	}
-	payload, _ := json.Marshal(domain.Allocated{OrderID: orderID, SKU: sku, Qty: qty, BatchRef: chosen.ref, Version: int(version) + 1})
+	payload, _ := json.Marshal(domain.Allocated{OrderID: orderID, SKU: sku, Qty: qty, BatchRef: chosen.ref, Version: int(p.version) + 1})
 	if err := c.outbox(ctx, tx, "Allocated", payload); err != nil {
-		return 0, err
+		return 0, reloaded, err
 	}
-	return outcomeAllocated, tx.Commit()
+	return outcomeAllocated, reloaded, tx.Commit()
+}
+
+// load runs the store's query once: the product locked, its batches with
+// their allocated totals, and the lines of this order, of which there are
+// none (every order id is new).
+func (c *ceiling) load(ctx context.Context, tx *sql.Tx, sku, orderID string) (p ceilingProduct, err error) {
+	rows, err := tx.QueryContext(ctx, ceilingSelect, sku, pq.StringArray{orderID})
+	if err != nil {
+		return p, err
+	}
+	defer func() { err = errors.Join(err, rows.Close()) }()
+	found := false
+	for rows.Next() {
+		var (
+			rowSKU                  string
+			readVersion             int64
+			ref, lineOrder, lineSKU sql.NullString
+			purchased, allocated    sql.NullInt64
+			lineQty                 sql.NullInt64
+			eta                     sql.NullTime
+		)
+		if err := rows.Scan(&rowSKU, &p.version, &readVersion, &ref, &purchased, &eta, &allocated, &lineOrder, &lineSKU, &lineQty); err != nil {
+			return p, err
+		}
+		found = true
+		p.stale = p.stale || p.version != readVersion
+		if lineOrder.Valid {
+			// The service would answer with that line's batch; here it
+			// means the ceiling's order ids are not unique.
+			return p, fmt.Errorf("order %s already has a line in batch %s", orderID, ref.String)
+		}
+		if ref.Valid {
+			p.batches = append(p.batches, ceilingBatch{ref: ref.String, purchased: purchased.Int64, eta: eta, allocated: allocated.Int64})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return p, err
+	}
+	if !found {
+		return p, fmt.Errorf("product %s not found", sku)
+	}
+	return p, nil
 }
 
 // choose applies the domain's preference: warehouse stock (no eta) first,

@@ -77,12 +77,16 @@ func procCPUWithChildren(pid string) (string, time.Duration, time.Duration, bool
 	return comm, time.Duration(ticks[0]+ticks[1]) * clockTick, time.Duration(ticks[2]+ticks[3]) * clockTick, true
 }
 
-// sampleCPU reads the service's, this process's, and every postgres and
+// sampleCPU reads the service's (the sum of its processes', when the
+// flash sale runs two), this process's, and every postgres and
 // redis-server process's CPU time, PostgreSQL's ended backends included.
-func sampleCPU(servicePID int) cpuSample {
+func sampleCPU(servicePIDs ...int) cpuSample {
 	s := cpuSample{at: time.Now()}
-	if servicePID > 0 {
-		_, s.service, _ = procCPU(strconv.Itoa(servicePID))
+	for _, pid := range servicePIDs {
+		if pid > 0 {
+			_, t, _ := procCPU(strconv.Itoa(pid))
+			s.service += t
+		}
 	}
 	_, s.bench, _ = procCPU("self")
 	s.busy = machineBusy()

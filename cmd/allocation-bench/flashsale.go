@@ -23,7 +23,8 @@ import (
 // and latency count 201 and 409 answers, as in the uniform load; every
 // other answer is an error, counted by kind (4xx other than 409, 5xx, no
 // answer). More 201s than the round's stock would be overselling, and is
-// reported as such.
+// reported as such. CPU is taken over the round as in the uniform load,
+// the service's being the sum of its processes'.
 
 // flashCase is one flash-sale configuration.
 type flashCase struct {
@@ -80,9 +81,16 @@ func flashStock(o options, hotSKUs int) (perSKU int, batches [3]int) {
 	return perSKU, [3]int{perSKU - 2*third, third, third}
 }
 
-// measureFlashSale runs one case's rounds against the processes at urls
-// (the first seeds the stock).
-func measureFlashSale(ctx context.Context, o options, cfg runConfig, c flashCase, urls []string, stdout io.Writer) (*FlashResult, error) {
+// measureFlashSale runs one case's rounds against procs (the first seeds
+// the stock).
+func measureFlashSale(ctx context.Context, o options, cfg runConfig, c flashCase, procs []*serviceProcess, stdout io.Writer) (*FlashResult, error) {
+	var (
+		urls []string
+		pids []int
+	)
+	for _, p := range procs {
+		urls, pids = append(urls, p.url), append(pids, p.pid())
+	}
 	l := newLoad(o, urls[0])
 	perSKU, split := flashStock(o, c.hotSKUs)
 	res := &FlashResult{Name: c.String(), HotSKUs: c.hotSKUs, Processes: c.processes, Clients: o.flashClients, Stock: perSKU * c.hotSKUs}
@@ -102,7 +110,9 @@ func measureFlashSale(ctx context.Context, o options, cfg runConfig, c flashCase
 		if err := l.seed(ctx, stock); err != nil {
 			return nil, fmt.Errorf("seeding the flash sale: %w", err)
 		}
+		before := sampleCPU(pids...)
 		r := l.run(ctx, closedLoop{phase: phase, d: o.flashRound, clients: o.flashClients, bases: urls, maxRequests: o.flashOrders, maxQty: 1})
+		r.CPU = cpuShare(before, sampleCPU(pids...), r.Created+r.OutOfStock)
 		r.Round = i
 		res.Rounds = append(res.Rounds, r)
 		oversold := ""
@@ -112,6 +122,8 @@ func measureFlashSale(ctx context.Context, o options, cfg runConfig, c flashCase
 		}
 		logf(stdout, "%s: flash sale, %s, round %d: %d orders in %.1f s, %.0f req/s, p50 %.2f ms, p99 %.2f ms; 201 × %d, 409 × %d, other 4xx × %d, 5xx × %d, no answer × %d (stock %d)%s",
 			cfg.Name(), c, i, r.Requests, r.Seconds, r.Throughput, r.P50ms, r.P99ms, r.Created, r.OutOfStock, r.ClientErrors, r.ServerErrors, r.TransportErrors, res.Stock, oversold)
+		logf(stdout, "%s: flash sale, %s, round %d CPU (cores): service %.2f (%.0f µs/request), load generator %.2f, postgres %.2f (%.0f µs/request), redis %.2f, other %.2f",
+			cfg.Name(), c, i, r.CPU.Service, r.CPU.ServiceMicros, r.CPU.Bench, r.CPU.Postgres, r.CPU.PostgresMicros, r.CPU.Redis, r.CPU.Other)
 		if r.Errors > 0 && r.FirstError != "" {
 			logf(stdout, "%s: flash sale, %s, round %d first error: %s", cfg.Name(), c, i, r.FirstError)
 		}

@@ -24,7 +24,8 @@ import (
 //     in 3 batches (warehouse stock, then two shipments), so lines spill
 //     from the warehouse batch into the first shipment during a round;
 //   - hot skus take hotShare of the requests: concurrent allocations on
-//     the same product, so optimistic-concurrency conflicts and retries;
+//     the same product, so waits for its row lock (and, in the service,
+//     commands coalesced into one transaction);
 //   - scarce skus take scarceShare: a few units in each of their 3
 //     batches, so they run out within the first requests and answer 409
 //     from then on (the out-of-stock path: OutOfStock event, notification).

@@ -145,13 +145,13 @@ func flashTable(r *Results) string {
 			if f.Oversold > 0 {
 				stock += fmt.Sprintf(" (oversold in %d)", f.Oversold)
 			}
-			rows = append(rows, fmt.Sprintf("| STORE=%s BROKER=%s | %s | %d | %d | %s | %s | %s | %s | %d | %d | %d | %d | %d | %s | %s |\n",
+			rows = append(rows, fmt.Sprintf("| STORE=%s BROKER=%s | %s | %d | %d | %s | %s | %s | %s | %d | %d | %d | %d | %d | %s / %s | %s | %s |\n",
 				c.Store, c.Broker, f.Name, f.Clients, sent, stock, f0(f.Summary.Throughput), f2(f.Summary.P50ms), f2(f.Summary.P99ms),
-				created, oos, client, server, transport, uniform, ceiling))
+				created, oos, client, server, transport, f0(f.Summary.CPU.ServiceMicros), f0(f.Summary.CPU.PostgresMicros), uniform, ceiling))
 		}
 	}
-	return tableOrNothing("| configuration | flash sale | clients | orders sent | stock per round × rounds | req/s | p50 (ms) | p99 (ms) | 201 | 409 | other 4xx | 5xx | no answer | uniform load (req/s) | ceiling (tx/s) |\n"+
-		"|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n", rows)
+	return tableOrNothing("| configuration | flash sale | clients | orders sent | stock per round × rounds | req/s | p50 (ms) | p99 (ms) | 201 | 409 | other 4xx | 5xx | no answer | service / PostgreSQL CPU per request (µs) | uniform load (req/s) | ceiling (tx/s) |\n"+
+		"|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n", rows)
 }
 
 // tableOrNothing is a Markdown table's header and rows, or nothing when
@@ -256,14 +256,14 @@ func targetsTable(r *Results) string {
 
 func roundsTable(r *Results) string {
 	var b strings.Builder
-	b.WriteString("| configuration | what | round | req/s | p50 (ms) | p99 (ms) | 201 | 409 | errors | conflicts retried |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| configuration | what | round | req/s | p50 (ms) | p99 (ms) | 201 | 409 | errors | products read again after a lock wait |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, c := range r.Configs {
 		for _, x := range c.Rounds {
 			fmt.Fprintf(&b, "| %s | service (HTTP) | %d | %s | %s | %s | %d | %d | %d | |\n", c.Name, x.Round, f0(x.Throughput), f2(x.P50ms), f2(x.P99ms), x.Created, x.OutOfStock, x.Errors)
 		}
 		if c.Ceiling != nil {
 			for _, x := range c.Ceiling.Rounds {
-				fmt.Fprintf(&b, "| %s | ceiling (database/sql) | %d | %s | %s | %s | %d | %d | %d | %d |\n", c.Name, x.Round, f0(x.Throughput), f2(x.P50ms), f2(x.P99ms), x.Created, x.OutOfStock, x.Errors, x.Conflicts)
+				fmt.Fprintf(&b, "| %s | ceiling (database/sql) | %d | %s | %s | %s | %d | %d | %d | %d |\n", c.Name, x.Round, f0(x.Throughput), f2(x.P50ms), f2(x.P99ms), x.Created, x.OutOfStock, x.Errors, x.Reloads)
 			}
 		}
 		for _, f := range c.Flash {
@@ -308,7 +308,7 @@ func resultsSection(o options, r *Results) string {
 		fmt.Fprintf(&b, "**Flash sale** (issue 12), on a service of its own per configuration (fresh schema): %d closed-loop clients order 1 unit each, "+
 			"spread over 1 or 5 hot skus, from one process or from two on one database and broker (half the clients on each). "+
 			"A round sends %d orders (or stops after %.0f s) against %.0f %% as many units in stock, 3 batches per sku, so it sells out part-way; "+
-			"%d rounds per case, fresh skus each, medians of req/s and latency (201 and 409, as above), answers summed over the rounds.\n\n",
+			"%d rounds per case, fresh skus each, medians of req/s, latency (201 and 409, as above) and CPU per request (CPU time from /proc over the round, over its 201 and 409 answers; the service's is both processes' when there are two), answers summed over the rounds.\n\n",
 			fl.Clients, fl.Orders, fl.RoundSeconds, 100*fl.StockShare, fl.Rounds)
 		b.WriteString(flash)
 		b.WriteString("\n")

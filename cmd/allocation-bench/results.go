@@ -124,7 +124,6 @@ type RoundResult struct {
 	Requests   int     `json:"requests"`
 	Created    int     `json:"created"`
 	OutOfStock int     `json:"out_of_stock"`
-	Conflicts  int     `json:"conflicts,omitempty"`
 	Errors     int     `json:"errors"`
 	// The errors by kind: 4xx other than 409, 5xx, and no HTTP answer.
 	ClientErrors    int      `json:"client_errors,omitempty"`
@@ -136,6 +135,10 @@ type RoundResult struct {
 	P50ms           float64  `json:"p50_ms"`
 	P99ms           float64  `json:"p99_ms"`
 	CPU             CPUShare `json:"cpu"`
+	// Reloads (the ceiling) counts transactions that read their product
+	// a second time: the first read waited for the lock while another
+	// transaction changed it.
+	Reloads int `json:"reloads,omitempty"`
 }
 
 // Summary is the median over rounds of each figure.

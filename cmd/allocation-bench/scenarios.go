@@ -36,18 +36,18 @@ func runHotProductScenarios(ctx context.Context, o options, cfg runConfig, res *
 		return nil
 	}
 	logf(stdout, "%s: flash sale, %d cases of %d rounds (each at most %s)", cfg.Name(), len(flashCases), o.flashRounds, o.flashRound)
-	urls := []string{one.url}
+	procs := []*serviceProcess{one}
 	for _, c := range flashCases {
-		if c.processes > len(urls) {
+		if c.processes > len(procs) {
 			logf(stdout, "%s: starting a second service process on the same database and broker", cfg.Name())
 			two, startErr := startService(ctx, o, cfg.Name()+"-hot-2", d.env)
 			if startErr != nil {
 				return startErr
 			}
 			defer func() { err = errors.Join(err, two.stop()) }()
-			urls = append(urls, two.url)
+			procs = append(procs, two)
 		}
-		f, flashErr := measureFlashSale(ctx, o, cfg, c, urls[:c.processes], stdout)
+		f, flashErr := measureFlashSale(ctx, o, cfg, c, procs[:c.processes], stdout)
 		if flashErr != nil {
 			return errors.Join(fmt.Errorf("flash sale, %s: %w", c, flashErr), one.logTail())
 		}
