@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
 
@@ -21,6 +22,8 @@ type Dependencies struct {
 	// ExternalEvents publishes facts other services subscribe to; may be nil.
 	ExternalEvents ExternalEventPublisher
 	ConflictRetry  ConflictRetryPolicy
+	// CommandTimeout bounds a command's transaction; 0 leaves it unbounded.
+	CommandTimeout time.Duration
 	// OnConflict is called on every optimistic-concurrency conflict; may be nil.
 	OnConflict func()
 }
@@ -53,7 +56,7 @@ func NewApplication(d Dependencies) (Application, error) {
 	case d.Commands == nil:
 		return Application{}, errors.New("application: no command sender")
 	}
-	products := NewProductQueue(NewTransactionRunner(d.UnitOfWork, d.ConflictRetry, d.OnConflict))
+	products := NewProductQueue(NewTransactionRunner(d.UnitOfWork, d.ConflictRetry, d.OnConflict), d.CommandTimeout)
 	a := Application{
 		AddBatch:            NewAddBatchHandler(products),
 		Allocate:            NewAllocateHandler(products),

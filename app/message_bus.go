@@ -34,13 +34,18 @@ const (
 
 // MessageBusConfig configures the message bus.
 type MessageBusConfig struct {
-	PubSub       PubSub
-	Logger       watermill.LoggerAdapter
-	Retry        HandlerRetryPolicy
+	PubSub PubSub
+	Logger watermill.LoggerAdapter
+	Retry  HandlerRetryPolicy
+	// Outage is how long a handler waits for a dependency that is away
+	// before its error counts as a failure; zero turns waiting off.
+	Outage       OutagePolicy
 	CloseTimeout time.Duration
 	// OnRetry and OnPoisoned are hooks for metrics; may be nil.
 	OnRetry    func()
 	OnPoisoned func(handler string)
+	// OnOutageWait is called on every attempt that found a dependency away.
+	OnOutageWait func()
 	// Middlewares run inside the poison queue and retry, around every
 	// handler attempt (logging, metrics).
 	Middlewares []message.HandlerMiddleware
@@ -100,6 +105,10 @@ func NewMessageBus(cfg MessageBusConfig) (*MessageBus, error) {
 			// No logger: LogMessages reports every failed attempt with the
 			// message's correlation id, which Retry's own log line lacks.
 		}.Middleware,
+		// Inside Retry: while the database or broker is away the message
+		// waits for it and counts no retries; Retry and PoisonQueue see
+		// the error only once the outage outlasts the policy.
+		waitOutDependencies(cfg.Outage, cfg.OnOutageWait),
 		middleware.Recoverer,
 		middleware.CorrelationID,
 	)

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"time"
 
 	"allocation/domain"
 )
@@ -21,19 +22,27 @@ type productCommand interface {
 // them in one transaction, each sender getting its own result.
 type burstRunner struct {
 	tx TransactionRunner
+	// timeout bounds a burst, so that a store that stops answering fails
+	// it rather than holding the product's queue for ever.
+	timeout time.Duration
 }
 
 func (r burstRunner) run(key productKey, burst []*queuedCommand) {
 	// The burst belongs to no single sender: it runs to its end even when
 	// the first sender stops waiting.
 	ctx := burst[0].ctx
+	if r.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, r.timeout)
+		defer cancel()
+	}
 	err := r.runTogether(ctx, key, burst)
 	if err != nil && len(burst) > 1 && IsPermanent(err) {
 		// Only the commit can fail this way (a batch reference another
 		// product took meanwhile): run each command alone so that the one it
 		// concerns fails and its neighbours do not.
 		for _, c := range burst {
-			if err := r.runTogether(c.ctx, key, []*queuedCommand{c}); err != nil {
+			if err := r.runTogether(ctx, key, []*queuedCommand{c}); err != nil {
 				c.batchRef, c.err = "", err
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 )
 
 // ShuttingDownError refuses a command that arrives after the service began
@@ -52,9 +53,13 @@ type queuedCommand struct {
 const maxBurst = 256
 
 // NewProductQueue runs the commands of each product in bursts, each burst
-// in one transaction of tx.
-func NewProductQueue(tx TransactionRunner) *ProductQueue {
-	return newProductQueue(maxBurst, burstRunner{tx: tx}.run)
+// in one transaction of tx, bounded by timeout (0: no bound).
+func NewProductQueue(tx TransactionRunner, timeout ...time.Duration) *ProductQueue {
+	runner := burstRunner{tx: tx}
+	if len(timeout) > 0 {
+		runner.timeout = timeout[0]
+	}
+	return newProductQueue(maxBurst, runner.run)
 }
 
 func newProductQueue(maxBurst int, runBurst func(productKey, []*queuedCommand)) *ProductQueue {

@@ -45,6 +45,13 @@ type Config struct {
 	// it at once.
 	IdlePollInterval time.Duration
 	ShutdownTimeout  time.Duration
+	// RequestTimeout bounds an HTTP request and a command's transaction.
+	RequestTimeout time.Duration
+	// StartupTimeout bounds waiting for the store and broker at start-up.
+	StartupTimeout time.Duration
+	// DatabaseTimeout bounds connecting to PostgreSQL and each wait for
+	// its answer, so that a frozen server fails calls instead of hanging.
+	DatabaseTimeout time.Duration
 	// RetryMax and RetryInitialInterval: how a message handler failing
 	// with a transient error is retried before its message is parked.
 	RetryMax             int
@@ -105,6 +112,9 @@ func Load(name string, args []string, getenv func(string) string, output io.Writ
 		{"OUTBOX_POLL_INTERVAL", "how often the outbox relay polls for committed events while they flow (STORE=postgres, BROKER=memory or redis)", 2 * time.Millisecond, &c.OutboxPollInterval},
 		{"IDLE_POLL_INTERVAL", "how often the outbox relay and the SQL subscribers of the service's own topics poll once idle; this process's own commits wake them at once", time.Second, &c.IdlePollInterval},
 		{"SHUTDOWN_TIMEOUT", "how long shutdown waits for requests and messages in flight", 20 * time.Second, &c.ShutdownTimeout},
+		{"REQUEST_TIMEOUT", "how long an HTTP request (and a command's transaction) may take before it is answered 503", 5 * time.Second, &c.RequestTimeout},
+		{"STARTUP_TIMEOUT", "how long start-up waits for the database and broker before it gives up", 60 * time.Second, &c.StartupTimeout},
+		{"DATABASE_TIMEOUT", "how long connecting to PostgreSQL, and each wait for its answer, may take before the connection is dropped", 10 * time.Second, &c.DatabaseTimeout},
 		{"RETRY_INITIAL_INTERVAL", "first wait before retrying a failed message (doubles each retry, at most 2s)", 100 * time.Millisecond, &c.RetryInitialInterval},
 	}
 	for _, d := range durations {
@@ -168,6 +178,14 @@ func (c Config) Validate() error {
 	oneOf("LOG_LEVEL", c.LogLevel, "debug", "info", "warn", "error")
 	if c.HTTPAddr == "" {
 		errs = append(errs, errors.New("HTTP_ADDR must not be empty"))
+	}
+	for _, d := range []struct {
+		name  string
+		value time.Duration
+	}{{"REQUEST_TIMEOUT", c.RequestTimeout}, {"STARTUP_TIMEOUT", c.StartupTimeout}, {"DATABASE_TIMEOUT", c.DatabaseTimeout}} {
+		if d.value <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive", d.name))
+		}
 	}
 	if c.RetryMax < 0 {
 		errs = append(errs, errors.New("RETRY_MAX must not be negative"))

@@ -24,6 +24,7 @@ type Metrics struct {
 	httpDuration *prometheus.HistogramVec
 	poisoned     *prometheus.CounterVec
 	retries      prometheus.Counter
+	outageWaits  prometheus.Counter
 	conflicts    prometheus.Counter
 	watermill    wmmetrics.PrometheusMetricsBuilder
 }
@@ -46,11 +47,14 @@ func New() *Metrics {
 		retries: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "handler_retries_total", Help: "Message handler attempts retried after a transient error.",
 		}),
+		outageWaits: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "handler_outage_waits_total", Help: "Message handler attempts that found the database or broker away and waited for it.",
+		}),
 		conflicts: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "concurrency_conflicts_total", Help: "Optimistic-concurrency conflicts (each one retried).",
 		}),
 	}
-	r.MustRegister(m.httpRequests, m.httpDuration, m.poisoned, m.retries, m.conflicts,
+	r.MustRegister(m.httpRequests, m.httpDuration, m.poisoned, m.retries, m.outageWaits, m.conflicts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.watermill = wmmetrics.NewPrometheusMetricsBuilder(r, namespace, "")
 	return m
@@ -70,6 +74,7 @@ func (m *Metrics) ObserveHTTP(route, method string, status int, elapsed time.Dur
 
 func (m *Metrics) Poisoned(handler string) { m.poisoned.WithLabelValues(handler).Inc() }
 func (m *Metrics) Retried()                { m.retries.Inc() }
+func (m *Metrics) WaitedForOutage()        { m.outageWaits.Inc() }
 func (m *Metrics) Conflict()               { m.conflicts.Inc() }
 
 // InstrumentRouter adds Watermill's handler and subscriber metrics.

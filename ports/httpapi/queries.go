@@ -27,17 +27,28 @@ func (s *Server) healthz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }
 
-// readinessTimeout bounds each check so that a hung dependency makes the
-// probe fail rather than hang.
+// readinessTimeout bounds the whole probe: checks run at once, and one
+// that has not answered in time counts as failed, even if the dependency
+// holds on to it (a frozen database).
 const readinessTimeout = 2 * time.Second
 
 func (s *Server) readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), readinessTimeout)
+	defer cancel()
+	results := make([]chan error, len(s.readiness))
+	for i, check := range s.readiness {
+		results[i] = make(chan error, 1)
+		go func() { results[i] <- check.Check(ctx) }()
+	}
 	checks := gin.H{}
 	var failed []error
-	for _, check := range s.readiness {
-		ctx, cancel := context.WithTimeout(c.Request.Context(), readinessTimeout)
-		err := check.Check(ctx)
-		cancel()
+	for i, check := range s.readiness {
+		var err error
+		select {
+		case err = <-results[i]:
+		case <-ctx.Done():
+			err = errors.New("no answer within " + readinessTimeout.String())
+		}
 		if err != nil {
 			checks[check.Name] = err.Error()
 			failed = append(failed, errors.New(check.Name+": "+err.Error()))

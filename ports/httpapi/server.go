@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -31,6 +32,9 @@ type Config struct {
 	Poison app.PoisonQueue
 	// Middlewares run on every request after correlation ids are set.
 	Middlewares []gin.HandlerFunc
+	// RequestTimeout bounds every request: one that runs out of time is
+	// answered 503. 0 leaves requests unbounded.
+	RequestTimeout time.Duration
 }
 
 // Server holds the HTTP handlers.
@@ -56,6 +60,9 @@ func NewHandler(cfg Config) http.Handler {
 	}))
 	engine.Use(correlationID)
 	engine.Use(cfg.Middlewares...)
+	if cfg.RequestTimeout > 0 {
+		engine.Use(requestDeadline(cfg.RequestTimeout))
+	}
 	engine.HandleMethodNotAllowed = true
 	engine.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, errorBody{Message: "no such route: " + c.Request.Method + " " + c.Request.URL.Path})

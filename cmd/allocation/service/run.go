@@ -14,25 +14,45 @@ import (
 	"allocation/config"
 )
 
-// Run runs the service until ctx ends: router first, then HTTP; on the
-// way out HTTP stops taking requests and finishes those in flight, then the
-// router finishes the messages it is handling.
+// Run runs the service until ctx ends. The HTTP port opens first, with
+// /healthz alive and /readyz naming what start-up waits for; once the store
+// and broker answer, the router starts, then the API. On the way out HTTP
+// stops taking requests and finishes those in flight, then the router
+// finishes the messages it is handling.
 func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	gin.SetMode(gin.ReleaseMode)
-	svc, err := New(cfg, logger)
+	listener, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return err
 	}
-	if err := svc.Start(ctx); err != nil {
-		return errors.Join(err, svc.Stop())
-	}
-	listener, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return errors.Join(err, svc.Stop())
-	}
-	server := &http.Server{Handler: svc.Handler, ReadHeaderTimeout: 5 * time.Second}
+	status := &startupStatus{}
+	handler := newSwitchableHandler(status)
+	server := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- server.Serve(listener) }()
+
+	// Start-up runs aside, so that SIGTERM ends it at any point.
+	type started struct {
+		svc *Service
+		err error
+	}
+	startup := make(chan started, 1)
+	go func() {
+		svc, err := startWhenReachable(ctx, cfg, logger, status)
+		startup <- started{svc, err}
+	}()
+	var svc *Service
+	select {
+	case s := <-startup:
+		if s.err != nil {
+			return errors.Join(s.err, server.Close())
+		}
+		svc = s.svc
+	case <-ctx.Done():
+		logger.Info("start-up interrupted")
+		return server.Close()
+	}
+	handler.use(svc.Handler)
 	logger.Info("allocation service started", "http_addr", listener.Addr().String(), "store", cfg.Store, "broker", cfg.Broker)
 
 	var runErr error

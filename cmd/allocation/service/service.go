@@ -129,6 +129,8 @@ func New(cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
 		Logger:       wmLogger,
 		Retry:        app.HandlerRetryPolicy{MaxRetries: cfg.RetryMax, InitialInterval: cfg.RetryInitialInterval, MaxInterval: 2 * time.Second},
 		CloseTimeout: cfg.ShutdownTimeout,
+		Outage:       app.DefaultOutagePolicy(),
+		OnOutageWait: s.Metrics.WaitedForOutage,
 		OnRetry:      s.Metrics.Retried,
 		OnPoisoned:   s.Metrics.Poisoned,
 		Middlewares:  []message.HandlerMiddleware{app.LogMessages(logger)},
@@ -161,6 +163,7 @@ func New(cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
 		ExternalEvents: lineAllocated,
 		ConflictRetry:  app.DefaultConflictRetryPolicy(),
 		OnConflict:     s.Metrics.Conflict,
+		CommandTimeout: cfg.RequestTimeout,
 	})
 	if err != nil {
 		return nil, err
@@ -179,6 +182,9 @@ func New(cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
 		Poison:      s.Poison,
 		Metrics:     s.Metrics.Handler(),
 		Middlewares: []gin.HandlerFunc{httpapi.ObserveRequests(s.Metrics)},
+		// A command's transaction gets the same bound as the request
+		// waiting for it.
+		RequestTimeout: cfg.RequestTimeout,
 	})
 	return s, nil
 }
@@ -228,6 +234,7 @@ func (s *Service) newPubSub(logger watermill.LoggerAdapter) (app.PubSub, error) 
 	}
 	s.Poison = broker.Poison
 	s.wakeSubscribers = broker.Wake
+	s.workers = append(s.workers, broker.Workers...)
 	s.relay = postgres.RelayDestination{Publisher: broker.RelayPublisher, Flush: broker.FlushRelay}
 	return broker.PubSub, nil
 }
@@ -338,7 +345,7 @@ func (s *Service) handlerWrites() *sql.DB {
 // which are then delivered and handled again; see
 // postgres.OpenAsynchronousCommit.
 func (s *Service) openHandlerDatabase(ctx context.Context) (*sql.DB, error) {
-	db, err := postgres.OpenAsynchronousCommit(ctx, s.Config.DatabaseURL)
+	db, err := postgres.OpenAsynchronousCommit(ctx, s.Config.DatabaseURL, postgres.WithResponseTimeout(s.Config.DatabaseTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("connecting to PostgreSQL (event handlers' pool): %w", err)
 	}
@@ -352,7 +359,7 @@ func (s *Service) database(ctx context.Context) (*sql.DB, error) {
 	if s.db != nil {
 		return s.db, nil
 	}
-	db, err := postgres.Open(ctx, s.Config.DatabaseURL)
+	db, err := postgres.Open(ctx, s.Config.DatabaseURL, postgres.WithResponseTimeout(s.Config.DatabaseTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("connecting to PostgreSQL: %w", err)
 	}
