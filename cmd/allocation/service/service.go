@@ -234,7 +234,6 @@ func (s *Service) newPubSub(logger watermill.LoggerAdapter) (app.PubSub, error) 
 	}
 	s.Poison = broker.Poison
 	s.wakeSubscribers = broker.Wake
-	s.workers = append(s.workers, broker.Workers...)
 	s.relay = postgres.RelayDestination{Publisher: broker.RelayPublisher, Flush: broker.FlushRelay}
 	return broker.PubSub, nil
 }
