@@ -43,7 +43,7 @@ type BrokerConfig struct {
 	// rests.
 	IdlePollInterval time.Duration
 	// ExternalTopics are topics other programs publish on (unprefixed);
-	// their SQL subscribers never rest.
+	// their SQL subscribers never rest, and Redis never trims them.
 	ExternalTopics []string
 	// TopicPrefix, when set, prefixes every topic (NamespacedPubSub).
 	TopicPrefix string
@@ -54,8 +54,9 @@ type BrokerConfig struct {
 type Broker struct {
 	PubSub app.PubSub
 	Poison app.PoisonQueue
-	// Ping checks that the broker answers; nil when there is nothing of
-	// its own to check (in-process, or the caller's database).
+	// Ping checks that the broker answers and has what the service needs
+	// (Redis: the subscriptions' consumer groups); nil when there is
+	// nothing of its own to check (in-process, or the caller's database).
 	Ping func(ctx context.Context) error
 	// PingName names the dependency Ping checks.
 	PingName string
@@ -73,7 +74,10 @@ type Broker struct {
 	// Wake tells the broker's subscribers that this process committed
 	// messages outside its publisher (the transactional outbox on the SQL
 	// broker); it never blocks. Nil when the broker needs no telling.
-	Wake    func()
+	Wake func()
+	// Workers run beside the router until their context ends (Redis: the
+	// trimmer); they fail only when they cannot go on at all.
+	Workers []func(context.Context) error
 	closers []func() error
 }
 
@@ -98,12 +102,20 @@ func OpenBroker(lifetime context.Context, cfg BrokerConfig, logger watermill.Log
 		b.closers = append(b.closers, channel.Close)
 		raw = channel
 	case KindRedis:
-		redisPS, err := NewRedisStreamsPubSub(RedisStreamsConfig{Redis: redis.Options{Addr: cfg.RedisAddr}}, logger)
+		untrimmed := make([]string, 0, len(cfg.ExternalTopics))
+		for _, topic := range cfg.ExternalTopics {
+			untrimmed = append(untrimmed, cfg.TopicPrefix+topic)
+		}
+		redisPS, err := NewRedisStreamsPubSub(RedisStreamsConfig{
+			Redis: redis.Options{Addr: cfg.RedisAddr},
+			Trim:  RedisTrimConfig{Untrimmed: untrimmed, PoisonStream: cfg.TopicPrefix + app.PoisonTopic},
+		}, logger)
 		if err != nil {
 			return nil, fmt.Errorf("connecting to Redis: %w", err)
 		}
 		b.closers = append(b.closers, redisPS.Close)
-		b.Ping, b.PingName = redisPS.Ping, "redis"
+		b.Ping, b.PingName = redisPS.Ready, "redis"
+		b.Workers = append(b.Workers, redisPS.RunTrimmer)
 		relay := redisPS.PipelinedPublisher(cfg.TopicPrefix)
 		b.RelayPublisher, b.FlushRelay = relay, relay.Flush
 		raw = redisPS

@@ -60,7 +60,7 @@ func TestNamespacedPubSubPassesConcurrentSubscribersOn(t *testing.T) {
 	if !ok {
 		t.Fatalf("not namespaced: %T", sub)
 	}
-	if p, ok := inside.Subscriber.(parallelSubscriber); !ok || len(p.subscribers) != 3 {
-		t.Fatalf("inner subscriber %T, want the concurrent one with 3 subscribers", inside.Subscriber)
+	if s, ok := inside.Subscriber.(*RedisStreamSubscriber); !ok || s.cfg.Handlers != 3 {
+		t.Fatalf("inner subscriber %T, want the concurrent one handing out 3 at once", inside.Subscriber)
 	}
 }

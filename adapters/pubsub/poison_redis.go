@@ -77,12 +77,10 @@ func (q *RedisPoisonQueue) scan(ctx context.Context, each func(app.ParkedMessage
 
 // parked decodes one entry of the poison stream.
 func (q *RedisPoisonQueue) parked(entry redis.XMessage) app.ParkedMessage {
-	entries := []redis.XMessage{entry}
-	// Gives an entry written without a uuid field (by hand) the same
-	// derived UUID on every read.
-	tagEntries(q.stream, entries)
-	// Never fails: a malformed entry becomes a message marked as such.
-	msg, _ := RedisEntryMarshaller{}.Unmarshal(entries[0].Values)
+	// An entry written without a uuid field (by hand) gets the same
+	// derived UUID on every read; a malformed one becomes a message marked
+	// as such.
+	msg := decodeRedisEntry(q.stream, entry)
 	parkedAt, err := time.Parse(time.RFC3339Nano, msg.Metadata.Get(app.ParkedAtKey))
 	if err != nil {
 		parkedAt = redisEntryTime(entry.ID)

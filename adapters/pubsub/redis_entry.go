@@ -9,6 +9,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
 
 	"allocation/contracts"
 )
@@ -31,19 +32,10 @@ const (
 	RedisMetadataPrefix     = "md_"
 )
 
-// RedisEntryIDMetadataKey names the stream entry a message came from. It is
-// set only when the entry had no uuid field and the UUID was derived from
-// the entry ID, so that an operator can find the original entry.
+// RedisEntryIDMetadataKey is the ID of the stream entry a message was read
+// from, set on every message the subscriber hands out (an operator can find
+// the entry; it is not written back when the message is published again).
 const RedisEntryIDMetadataKey = "redis_entry_id"
-
-// Fields the subscriber's Redis client adds to every entry it reads (see
-// redisSubscriberClient): redisstream hands the unmarshaller an entry's field
-// values but neither its ID nor its stream, and a UUID that survives
-// redelivery has to be derived from them.
-const (
-	taggedEntryIDField = "\x00entry_id"
-	taggedStreamField  = "\x00stream"
-)
 
 // entryUUIDNamespace makes the UUIDs of entries without a uuid field
 // name-based (v5) UUIDs of stream and entry ID: redelivering the entry, or
@@ -51,11 +43,8 @@ const (
 // handlers can de-duplicate.
 var entryUUIDNamespace = uuid.MustParse("2b0e4f4e-8d7a-4a53-9b84-51c0a4a1f6e3")
 
-// RedisEntryMarshaller writes and reads the plain entry format above. Its
-// Unmarshal never fails: redisstream ends the subscription on an
-// unmarshal error and leaves the entry pending for ever, so a malformed
-// entry becomes a message marked with contracts.MalformedReasonKey instead,
-// for the handler to reject and the poison queue to park.
+// RedisEntryMarshaller writes the plain entry format above (the
+// marshaller of redisstream's publisher); decodeRedisEntry reads it.
 type RedisEntryMarshaller struct{}
 
 func (RedisEntryMarshaller) Marshal(_ string, msg *message.Message) (map[string]any, error) {
@@ -64,16 +53,24 @@ func (RedisEntryMarshaller) Marshal(_ string, msg *message.Message) (map[string]
 		RedisPayloadField: []byte(msg.Payload),
 	}
 	for key, value := range msg.Metadata {
-		if key == middleware.CorrelationIDMetadataKey {
+		switch key {
+		case middleware.CorrelationIDMetadataKey:
 			values[RedisCorrelationIDField] = value
 			continue
+		case RedisEntryIDMetadataKey:
+			continue // where it was read, not part of the message
 		}
 		values[RedisMetadataPrefix+key] = value
 	}
 	return values, nil
 }
 
-func (RedisEntryMarshaller) Unmarshal(values map[string]any) (*message.Message, error) {
+// decodeRedisEntry reads an entry of stream. It never fails: a malformed
+// entry becomes a message marked with contracts.MalformedReasonKey, for the
+// handler to reject and the poison queue to park, never an error that
+// would end the subscription and leave the entry pending for ever.
+func decodeRedisEntry(stream string, entry redis.XMessage) *message.Message {
+	values := entry.Values
 	var problems []string
 	metadata := message.Metadata{}
 	var payload []byte
@@ -89,9 +86,6 @@ func (RedisEntryMarshaller) Unmarshal(values map[string]any) (*message.Message, 
 	sort.Strings(fields)
 
 	for _, field := range fields {
-		if field == taggedEntryIDField || field == taggedStreamField {
-			continue
-		}
 		value, ok := fieldString(values[field])
 		if !ok {
 			problems = append(problems, fmt.Sprintf("field %q is not a string but %T", field, values[field]))
@@ -122,29 +116,20 @@ func (RedisEntryMarshaller) Unmarshal(values map[string]any) (*message.Message, 
 	}
 
 	if msgUUID == "" {
-		msgUUID = derivedEntryUUID(values)
-		if entryID, _ := fieldString(values[taggedEntryIDField]); entryID != "" {
-			metadata.Set(RedisEntryIDMetadataKey, entryID)
-		}
+		msgUUID = derivedEntryUUID(stream, entry.ID)
 	}
+	metadata.Set(RedisEntryIDMetadataKey, entry.ID)
 	if len(problems) > 0 {
 		metadata.Set(contracts.MalformedReasonKey, "malformed redis stream entry: "+strings.Join(problems, "; "))
 	}
 
 	msg := message.NewMessage(msgUUID, payload)
 	msg.Metadata = metadata
-	return msg, nil
+	return msg
 }
 
 // derivedEntryUUID is the UUID of an entry that came without one.
-func derivedEntryUUID(values map[string]any) string {
-	entryID, _ := fieldString(values[taggedEntryIDField])
-	stream, _ := fieldString(values[taggedStreamField])
-	if entryID == "" {
-		// Only when the unmarshaller is used without redisSubscriberClient:
-		// still a message, but its UUID changes on redelivery.
-		return uuid.NewString()
-	}
+func derivedEntryUUID(stream, entryID string) string {
 	return uuid.NewSHA1(entryUUIDNamespace, []byte(stream+"/"+entryID)).String()
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
 
 	"allocation/contracts"
 )
@@ -58,27 +59,32 @@ func TestRedisEntryMarshallerRoundTrip(t *testing.T) {
 		}
 	}
 
-	stored[taggedEntryIDField] = "1-0"
-	stored[taggedStreamField] = "topic"
-	got, err := m.Unmarshal(stored)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := decodeRedisEntry("topic", redis.XMessage{ID: "1-0", Values: stored})
 	if got.UUID != msg.UUID || string(got.Payload) != string(msg.Payload) {
 		t.Errorf("got %s %s, want %s %s", got.UUID, got.Payload, msg.UUID, msg.Payload)
 	}
-	if !maps.Equal(got.Metadata, msg.Metadata) {
-		t.Errorf("metadata %v, want %v", got.Metadata, msg.Metadata)
+	wantMetadata := maps.Clone(msg.Metadata)
+	wantMetadata[RedisEntryIDMetadataKey] = "1-0"
+	if !maps.Equal(got.Metadata, wantMetadata) {
+		t.Errorf("metadata %v, want %v", got.Metadata, wantMetadata)
+	}
+
+	// Where a message was read is not written back with it.
+	again, err := m.Marshal("topic", got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := again[RedisMetadataPrefix+RedisEntryIDMetadataKey]; ok {
+		t.Errorf("the entry ID was marshalled: %v", again)
 	}
 }
 
 func TestRedisEntryWithoutUUIDGetsOneDerivedFromTheEntry(t *testing.T) {
-	m := RedisEntryMarshaller{}
-	entry := func() map[string]any {
-		return map[string]any{"payload": `{}`, taggedEntryIDField: "1700000000000-0", taggedStreamField: "change_batch_quantity"}
+	entry := func() redis.XMessage {
+		return redis.XMessage{ID: "1700000000000-0", Values: map[string]any{"payload": `{}`}}
 	}
-	first, _ := m.Unmarshal(entry())
-	again, _ := m.Unmarshal(entry())
+	first := decodeRedisEntry("change_batch_quantity", entry())
+	again := decodeRedisEntry("change_batch_quantity", entry())
 	if first.UUID != again.UUID {
 		t.Errorf("redelivery changed the UUID: %s, then %s", first.UUID, again.UUID)
 	}
@@ -89,8 +95,8 @@ func TestRedisEntryWithoutUUIDGetsOneDerivedFromTheEntry(t *testing.T) {
 		t.Errorf("%s = %q", RedisEntryIDMetadataKey, got)
 	}
 	other := entry()
-	other[taggedEntryIDField] = "1700000000000-1"
-	if second, _ := m.Unmarshal(other); second.UUID == first.UUID {
+	other.ID = "1700000000000-1"
+	if second := decodeRedisEntry("change_batch_quantity", other); second.UUID == first.UUID {
 		t.Error("two entries share a UUID")
 	}
 	if first.Metadata.Get(contracts.MalformedReasonKey) != "" {
@@ -112,14 +118,7 @@ func TestRedisEntryMalformedBecomesAMarkedMessage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			values := map[string]any{taggedEntryIDField: "1-1", taggedStreamField: "s"}
-			for k, v := range tt.values {
-				values[k] = v
-			}
-			msg, err := RedisEntryMarshaller{}.Unmarshal(values)
-			if err != nil {
-				t.Fatalf("Unmarshal must never fail, got %v", err)
-			}
+			msg := decodeRedisEntry("s", redis.XMessage{ID: "1-1", Values: tt.values})
 			reason := msg.Metadata.Get(contracts.MalformedReasonKey)
 			if !strings.Contains(reason, tt.reason) {
 				t.Errorf("reason %q, want it to mention %q", reason, tt.reason)
@@ -135,9 +134,9 @@ func TestRedisEntryMalformedBecomesAMarkedMessage(t *testing.T) {
 }
 
 func TestRedisEntryCorrelationFieldWinsOverMetadataCopy(t *testing.T) {
-	msg, _ := RedisEntryMarshaller{}.Unmarshal(map[string]any{
+	msg := decodeRedisEntry("s", redis.XMessage{ID: "1-1", Values: map[string]any{
 		"payload": "{}", "correlation_id": "plain", "md_correlation_id": "copy",
-	})
+	}})
 	if got := middleware.MessageCorrelationID(msg); got != "plain" {
 		t.Errorf("correlation id %q, want plain", got)
 	}

@@ -22,6 +22,7 @@ type RedisPipelinedPublisher struct {
 	client *redis.Client
 	prefix string
 	maxLen int64
+	outage *redisOutageLog
 
 	mu     sync.Mutex
 	queued []*redis.XAddArgs
@@ -30,7 +31,7 @@ type RedisPipelinedPublisher struct {
 // PipelinedPublisher returns a pipelined publisher on the pub/sub's client,
 // adding prefix to every topic (TOPIC_PREFIX).
 func (p *RedisStreamsPubSub) PipelinedPublisher(prefix string) *RedisPipelinedPublisher {
-	return &RedisPipelinedPublisher{client: p.client, prefix: prefix, maxLen: p.cfg.MaxLen}
+	return &RedisPipelinedPublisher{client: p.client, prefix: prefix, maxLen: p.cfg.MaxLen, outage: p.outage}
 }
 
 func (p *RedisPipelinedPublisher) Publish(topic string, msgs ...*message.Message) error {
@@ -63,8 +64,10 @@ func (p *RedisPipelinedPublisher) Flush(ctx context.Context) error {
 		pipe.XAdd(ctx, args)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
+		p.outage.failed("relaying the outbox", err)
 		return fmt.Errorf("adding %d relayed messages to Redis: %w", len(queued), err)
 	}
+	p.outage.succeeded()
 	return nil
 }
 

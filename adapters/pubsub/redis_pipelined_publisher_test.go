@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/redis/go-redis/v9"
 )
@@ -18,7 +19,7 @@ func TestRedisPipelinedPublisherAddsNothingUntilFlushThenAllInOneRoundTrip(t *te
 	t.Cleanup(func() { _ = raw.Close() })
 	counter := &roundTripCounter{}
 	raw.AddHook(counter)
-	p := &RedisPipelinedPublisher{client: raw, prefix: prefix}
+	p := &RedisPipelinedPublisher{client: raw, prefix: prefix, outage: newRedisOutageLog(watermill.NopLogger{})}
 
 	if err := p.Publish("a", message.NewMessage("m1", []byte(`{"n":1}`)), message.NewMessage("m2", []byte(`{"n":2}`))); err != nil {
 		t.Fatal(err)
@@ -55,7 +56,7 @@ func TestRedisPipelinedPublisherDropsTheQueueWhenFlushFails(t *testing.T) {
 	t.Parallel()
 	raw := redis.NewClient(&redis.Options{Addr: testRedisAddr()})
 	requireIntegration(t)
-	p := &RedisPipelinedPublisher{client: raw, prefix: uniqueName("gone") + "."}
+	p := &RedisPipelinedPublisher{client: raw, prefix: uniqueName("gone") + ".", outage: newRedisOutageLog(watermill.NopLogger{})}
 	if err := p.Publish("a", message.NewMessage("m1", []byte(`{}`))); err != nil {
 		t.Fatal(err)
 	}

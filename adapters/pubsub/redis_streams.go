@@ -19,10 +19,8 @@ import (
 type RedisStreamsConfig struct {
 	// Redis is the connection template (at least Addr). The publisher
 	// gets one client made from it and every subscriber its own: a
-	// redisstream subscriber closes its client on Close (the router closes
-	// subscribers when it stops) and keeps a connection busy in a blocking
-	// read, so a shared pool would be both closed under the others and
-	// drained by them.
+	// subscriber closes its client on Close, which is how it ends reads
+	// blocked in Redis, and keeps connections busy in blocking reads.
 	Redis redis.Options
 	// ConsumerName identifies this process within every consumer group.
 	// It must differ between processes, or their pending entries mix up;
@@ -45,21 +43,23 @@ type RedisStreamsConfig struct {
 	// take the message (Redis is away), so redelivering at once would spin.
 	// Default DefaultRedisNackResendSleep.
 	NackResendSleep time.Duration
-	// ReadAhead is how many new entries a subscriber asks for in one read
-	// (redisstream alone reads them one by one; see redisSubscriberClient).
-	// Default DefaultRedisReadAhead; 1 reads one at a time.
+	// ReadAhead is how many new entries a subscription asks for in one
+	// XREADGROUP. Default DefaultRedisReadAhead; 1 reads one at a time.
 	ReadAhead int64
 	// AckDelay is how long an acknowledgement may wait for the next read
 	// to carry it before it is sent alone. Default DefaultRedisAckDelay.
 	AckDelay time.Duration
 	// ConsumersPerGroup is how many messages a ConcurrentSubscriber hands
-	// over at once (see parallelSubscriber). Default
-	// DefaultRedisConsumersPerGroup.
+	// over at once. Default DefaultRedisConsumersPerGroup.
 	ConsumersPerGroup int
 	// MaxLen caps every stream at about this many entries (XADD MAXLEN ~).
-	// 0 keeps everything. A trimmed entry that was still pending becomes a
-	// malformed message when claimed, so keep it well above any backlog.
+	// 0 keeps everything (the trimmer still trims what every group has
+	// acknowledged). A trimmed entry that was still pending is dropped when
+	// claimed, so keep it well above any backlog.
 	MaxLen int64
+	// Trim is what the trimmer (RunTrimmer) trims; zero values take the
+	// defaults of RedisTrimConfig.
+	Trim RedisTrimConfig
 }
 
 const (
@@ -76,7 +76,8 @@ const (
 	DefaultRedisNackResendSleep = 500 * time.Millisecond
 	// DefaultRedisReadAhead: a backlog costs one round trip per 16 entries
 	// instead of one per entry, and 16 entries are handled in milliseconds,
-	// far within MaxIdleTime, even when one of them is retried.
+	// far within MaxIdleTime, even when one of them is retried. Entries
+	// that waited half of MaxIdleTime are left for a claim instead.
 	DefaultRedisReadAhead = 16
 	// DefaultRedisAckDelay: under load the next read carries the
 	// acknowledgements long before; an idle subscriber's last ones are
@@ -101,15 +102,20 @@ func DefaultConsumerName() string {
 
 // RedisStreamsPubSub is the Redis Streams broker: one stream per topic,
 // one Redis consumer group per app consumer group. Entries use the plain
-// format of RedisEntryMarshaller.
+// format of RedisEntryMarshaller; watermill-redisstream's publisher adds
+// them, RedisStreamSubscriber reads them.
 type RedisStreamsPubSub struct {
 	cfg       RedisStreamsConfig
 	logger    watermill.LoggerAdapter
 	client    *redis.Client
 	publisher *redisstream.Publisher
+	// outage is shared by everything that calls Redis here, so that an
+	// outage is logged once, not once per subscription.
+	outage *redisOutageLog
+	groups *redisSubscribedGroups
 
 	mu          sync.Mutex
-	subscribers []*redisstream.Subscriber
+	subscribers []*RedisStreamSubscriber
 	closed      bool
 }
 
@@ -134,6 +140,7 @@ func NewRedisStreamsPubSub(cfg RedisStreamsConfig, logger watermill.LoggerAdapte
 	if cfg.ConsumersPerGroup <= 0 {
 		cfg.ConsumersPerGroup = DefaultRedisConsumersPerGroup
 	}
+	cfg.Trim = cfg.Trim.withDefaults()
 
 	client := cfg.newClient()
 	publisher, err := redisstream.NewPublisher(redisstream.PublisherConfig{
@@ -144,7 +151,10 @@ func NewRedisStreamsPubSub(cfg RedisStreamsConfig, logger watermill.LoggerAdapte
 	if err != nil {
 		return nil, errors.Join(err, client.Close())
 	}
-	return &RedisStreamsPubSub{cfg: cfg, logger: logger, client: client, publisher: publisher}, nil
+	return &RedisStreamsPubSub{
+		cfg: cfg, logger: logger, client: client, publisher: publisher,
+		outage: newRedisOutageLog(logger), groups: newRedisSubscribedGroups(),
+	}, nil
 }
 
 func setDefault(d *time.Duration, def time.Duration) {
@@ -167,26 +177,22 @@ func (p *RedisStreamsPubSub) Publisher() message.Publisher { return p.publisher 
 
 // Subscriber returns a subscriber of the consumer group, this process's
 // consumer of it, handing over one message at a time in stream order
-// (across processes the group's entries are shared out). Its Redis client is
-// its own and its Close closes it. Groups start from the beginning of the
-// stream, so entries added before the first subscriber existed are
-// delivered too.
+// (across processes the group's entries are shared out). Groups start from
+// the beginning of the stream (redisGroupStartID), so entries added before
+// the first subscriber existed are delivered too.
 func (p *RedisStreamsPubSub) Subscriber(consumerGroup string) (message.Subscriber, error) {
 	return p.subscriber(consumerGroup, 1)
 }
 
 // ConcurrentSubscriber is like Subscriber, but hands over up to
-// ConsumersPerGroup messages at once: as many redisstream subscribers,
-// reading as the one consumer through one client, which they share with
-// its read-ahead buffer and queue of acknowledgements, and which the last
-// of them closes.
+// ConsumersPerGroup messages at once (out of order), from the same reads.
 func (p *RedisStreamsPubSub) ConcurrentSubscriber(consumerGroup string) (message.Subscriber, error) {
 	return p.subscriber(consumerGroup, p.cfg.ConsumersPerGroup)
 }
 
-func (p *RedisStreamsPubSub) subscriber(consumerGroup string, n int) (message.Subscriber, error) {
+func (p *RedisStreamsPubSub) subscriber(consumerGroup string, handlers int) (*RedisStreamSubscriber, error) {
 	if consumerGroup == "" {
-		// Without a group redisstream fans out from "$": entries added
+		// Without a group there is nothing to resume from: entries added
 		// while nobody listens would be lost.
 		return nil, MissingConsumerGroupError{}
 	}
@@ -195,45 +201,22 @@ func (p *RedisStreamsPubSub) subscriber(consumerGroup string, n int) (message.Su
 	if p.closed {
 		return nil, ClosedError{}
 	}
-	client := newRedisSubscriberClient(p.cfg.newClient(), redisReadConfig{
-		ReadAhead: p.cfg.ReadAhead, AckDelay: p.cfg.AckDelay, MaxIdleTime: p.cfg.MaxIdleTime,
-	}, p.logger)
-	client.share(n)
-	subscribers := make([]message.Subscriber, 0, n)
-	for range n {
-		s, err := redisstream.NewSubscriber(redisstream.SubscriberConfig{
-			Client:          client,
-			Unmarshaller:    RedisEntryMarshaller{},
-			Consumer:        p.cfg.ConsumerName,
-			ConsumerGroup:   consumerGroup,
-			NackResendSleep: p.cfg.NackResendSleep,
-			BlockTime:       p.cfg.BlockTime,
-			ClaimInterval:   p.cfg.ClaimInterval,
-			MaxIdleTime:     p.cfg.MaxIdleTime,
-			OldestId:        "0",
-			// The first read would otherwise block without a timeout, and
-			// go-redis cannot cancel it: each closed subscriber would leak a
-			// goroutine and a connection.
-			DisableIndefiniteInitialBlock: true,
-		}, p.logger)
-		if err != nil {
-			// The subscribers made close the client with the last of them.
-			if len(subscribers) == 0 {
-				return nil, errors.Join(err, client.Client.Close())
-			}
-			client.share(len(subscribers))
-			return nil, errors.Join(err, parallelSubscriber{subscribers}.Close())
-		}
-		subscribers = append(subscribers, s)
-		p.subscribers = append(p.subscribers, s)
-	}
-	if n == 1 {
-		return subscribers[0], nil
-	}
-	return parallelSubscriber{subscribers}, nil
+	s := newRedisStreamSubscriber(p.cfg.newClient(), redisSubscriberConfig{
+		Group:           consumerGroup,
+		Consumer:        p.cfg.ConsumerName,
+		Handlers:        handlers,
+		ReadAhead:       p.cfg.ReadAhead,
+		BlockTime:       p.cfg.BlockTime,
+		ClaimInterval:   p.cfg.ClaimInterval,
+		MaxIdleTime:     p.cfg.MaxIdleTime,
+		NackResendSleep: p.cfg.NackResendSleep,
+		AckDelay:        p.cfg.AckDelay,
+	}, p.logger, p.outage, p.groups)
+	p.subscribers = append(p.subscribers, s)
+	return s, nil
 }
 
-// Ping checks that Redis answers (readiness).
+// Ping checks that Redis answers.
 func (p *RedisStreamsPubSub) Ping(ctx context.Context) error {
 	return p.client.Ping(ctx).Err()
 }
