@@ -38,5 +38,5 @@ func (c changeBatchQuantity) apply(_ context.Context, _ ProductRepository, produ
 	if product == nil {
 		return nil, "", domain.BatchNotFoundError{Ref: c.cmd.Ref}
 	}
-	return product, "", product.ChangeBatchQuantity(c.cmd.Ref, c.cmd.Qty)
+	return product, "", product.ApplyBatchQuantityChange(*c.cmd)
 }

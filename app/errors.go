@@ -45,6 +45,7 @@ func IsPermanent(err error) bool {
 		duplicate   domain.DuplicateBatchError
 		outOfStock  domain.OutOfStockError
 		mismatch    domain.SKUMismatchError
+		stale       domain.StaleChangeError
 		syntax      *json.SyntaxError
 		unmarshal   *json.UnmarshalTypeError
 		invalidJSON *json.InvalidUnmarshalError
@@ -56,6 +57,7 @@ func IsPermanent(err error) bool {
 		errors.As(err, &duplicate) ||
 		errors.As(err, &outOfStock) ||
 		errors.As(err, &mismatch) ||
+		errors.As(err, &stale) ||
 		errors.As(err, &syntax) ||
 		errors.As(err, &unmarshal) ||
 		errors.As(err, &invalidJSON)

@@ -21,6 +21,8 @@ type Batch struct {
 	// appendRight is the right to append to allocations in place. Clones
 	// (Product.Clone) share the backing array; see add.
 	appendRight *appendRight
+	// lastChange is the Sequence of the last quantity change applied.
+	lastChange string
 	// allocated is the sum of the quantities of all the batch's lines,
 	// including those a repository did not load (see
 	// UnmarshalBatchFromDatabase).
@@ -47,7 +49,7 @@ func NewBatch(ref, sku string, qty int, eta *time.Time) (*Batch, error) {
 // command needs (the lines of the orders it allocates, every line of a batch
 // it may shrink), so that a command's cost does not grow with the batch's
 // history.
-func UnmarshalBatchFromDatabase(ref, sku string, purchased int, eta *time.Time, allocated int, lines []OrderLine) (*Batch, error) {
+func UnmarshalBatchFromDatabase(ref, sku string, purchased int, eta *time.Time, allocated int, lines []OrderLine, lastChange string) (*Batch, error) {
 	if ref == "" || sku == "" || purchased < 0 {
 		return nil, ValidationError{Field: "batch", Reason: "stored batch is invalid"}
 	}
@@ -58,7 +60,7 @@ func UnmarshalBatchFromDatabase(ref, sku string, purchased int, eta *time.Time, 
 	if allocated < known {
 		return nil, ValidationError{Field: "batch", Reason: "stored batch holds more lines than its allocated quantity"}
 	}
-	b := &Batch{ref: ref, sku: sku, purchased: purchased, eta: truncateDate(eta), appendRight: new(appendRight), allocated: allocated}
+	b := &Batch{ref: ref, sku: sku, purchased: purchased, eta: truncateDate(eta), appendRight: new(appendRight), allocated: allocated, lastChange: lastChange}
 	b.allocations = append(b.allocations, lines...)
 	return b, nil
 }
@@ -89,6 +91,9 @@ func (b *Batch) Allocations() []OrderLine {
 }
 
 func (b *Batch) AllocatedQuantity() int { return b.allocated }
+
+// LastChange is the Sequence of the last quantity change applied, or "".
+func (b *Batch) LastChange() string { return b.lastChange }
 
 func (b *Batch) AvailableQuantity() int { return b.purchased - b.AllocatedQuantity() }
 

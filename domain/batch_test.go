@@ -261,7 +261,7 @@ func TestBatchShipsBefore(t *testing.T) {
 
 func TestUnmarshalBatchFromDatabase(t *testing.T) {
 	lines := []OrderLine{mustLine(t, "order-1", "LAMP", 3), mustLine(t, "order-2", "LAMP", 4)}
-	b, err := UnmarshalBatchFromDatabase("batch-001", "LAMP", 10, nil, 7, lines)
+	b, err := UnmarshalBatchFromDatabase("batch-001", "LAMP", 10, nil, 7, lines, "")
 	if err != nil {
 		t.Fatalf("UnmarshalBatchFromDatabase: %v", err)
 	}
@@ -283,7 +283,7 @@ func TestUnmarshalBatchFromDatabase(t *testing.T) {
 		{"b", "LAMP", -1, 0, nil},
 		{"b", "LAMP", 10, 2, []OrderLine{mustLine(t, "o1", "LAMP", 3)}}, // lines beyond the total
 	} {
-		if _, err := UnmarshalBatchFromDatabase(tc.ref, tc.sku, tc.purchased, nil, tc.allocated, tc.lines); !errors.As(err, new(ValidationError)) {
+		if _, err := UnmarshalBatchFromDatabase(tc.ref, tc.sku, tc.purchased, nil, tc.allocated, tc.lines, ""); !errors.As(err, new(ValidationError)) {
 			t.Errorf("UnmarshalBatchFromDatabase(%q, %q, %d, %d) err = %v, want ValidationError", tc.ref, tc.sku, tc.purchased, tc.allocated, err)
 		}
 	}
@@ -294,7 +294,7 @@ func TestUnmarshalBatchFromDatabase(t *testing.T) {
 // can still be allocated (the repository gives the lines a command needs).
 func TestBatchLoadedWithSomeOfItsLines(t *testing.T) {
 	held := mustLine(t, "o-held", "LAMP", 2)
-	b, err := UnmarshalBatchFromDatabase("b1", "LAMP", 10, nil, 8, []OrderLine{held})
+	b, err := UnmarshalBatchFromDatabase("b1", "LAMP", 10, nil, 8, []OrderLine{held}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,10 +19,16 @@ type Allocate struct {
 	Qty     int    `json:"qty"`
 }
 
-// ChangeBatchQuantity sets a batch's purchased quantity.
+// ChangeBatchQuantity sets a batch's purchased quantity. Sequence places
+// the change among the changes sent before and after it (the broker's
+// order, comparable as strings); a change older than the last one applied
+// to the batch is refused with StaleChangeError, so that a late or
+// replayed message does not undo a newer one. Empty: not ordered, always
+// applied.
 type ChangeBatchQuantity struct {
-	Ref string `json:"ref"`
-	Qty int    `json:"qty"`
+	Ref      string `json:"ref"`
+	Qty      int    `json:"qty"`
+	Sequence string `json:"sequence,omitempty"`
 }
 
 // Commands lists one value of every command type, so that start-up can

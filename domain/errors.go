@@ -32,6 +32,18 @@ type OutOfStockError struct{ SKU string }
 
 func (e OutOfStockError) Error() string { return fmt.Sprintf("Out of stock for sku %s", e.SKU) }
 
+// StaleChangeError means a batch quantity change came after a newer one
+// had been applied: applying it would undo the newer one.
+type StaleChangeError struct {
+	Ref      string
+	Sequence string
+	Applied  string
+}
+
+func (e StaleChangeError) Error() string {
+	return fmt.Sprintf("change of batch %s at %s is older than the change applied at %s", e.Ref, e.Sequence, e.Applied)
+}
+
 // SKUMismatchError means a line was offered to a batch of another product.
 type SKUMismatchError struct{ BatchSKU, LineSKU string }
 

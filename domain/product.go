@@ -134,6 +134,14 @@ func (p *Product) Allocate(line OrderLine) (string, error) {
 // batch no longer holds its allocations, lines are deallocated one by one
 // until it does; each records Deallocated so that it is allocated again.
 func (p *Product) ChangeBatchQuantity(ref string, qty int) error {
+	return p.ApplyBatchQuantityChange(ChangeBatchQuantity{Ref: ref, Qty: qty})
+}
+
+// ApplyBatchQuantityChange is ChangeBatchQuantity for a change that may be
+// ordered (see ChangeBatchQuantity.Sequence): one not newer than the last
+// applied to the batch changes nothing and returns StaleChangeError.
+func (p *Product) ApplyBatchQuantityChange(change ChangeBatchQuantity) error {
+	ref, qty := change.Ref, change.Qty
 	if qty < 0 {
 		return ValidationError{Field: "qty", Reason: "must not be negative"}
 	}
@@ -141,8 +149,14 @@ func (p *Product) ChangeBatchQuantity(ref string, qty int) error {
 	if !ok {
 		return BatchNotFoundError{Ref: ref}
 	}
-	if b.purchased == qty {
+	if change.Sequence != "" && b.lastChange != "" && change.Sequence <= b.lastChange {
+		return StaleChangeError{Ref: ref, Sequence: change.Sequence, Applied: b.lastChange}
+	}
+	if b.purchased == qty && change.Sequence == "" {
 		return nil
+	}
+	if change.Sequence != "" {
+		b.lastChange = change.Sequence
 	}
 	b.purchased = qty
 	p.version++

@@ -575,7 +575,7 @@ func TestPopEventsReturnsAndForgetsEvents(t *testing.T) {
 }
 
 func TestUnmarshalProductFromDatabase(t *testing.T) {
-	b1, err := UnmarshalBatchFromDatabase("b1", "LAMP", 10, nil, 4, []OrderLine{mustLine(t, "o1", "LAMP", 4)})
+	b1, err := UnmarshalBatchFromDatabase("b1", "LAMP", 10, nil, 4, []OrderLine{mustLine(t, "o1", "LAMP", 4)}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -749,5 +749,40 @@ func TestClonesAllocatingAtOnceKeepTheirOwnLines(t *testing.T) {
 	b, _ := p.Batch("b1")
 	if n := len(b.Allocations()); n != 3 || b.AllocatedQuantity() != 3 {
 		t.Errorf("original has %d lines, %d allocated; want 3, 3", n, b.AllocatedQuantity())
+	}
+}
+
+// A change of a batch's quantity older than the last one applied (a late or
+// replayed message) changes nothing; changes without a sequence are not
+// ordered and always apply.
+func TestAStaleBatchQuantityChangeChangesNothing(t *testing.T) {
+	p := newProduct(t, "LAMP", batchSpec{ref: "b1", qty: 10})
+	apply := func(qty int, sequence string) error {
+		return p.ApplyBatchQuantityChange(ChangeBatchQuantity{Ref: "b1", Qty: qty, Sequence: sequence})
+	}
+	if err := apply(20, "0002"); err != nil {
+		t.Fatal(err)
+	}
+	version := p.Version()
+	for _, tc := range []struct {
+		name     string
+		qty      int
+		sequence string
+	}{{"older", 5, "0001"}, {"the same, delivered again", 20, "0002"}} {
+		var stale StaleChangeError
+		if err := apply(tc.qty, tc.sequence); !errors.As(err, &stale) || stale.Applied != "0002" {
+			t.Errorf("%s: err = %v, want StaleChangeError after 0002", tc.name, err)
+		}
+	}
+	b, _ := p.Batch("b1")
+	if b.PurchasedQuantity() != 20 || p.Version() != version {
+		t.Errorf("after stale changes: qty %d version %d, want 20 and %d", b.PurchasedQuantity(), p.Version(), version)
+	}
+	// A newer change with the same quantity still moves the mark.
+	if err := apply(20, "0003"); err != nil || b.LastChange() != "0003" {
+		t.Errorf("newer change with the same qty: err %v, last change %q", err, b.LastChange())
+	}
+	if err := apply(7, ""); err != nil || b.PurchasedQuantity() != 7 {
+		t.Errorf("unordered change: err %v, qty %d, want 7", err, b.PurchasedQuantity())
 	}
 }

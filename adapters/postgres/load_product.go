@@ -24,7 +24,7 @@ import (
 const (
 	selectProductForUpdate = `
 SELECT p.sku, p.version_number, (SELECT version_number FROM products WHERE sku = p.sku) AS read_version,
-       b.ref, b.purchased_quantity, b.eta, b.allocated_quantity, a.orderid, a.sku, a.qty
+       b.ref, b.purchased_quantity, b.eta, b.allocated_quantity, b.last_change, a.orderid, a.sku, a.qty
 FROM products p
 LEFT JOIN batches b ON b.sku = p.sku
 `
@@ -68,6 +68,7 @@ type productRow struct {
 	purchased   sql.NullInt64
 	eta         sql.NullTime
 	allocated   sql.NullInt64
+	lastChange  sql.NullString
 	orderID     sql.NullString
 	lineSKU     sql.NullString
 	lineQty     sql.NullInt64
@@ -91,7 +92,7 @@ func readProduct(ctx context.Context, tx *sql.Tx, query string, args ...any) (pr
 	)
 	for rows.Next() {
 		var r productRow
-		if err := rows.Scan(&r.sku, &r.version, &r.readVersion, &r.batchRef, &r.purchased, &r.eta, &r.allocated, &r.orderID, &r.lineSKU, &r.lineQty); err != nil {
+		if err := rows.Scan(&r.sku, &r.version, &r.readVersion, &r.batchRef, &r.purchased, &r.eta, &r.allocated, &r.lastChange, &r.orderID, &r.lineSKU, &r.lineQty); err != nil {
 			return nil, false, false, fmt.Errorf("reading product: %w", err)
 		}
 		found, sku, version = true, r.sku, r.version
@@ -139,16 +140,17 @@ func readProduct(ctx context.Context, tx *sql.Tx, query string, args ...any) (pr
 
 // batchBuilder collects the lines of one batch across rows.
 type batchBuilder struct {
-	ref       string
-	sku       string
-	purchased int
-	allocated int
-	eta       *time.Time
-	lines     []domain.OrderLine
+	ref        string
+	sku        string
+	purchased  int
+	allocated  int
+	lastChange string
+	eta        *time.Time
+	lines      []domain.OrderLine
 }
 
 func newBatchBuilder(r productRow) *batchBuilder {
-	b := &batchBuilder{ref: r.batchRef.String, sku: r.sku, purchased: int(r.purchased.Int64), allocated: int(r.allocated.Int64)}
+	b := &batchBuilder{ref: r.batchRef.String, sku: r.sku, purchased: int(r.purchased.Int64), allocated: int(r.allocated.Int64), lastChange: r.lastChange.String}
 	if r.eta.Valid {
 		eta := r.eta.Time
 		b.eta = &eta
@@ -157,7 +159,7 @@ func newBatchBuilder(r productRow) *batchBuilder {
 }
 
 func (b *batchBuilder) build() (*domain.Batch, error) {
-	batch, err := domain.UnmarshalBatchFromDatabase(b.ref, b.sku, b.purchased, b.eta, b.allocated, b.lines)
+	batch, err := domain.UnmarshalBatchFromDatabase(b.ref, b.sku, b.purchased, b.eta, b.allocated, b.lines, b.lastChange)
 	if err != nil {
 		return nil, fmt.Errorf("stored batch %s: %w", b.ref, err)
 	}

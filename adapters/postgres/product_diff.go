@@ -27,6 +27,7 @@ type batchRows struct {
 	qtys       []int64
 	allocated  []int64
 	etas       []string // "" for no eta
+	changes    []string // "" for none
 }
 
 func (r *batchRows) add(b *domain.Batch) {
@@ -35,6 +36,7 @@ func (r *batchRows) add(b *domain.Batch) {
 	r.qtys = append(r.qtys, int64(b.PurchasedQuantity()))
 	r.allocated = append(r.allocated, int64(b.AllocatedQuantity()))
 	r.etas = append(r.etas, formatDate(etaOf(b)))
+	r.changes = append(r.changes, b.LastChange())
 }
 
 type lineRows struct {
@@ -76,7 +78,7 @@ func (w *productWrites) add(s *seenProduct) {
 			w.addedLines.add(b.Ref(), lines)
 			continue
 		}
-		if before.purchased != b.PurchasedQuantity() || before.allocated != b.AllocatedQuantity() || formatDate(before.eta) != formatDate(etaOf(b)) {
+		if before.purchased != b.PurchasedQuantity() || before.allocated != b.AllocatedQuantity() || before.lastChange != b.LastChange() || formatDate(before.eta) != formatDate(etaOf(b)) {
 			w.changedBatches.add(b)
 		}
 		kept := commonPrefixLength(before.lines, lines)
@@ -103,19 +105,19 @@ func (w *productWrites) exec(ctx context.Context, tx *sql.Tx) error {
 		// The usual change, one line allocated: the plain form costs
 		// PostgreSQL less than the unnest join.
 		_, err := tx.ExecContext(ctx, `UPDATE batches
-			SET purchased_quantity = $2, allocated_quantity = $3, eta = NULLIF($4, '')::date
+			SET purchased_quantity = $2, allocated_quantity = $3, eta = NULLIF($4, '')::date, last_change = NULLIF($5, '')
 			WHERE ref = $1`,
-			w.changedBatches.refs[0], w.changedBatches.qtys[0], w.changedBatches.allocated[0], w.changedBatches.etas[0])
+			w.changedBatches.refs[0], w.changedBatches.qtys[0], w.changedBatches.allocated[0], w.changedBatches.etas[0], w.changedBatches.changes[0])
 		if err != nil {
 			return fmt.Errorf("updating batch: %w", err)
 		}
 	default:
 		_, err := tx.ExecContext(ctx, `UPDATE batches b
-			SET purchased_quantity = u.qty, allocated_quantity = u.allocated, eta = NULLIF(u.eta, '')::date
-			FROM unnest($1::text[], $2::int[], $3::int[], $4::text[]) AS u(ref, qty, allocated, eta)
+			SET purchased_quantity = u.qty, allocated_quantity = u.allocated, eta = NULLIF(u.eta, '')::date, last_change = NULLIF(u.change, '')
+			FROM unnest($1::text[], $2::int[], $3::int[], $4::text[], $5::text[]) AS u(ref, qty, allocated, eta, change)
 			WHERE b.ref = u.ref`,
 			pq.StringArray(w.changedBatches.refs), pq.Int64Array(w.changedBatches.qtys),
-			pq.Int64Array(w.changedBatches.allocated), pq.StringArray(w.changedBatches.etas))
+			pq.Int64Array(w.changedBatches.allocated), pq.StringArray(w.changedBatches.etas), pq.StringArray(w.changedBatches.changes))
 		if err != nil {
 			return fmt.Errorf("updating batches: %w", err)
 		}
@@ -164,14 +166,14 @@ func insertBatches(ctx context.Context, tx *sql.Tx, batches batchRows) error {
 	if len(batches.refs) == 0 {
 		return nil
 	}
-	rows, err := tx.QueryContext(ctx, `INSERT INTO batches (ref, sku, purchased_quantity, allocated_quantity, eta)
-		SELECT ref, sku, qty, allocated, NULLIF(eta, '')::date
-		FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::text[]) WITH ORDINALITY AS n(ref, sku, qty, allocated, eta, position)
+	rows, err := tx.QueryContext(ctx, `INSERT INTO batches (ref, sku, purchased_quantity, allocated_quantity, eta, last_change)
+		SELECT ref, sku, qty, allocated, NULLIF(eta, '')::date, NULLIF(change, '')
+		FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::text[], $6::text[]) WITH ORDINALITY AS n(ref, sku, qty, allocated, eta, change, position)
 		ORDER BY position
 		ON CONFLICT (ref) DO NOTHING
 		RETURNING ref`,
 		pq.StringArray(batches.refs), pq.StringArray(batches.skus), pq.Int64Array(batches.qtys),
-		pq.Int64Array(batches.allocated), pq.StringArray(batches.etas))
+		pq.Int64Array(batches.allocated), pq.StringArray(batches.etas), pq.StringArray(batches.changes))
 	if err != nil {
 		return fmt.Errorf("inserting batches: %w", err)
 	}

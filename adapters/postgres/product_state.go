@@ -8,9 +8,10 @@ import (
 
 // batchState is a batch as it was loaded, to write only what changed.
 type batchState struct {
-	purchased int
-	allocated int
-	eta       *time.Time
+	purchased  int
+	allocated  int
+	lastChange string
+	eta        *time.Time
 	// lines are those the batch was loaded with, not always all of them.
 	lines []domain.OrderLine
 }
@@ -27,7 +28,7 @@ type seenProduct struct {
 func snapshotBatches(p *domain.Product) map[string]batchState {
 	loaded := make(map[string]batchState, len(p.Batches()))
 	for _, b := range p.Batches() {
-		loaded[b.Ref()] = batchState{purchased: b.PurchasedQuantity(), allocated: b.AllocatedQuantity(), eta: etaOf(b), lines: b.Allocations()}
+		loaded[b.Ref()] = batchState{purchased: b.PurchasedQuantity(), allocated: b.AllocatedQuantity(), lastChange: b.LastChange(), eta: etaOf(b), lines: b.Allocations()}
 	}
 	return loaded
 }

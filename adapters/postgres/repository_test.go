@@ -170,3 +170,25 @@ func TestUnitOfWorkStoresSeveralLinesAddedInOneTransaction(t *testing.T) {
 		t.Errorf("stored lines %v, want %v in allocation order", got, orders)
 	}
 }
+
+// The last change applied to a batch is stored with it, so a replayed
+// older change is refused in a later transaction too.
+func TestUnitOfWorkKeepsTheLastChangeOfABatch(t *testing.T) {
+	t.Parallel()
+	db := newTestDB(t)
+	ctx := context.Background()
+	uow := newUnitOfWork(t, db, nil)
+	sku, ref := unique("CHANGED"), unique("b")
+	addBatch(t, uow, ref, sku, 10, nil)
+	change := app.NewChangeBatchQuantityHandler(app.NewProductQueue(retryingRunner(uow)))
+	if err := change.Handle(ctx, &domain.ChangeBatchQuantity{Ref: ref, Qty: 8, Sequence: "0002"}); err != nil {
+		t.Fatal(err)
+	}
+	var stale domain.StaleChangeError
+	if err := change.Handle(ctx, &domain.ChangeBatchQuantity{Ref: ref, Qty: 3, Sequence: "0001"}); !errors.As(err, &stale) {
+		t.Fatalf("older change err = %v, want StaleChangeError", err)
+	}
+	if n := queryInt(t, db, `SELECT purchased_quantity FROM batches WHERE ref = $1`, ref); n != 8 {
+		t.Errorf("purchased_quantity = %d, want 8", n)
+	}
+}

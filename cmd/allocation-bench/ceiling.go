@@ -52,14 +52,14 @@ const (
 	// service runs, not a cheaper variant.
 	ceilingSelect = `
 SELECT p.sku, p.version_number, (SELECT version_number FROM products WHERE sku = p.sku) AS read_version,
-       b.ref, b.purchased_quantity, b.eta, b.allocated_quantity, a.orderid, a.sku, a.qty
+       b.ref, b.purchased_quantity, b.eta, b.allocated_quantity, b.last_change, a.orderid, a.sku, a.qty
 FROM products p
 LEFT JOIN batches b ON b.sku = p.sku
 LEFT JOIN allocations a ON a.batch_ref = b.ref AND a.orderid = ANY($2::text[])
 WHERE p.sku = $1 ORDER BY b.id, a.id FOR UPDATE OF p`
 	ceilingBump        = `UPDATE products SET version_number = $3 WHERE sku = $1 AND version_number = $2`
 	ceilingUpdateBatch = `UPDATE batches
-			SET purchased_quantity = $2, allocated_quantity = $3, eta = NULLIF($4, '')::date
+			SET purchased_quantity = $2, allocated_quantity = $3, eta = NULLIF($4, '')::date, last_change = NULLIF($5, '')
 			WHERE ref = $1`
 	ceilingInsert   = `INSERT INTO allocations (batch_ref, orderid, sku, qty) VALUES ($1, $2, $3, $4)`
 	outboxInsertFmt = `INSERT INTO "watermill_%s" (uuid, payload, metadata, transaction_id) VALUES ($1, $2, $3, pg_current_xact_id())`
@@ -324,7 +324,7 @@ func (c *ceiling) allocate(ctx context.Context, orderID, sku string, qty int) (o
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return 0, reloaded, errors.Join(fmt.Errorf("product %s: version %d moved under the lock", sku, p.version), err)
 	}
-	if _, err := tx.ExecContext(ctx, ceilingUpdateBatch, chosen.ref, chosen.purchased, chosen.allocated+int64(qty), chosen.etaText()); err != nil {
+	if _, err := tx.ExecContext(ctx, ceilingUpdateBatch, chosen.ref, chosen.purchased, chosen.allocated+int64(qty), chosen.etaText(), ""); err != nil {
 		return 0, reloaded, err
 	}
 	if _, err := tx.ExecContext(ctx, ceilingInsert, chosen.ref, orderID, sku, qty); err != nil {
@@ -356,7 +356,7 @@ func (c *ceiling) load(ctx context.Context, tx *sql.Tx, sku, orderID string) (p 
 			lineQty                 sql.NullInt64
 			eta                     sql.NullTime
 		)
-		if err := rows.Scan(&rowSKU, &p.version, &readVersion, &ref, &purchased, &eta, &allocated, &lineOrder, &lineSKU, &lineQty); err != nil {
+		if err := rows.Scan(&rowSKU, &p.version, &readVersion, &ref, &purchased, &eta, &allocated, new(sql.NullString), &lineOrder, &lineSKU, &lineQty); err != nil {
 			return p, err
 		}
 		found = true

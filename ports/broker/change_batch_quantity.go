@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -33,17 +35,22 @@ type ChangeBatchQuantityFunc func(ctx context.Context, cmd *domain.ChangeBatchQu
 type ChangeBatchQuantityConsumer struct {
 	handle    ChangeBatchQuantityFunc
 	validator *contracts.Validator
+	logger    *slog.Logger
+	now       func() time.Time
 }
 
-func NewChangeBatchQuantityConsumer(handle ChangeBatchQuantityFunc) (*ChangeBatchQuantityConsumer, error) {
+func NewChangeBatchQuantityConsumer(handle ChangeBatchQuantityFunc, logger *slog.Logger) (*ChangeBatchQuantityConsumer, error) {
 	if handle == nil {
 		return nil, errors.New("change_batch_quantity consumer: no command handler")
+	}
+	if logger == nil {
+		logger = slog.Default()
 	}
 	validator, err := contracts.NewValidator(contracts.ChangeBatchQuantityV1)
 	if err != nil {
 		return nil, err
 	}
-	return &ChangeBatchQuantityConsumer{handle: handle, validator: validator}, nil
+	return &ChangeBatchQuantityConsumer{handle: handle, validator: validator, logger: logger, now: time.Now}, nil
 }
 
 // AddTo registers the consumer on the router, reading the external topic
@@ -56,11 +63,48 @@ func (c *ChangeBatchQuantityConsumer) AddTo(router *message.Router, subscriber m
 // Handle is the router handler (message.NoPublishHandlerFunc).
 func (c *ChangeBatchQuantityConsumer) Handle(msg *message.Message) error {
 	ctx := app.WithCorrelationID(msg.Context(), ensureCorrelationID(msg))
+	sequence := c.ensureSequence(msg)
 	cmd, err := c.decode(msg)
 	if err != nil {
 		return app.Permanent(err)
 	}
-	return c.handle(ctx, cmd)
+	cmd.Sequence = sequence
+	err = c.handle(ctx, cmd)
+	var stale domain.StaleChangeError
+	if errors.As(err, &stale) {
+		// A late or replayed message: the newer change stands.
+		c.logger.WarnContext(ctx, "dropped a change_batch_quantity older than the last one applied to its batch",
+			"batchref", stale.Ref, "sequence", stale.Sequence, "applied", stale.Applied, "message_uuid", msg.UUID)
+		return nil
+	}
+	return err
+}
+
+// ChangeSequenceKey is the metadata key of a change's place in the order
+// of changes: written on first receipt, so that a parked copy, replayed
+// later, keeps its place and cannot undo a newer change.
+const ChangeSequenceKey = "change_sequence"
+
+// redisEntryIDKey is where the Redis subscriber puts the stream entry id
+// (adapters/pubsub.RedisEntryIDMetadataKey).
+const redisEntryIDKey = "redis_entry_id"
+
+// ensureSequence returns the message's place in the order of changes: the
+// one it was given on first receipt; else its Redis entry id, the order in
+// which the stream took it ("ms-seq"); else the time it is read, in the same
+// form. Fixed-width numbers compare as strings.
+func (c *ChangeBatchQuantityConsumer) ensureSequence(msg *message.Message) string {
+	if s := msg.Metadata.Get(ChangeSequenceKey); s != "" {
+		return s
+	}
+	var ms, seq uint64
+	if _, err := fmt.Sscanf(msg.Metadata.Get(redisEntryIDKey), "%d-%d", &ms, &seq); err != nil {
+		now := c.now()
+		ms, seq = uint64(now.UnixMilli()), uint64(now.Nanosecond()%int(time.Millisecond))
+	}
+	s := fmt.Sprintf("%020d-%020d", ms, seq)
+	msg.Metadata.Set(ChangeSequenceKey, s)
+	return s
 }
 
 func (c *ChangeBatchQuantityConsumer) decode(msg *message.Message) (*domain.ChangeBatchQuantity, error) {

@@ -30,7 +30,7 @@ func (r *recorder) handle(ctx context.Context, cmd *domain.ChangeBatchQuantity) 
 
 func newConsumer(t *testing.T, r *recorder) *broker.ChangeBatchQuantityConsumer {
 	t.Helper()
-	c, err := broker.NewChangeBatchQuantityConsumer(r.handle)
+	c, err := broker.NewChangeBatchQuantityConsumer(r.handle, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,8 +70,8 @@ func TestChangeBatchQuantityPayloads(t *testing.T) {
 				if err != nil {
 					t.Fatalf("rejected: %v", err)
 				}
-				if len(r.calls) != 1 || r.calls[0] != *tt.want {
-					t.Errorf("handler called with %+v, want %+v", r.calls, *tt.want)
+				if len(r.calls) != 1 || withoutSequence(r.calls[0]) != *tt.want || r.calls[0].Sequence == "" {
+					t.Errorf("handler called with %+v, want %+v and a sequence", r.calls, *tt.want)
 				}
 				return
 			}
@@ -145,5 +145,47 @@ func TestChangeBatchQuantityRunsWithTheMessagesCorrelationID(t *testing.T) {
 	}
 	if r.correlationID != "uuid-of-entry" || middleware.MessageCorrelationID(bare) != "uuid-of-entry" {
 		t.Errorf("correlation id %q, on the message %q, want the UUID", r.correlationID, middleware.MessageCorrelationID(bare))
+	}
+}
+
+// withoutSequence is the command without its place in the order of changes,
+// which depends on when or where the message was read.
+func withoutSequence(cmd domain.ChangeBatchQuantity) domain.ChangeBatchQuantity {
+	cmd.Sequence = ""
+	return cmd
+}
+
+// A change's place in the order of changes is its Redis entry id when it
+// has one, kept in the metadata on first receipt, and what a parked copy
+// carries is used again when it is replayed.
+func TestChangeSequenceComesFromTheEntryAndIsKept(t *testing.T) {
+	r := &recorder{}
+	c := newConsumer(t, r)
+	fromRedis := message.NewMessage("m1", []byte(`{"batchref":"b1","qty":5}`))
+	fromRedis.Metadata.Set("redis_entry_id", "1700000000000-7")
+	if err := c.Handle(fromRedis); err != nil {
+		t.Fatal(err)
+	}
+	want := "00000001700000000000-00000000000000000007"
+	if r.calls[0].Sequence != want || fromRedis.Metadata.Get(broker.ChangeSequenceKey) != want {
+		t.Errorf("sequence %q, metadata %q, want %q", r.calls[0].Sequence, fromRedis.Metadata.Get(broker.ChangeSequenceKey), want)
+	}
+	replayed := message.NewMessage("m1", []byte(`{"batchref":"b1","qty":5}`))
+	replayed.Metadata.Set(broker.ChangeSequenceKey, want)
+	replayed.Metadata.Set("redis_entry_id", "1800000000000-0") // its new entry
+	if err := c.Handle(replayed); err != nil {
+		t.Fatal(err)
+	}
+	if r.calls[1].Sequence != want {
+		t.Errorf("replayed sequence %q, want the original %q", r.calls[1].Sequence, want)
+	}
+}
+
+// A stale change is dropped, not parked: the newer change stands, and
+// there is nothing to retry or replay.
+func TestAStaleChangeIsAcknowledged(t *testing.T) {
+	r := &recorder{err: domain.StaleChangeError{Ref: "b1", Sequence: "1", Applied: "2"}}
+	if err := newConsumer(t, r).Handle(message.NewMessage("m1", []byte(`{"batchref":"b1","qty":5}`))); err != nil {
+		t.Errorf("err = %v, want the stale change acknowledged", err)
 	}
 }

@@ -85,7 +85,7 @@ type Service struct {
 // addInboundConsumers subscribes to the external topics other services
 // publish on (the book's Redis consumer).
 func (s *Service) addInboundConsumers(ps app.PubSub) error {
-	consumer, err := broker.NewChangeBatchQuantityConsumer(s.App.ChangeBatchQuantity.Handle)
+	consumer, err := broker.NewChangeBatchQuantityConsumer(s.App.ChangeBatchQuantity.Handle, s.Logger)
 	if err != nil {
 		return err
 	}
