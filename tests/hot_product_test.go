@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -26,16 +27,11 @@ import (
 // allocations; the read model shows the 300 on the batch their 201 named,
 // and nothing for the 100.
 func TestHotProductGetsADefiniteAnswerFromTwoProcesses(t *testing.T) {
-	for _, broker := range []string{"redis", "sql"} {
-		t.Run("postgres/"+broker, func(t *testing.T) {
-			env := postgresEnv(t, broker)
-			one := startService(t, binary.get(t), env)
-			two := startService(t, binary.get(t), env)
-			sale := newFlashSale(t, one.URL, 100, 100, 100)
-			answers := sale.order(t, []string{one.URL, two.URL}, 400, 32)
-			sale.check(t, answers, env["DATABASE_URL"], one.URL)
-		})
-	}
+	onTwoProcesses(t, func(t *testing.T, env map[string]string, one, two *process) {
+		sale := newFlashSale(t, one.URL, 100, 100, 100)
+		answers := sale.order(t, []string{one.URL, two.URL}, 400, 32)
+		sale.check(t, answers, env["DATABASE_URL"], one.URL)
+	})
 }
 
 // The same on one process, synchronous requests (no Prefer), on the
@@ -49,6 +45,17 @@ func TestHotProductGetsADefiniteAnswerFromOneProcess(t *testing.T) {
 		sale := newFlashSale(t, p.URL, 25)
 		answers := sale.order(t, []string{p.URL}, 60, 60)
 		sale.check(t, answers, env["DATABASE_URL"], p.URL)
+	}
+}
+
+// onTwoProcesses runs f as a subtest on postgres/redis and on postgres/sql,
+// each time with two service processes of one deployment (postgresEnv).
+func onTwoProcesses(t *testing.T, f func(t *testing.T, env map[string]string, one, two *process)) {
+	for _, broker := range []string{"redis", "sql"} {
+		t.Run("postgres/"+broker, func(t *testing.T) {
+			env := postgresEnv(t, broker)
+			f(t, env, startService(t, binary.get(t), env), startService(t, binary.get(t), env))
+		})
 	}
 }
 
@@ -100,13 +107,15 @@ type orderAnswer struct {
 	orderID  string
 	status   int // 0: no answer (err)
 	batchRef string
+	location string
 	body     string
 	err      error
 }
 
 // order sends n orders of 1 unit, order i to urls[i % len(urls)], from
-// clients concurrent clients, all released at once.
-func (s *flashSale) order(t *testing.T, urls []string, n, clients int) []orderAnswer {
+// clients concurrent clients, all released at once; headers (name, value,
+// ...) go with every request.
+func (s *flashSale) order(t *testing.T, urls []string, n, clients int, headers ...string) []orderAnswer {
 	t.Helper()
 	client := &http.Client{
 		// Bounded: a request the service never answers fails the test
@@ -130,14 +139,7 @@ func (s *flashSale) order(t *testing.T, urls []string, n, clients int) []orderAn
 			for i := range next {
 				a := &answers[i]
 				body := fmt.Sprintf(`{"orderid":%q,"sku":%q,"qty":1}`, a.orderID, s.sku)
-				a.status, a.body, a.err = postBody(client, urls[i%len(urls)]+"/allocate", body)
-				if a.err == nil && a.status == http.StatusCreated {
-					var created struct {
-						BatchRef string `json:"batchref"`
-					}
-					a.err = json.Unmarshal([]byte(a.body), &created)
-					a.batchRef = created.BatchRef
-				}
+				a.post(client, urls[i%len(urls)]+"/allocate", body, headers)
 			}
 		})
 	}
@@ -216,51 +218,102 @@ func (s *flashSale) checkStored(t *testing.T, databaseURL string, created map[st
 // answered 201 on its batch, then finds nothing for the orders refused.
 func (s *flashSale) checkReadModel(t *testing.T, url string, created map[string]string, refused []string) {
 	t.Helper()
-	pending := map[string]string{}
-	for order, ref := range created {
-		pending[order] = ref
+	s.waitForReadModel(t, url, created, "the read model to show every allocated order")
+	// The read model has caught up with the events of the sale: an order
+	// refused shows nothing.
+	none := map[string]string{}
+	for _, order := range refused {
+		none[order] = ""
 	}
+	s.checkReadModelNow(t, url, none)
+}
+
+// waitForReadModel waits until GET /allocations/{orderid} shows each order
+// of want (orderid -> batch ref) on its batch, or nothing (404) where the
+// ref is "".
+func (s *flashSale) waitForReadModel(t *testing.T, url string, want map[string]string, what string) {
+	t.Helper()
+	pending := maps.Clone(want)
 	shown := map[string]string{} // what the read model last showed, for the failure message
 	defer func() {
 		if t.Failed() && len(pending) > 0 {
-			t.Logf("%d orders not shown on their batch yet; read model showed e.g. %v", len(pending), firstEntries(shown, 5))
+			t.Logf("%d orders not shown as expected yet; read model showed e.g. %v", len(pending), firstEntries(shown, 5))
 		}
 	}()
-	waitUntil(t, 60*time.Second, "the read model to show every allocated order", func() bool {
+	waitUntil(t, 60*time.Second, what, func() bool {
 		for order, ref := range pending {
-			r := get(t, url+"/allocations/"+order)
-			shown[order] = fmt.Sprintf("%d %s", r.Status, r.Body)
-			var rows []struct{ SKU, BatchRef string }
-			if r.Status != http.StatusOK || json.Unmarshal(r.Body, &rows) != nil {
+			ok, answer := s.readModelShows(t, url, order, ref)
+			if !ok {
 				// Not there yet: look again on the next tick (the
 				// others are likely not there either).
+				shown[order] = answer
 				return false
 			}
-			if len(rows) == 1 && rows[0].SKU == s.sku && rows[0].BatchRef == ref {
-				delete(pending, order)
-				delete(shown, order)
-			}
+			delete(pending, order)
+			delete(shown, order)
 		}
-		return len(pending) == 0
+		return true
 	})
-	// The read model has caught up with the events of the sale: an order
-	// refused shows nothing.
-	for _, order := range refused {
-		if r := get(t, url+"/allocations/"+order); r.Status != http.StatusNotFound {
-			t.Errorf("order %s was refused (409) but GET /allocations/%s = %d %s", order, order, r.Status, r.Body)
+}
+
+// checkReadModelNow fails the test for each order of want (orderid ->
+// batch ref, "" for none) that the read model does not show so now.
+func (s *flashSale) checkReadModelNow(t *testing.T, url string, want map[string]string) {
+	t.Helper()
+	for order, ref := range want {
+		if ok, answer := s.readModelShows(t, url, order, ref); !ok {
+			if ref == "" {
+				ref = "nothing (404)"
+			}
+			t.Errorf("GET /allocations/%s = %s, want %s", order, answer, ref)
 		}
 	}
 }
 
-// postBody posts from any goroutine and returns the status and body.
-func postBody(client *http.Client, url, body string) (int, string, error) {
-	resp, err := client.Post(url, "application/json", strings.NewReader(body))
+// readModelShows tells whether GET /allocations/{order} shows the order on
+// batch ref of the sale's sku alone, or nothing (404) when ref is "";
+// answer is what it showed.
+func (s *flashSale) readModelShows(t *testing.T, url, order, ref string) (ok bool, answer string) {
+	t.Helper()
+	r := get(t, url+"/allocations/"+order)
+	answer = fmt.Sprintf("%d %s", r.Status, r.Body)
+	if ref == "" {
+		return r.Status == http.StatusNotFound, answer
+	}
+	var rows []struct{ SKU, BatchRef string }
+	if r.Status != http.StatusOK || json.Unmarshal(r.Body, &rows) != nil {
+		return false, answer
+	}
+	return len(rows) == 1 && rows[0].SKU == s.sku && rows[0].BatchRef == ref, answer
+}
+
+// post sends the order from any goroutine and records the answer: status,
+// body, Location, and the batch of a 201.
+func (a *orderAnswer) post(client *http.Client, url, body string, headers []string) {
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	if err != nil {
-		return 0, "", err
+		a.err = err
+		return
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		a.err = err
+		return
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(data), err
+	a.status, a.body, a.location, a.err = resp.StatusCode, string(data), resp.Header.Get("Location"), err
+	if a.err == nil && a.status == http.StatusCreated {
+		var created struct {
+			BatchRef string `json:"batchref"`
+		}
+		a.err = json.Unmarshal(data, &created)
+		a.batchRef = created.BatchRef
+	}
 }
 
 // hasMessage tells whether body is an error as the API writes them,
