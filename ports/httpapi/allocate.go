@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"allocation/app"
 	"allocation/domain"
 )
 
@@ -59,10 +60,22 @@ func (s *Server) allocate(c *gin.Context) {
 }
 
 // allocateAsync sends the command through the command bus: the caller gets
-// 202 at once and follows Location to see the result.
+// 202 at once and follows Location to see the result. A broker that fails
+// or does not take the command within the request's deadline gets the
+// caller a 503 at once, to try again: allocating is idempotent, so a
+// command the broker took after all does no harm.
 func (s *Server) allocateAsync(c *gin.Context, cmd *domain.Allocate) {
-	if err := s.commands.Send(c.Request.Context(), cmd); err != nil {
-		s.abortWithError(c, err)
+	ctx := c.Request.Context()
+	sent := make(chan error, 1)
+	go func() { sent <- s.commands.Send(ctx, cmd) }()
+	var err error
+	select {
+	case err = <-sent:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err != nil {
+		s.abortWithError(c, app.UnavailableError{Dependency: "broker", Err: err})
 		return
 	}
 	location := "/allocations/" + url.PathEscape(cmd.OrderID)
