@@ -226,3 +226,36 @@ func (p publisherObservingWrites) Publish(topic string, msgs ...*message.Message
 	p.afterWrite(topic, msgs)
 	return nil
 }
+
+// The outbox's backlog age is how long the oldest event not yet relayed has
+// waited; readiness fails once it passes its limit, and recovers when the
+// relay has caught up.
+func TestOutboxBacklogAgeAndReadiness(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := newTestDB(t)
+	if age, err := postgres.OutboxBacklogAge(ctx, db); err != nil || age != 0 {
+		t.Fatalf("empty outbox: age %s, err %v; want 0", age, err)
+	}
+	uow := newUnitOfWork(t, db, postgres.ForwarderOutbox(watermill.NopLogger{}))
+	sku := unique("SKU")
+	addBatch(t, uow, unique("b"), sku, 10, nil)
+	if _, err := app.NewAllocateHandler(app.NewProductQueue(retryingRunner(uow))).Handle(ctx, &domain.Allocate{OrderID: unique("o"), SKU: sku, Qty: 1}); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, db, `UPDATE "watermill_allocation.outbox" SET created_at = created_at - interval '1 minute'`)
+	age, err := postgres.OutboxBacklogAge(ctx, db)
+	if err != nil || age < time.Minute || age > 2*time.Minute {
+		t.Fatalf("age %s, err %v; want about a minute", age, err)
+	}
+	var tooOld postgres.OutboxBacklogTooOldError
+	if err := postgres.OutboxReadiness(db, 30*time.Second)(ctx); !errors.As(err, &tooOld) {
+		t.Errorf("readiness = %v, want OutboxBacklogTooOldError", err)
+	}
+	// The relay's acknowledged position moves past the event.
+	mustExec(t, db, `INSERT INTO "watermill_offsets_allocation.outbox" (consumer_group, offset_acked, last_processed_transaction_id)
+		SELECT 'allocation.outbox', max("offset"), max(transaction_id) FROM "watermill_allocation.outbox"`)
+	if err := postgres.OutboxReadiness(db, 30*time.Second)(ctx); err != nil {
+		t.Errorf("readiness after the relay caught up = %v", err)
+	}
+}

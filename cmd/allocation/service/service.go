@@ -97,6 +97,11 @@ func (s *Service) addInboundConsumers(ps app.PubSub) error {
 	return nil
 }
 
+// outboxBacklogLimit is how long a committed event may wait for the outbox
+// relay before /readyz says so: the relay polls every few milliseconds, so
+// an event that old means the broker is away or the relay has stopped.
+const outboxBacklogLimit = 30 * time.Second
+
 // startupTimeout bounds connecting to and preparing the store and broker.
 const startupTimeout = 30 * time.Second
 
@@ -325,6 +330,7 @@ func (s *Service) newPostgresStore(ps app.PubSub, logger watermill.LoggerAdapter
 		// router that never ran or already stopped it waits for handlers
 		// that will never finish.
 		s.workers = append(s.workers, relay.Run)
+		s.readiness = append(s.readiness, httpapi.ReadinessCheck{Name: "outbox", Check: postgres.OutboxReadiness(db, outboxBacklogLimit)})
 	}
 	return uow, postgres.NewPostgresAllocationsView(s.handlerWrites()), nil
 }
