@@ -47,6 +47,9 @@ type BrokerConfig struct {
 	ExternalTopics []string
 	// TopicPrefix, when set, prefixes every topic (NamespacedPubSub).
 	TopicPrefix string
+	// StateLogger gets the broker's lines about its connection (Redis
+	// away, back, groups recreated), at their own levels; nil: the logger.
+	StateLogger watermill.LoggerAdapter
 }
 
 // Broker is the broker the configuration chose: the pub/sub (with the
@@ -107,8 +110,9 @@ func OpenBroker(lifetime context.Context, cfg BrokerConfig, logger watermill.Log
 			untrimmed = append(untrimmed, cfg.TopicPrefix+topic)
 		}
 		redisPS, err := NewRedisStreamsPubSub(RedisStreamsConfig{
-			Redis: redis.Options{Addr: cfg.RedisAddr},
-			Trim:  RedisTrimConfig{Untrimmed: untrimmed, PoisonStream: cfg.TopicPrefix + app.PoisonTopic},
+			Redis:       redis.Options{Addr: cfg.RedisAddr},
+			Trim:        RedisTrimConfig{Untrimmed: untrimmed, PoisonStream: cfg.TopicPrefix + app.PoisonTopic},
+			StateLogger: cfg.StateLogger,
 		}, logger)
 		if err != nil {
 			return nil, fmt.Errorf("connecting to Redis: %w", err)

@@ -74,3 +74,8 @@ func retryDelay(attempt int) time.Duration {
 	}
 	return min(d, most)
 }
+
+// note logs a change of state that is not a failure (a group recreated).
+func (l *redisOutageLog) note(msg string, fields watermill.LogFields) {
+	l.logger.Info(msg, fields)
+}

@@ -60,6 +60,10 @@ type RedisStreamsConfig struct {
 	// Trim is what the trimmer (RunTrimmer) trims; zero values take the
 	// defaults of RedisTrimConfig.
 	Trim RedisTrimConfig
+	// StateLogger gets the lines about Redis going away, coming back and
+	// groups being recreated, which an operator wants at info level even
+	// where Watermill's chatty info lines are demoted; nil: the logger.
+	StateLogger watermill.LoggerAdapter
 }
 
 const (
@@ -151,9 +155,13 @@ func NewRedisStreamsPubSub(cfg RedisStreamsConfig, logger watermill.LoggerAdapte
 	if err != nil {
 		return nil, errors.Join(err, client.Close())
 	}
+	stateLogger := cfg.StateLogger
+	if stateLogger == nil {
+		stateLogger = logger
+	}
 	return &RedisStreamsPubSub{
 		cfg: cfg, logger: logger, client: client, publisher: publisher,
-		outage: newRedisOutageLog(logger), groups: newRedisSubscribedGroups(),
+		outage: newRedisOutageLog(stateLogger), groups: newRedisSubscribedGroups(),
 	}, nil
 }
 

@@ -138,7 +138,7 @@ func (r *redisSubscription) recover(ctx context.Context, err error, attempt int)
 	if redisGroupMissing(err) {
 		createErr := createRedisGroup(ctx, r.s.client, r.stream, r.s.cfg.Group)
 		if createErr == nil {
-			r.s.logger.Info("Redis had lost the consumer group; recreated it, resuming", r.fields)
+			r.s.outage.note("Redis had lost the consumer group; recreated it, resuming", r.fields)
 			return
 		}
 		err = createErr

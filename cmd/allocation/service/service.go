@@ -205,6 +205,8 @@ func (s *Service) newPubSub(logger watermill.LoggerAdapter) (app.PubSub, error) 
 		// Other services publish there without waking this process.
 		ExternalTopics: []string{contracts.ChangeBatchQuantityTopic},
 		TopicPrefix:    s.Config.TopicPrefix,
+		// Not demoted like Watermill's own info lines.
+		StateLogger: watermill.NewSlogLogger(s.Logger),
 	}
 	if s.Config.Broker == config.BrokerSQL {
 		ctx, cancel := context.WithTimeout(s.lifetime, startupTimeout)
@@ -239,6 +241,7 @@ func (s *Service) newPubSub(logger watermill.LoggerAdapter) (app.PubSub, error) 
 	}
 	s.Poison = broker.Poison
 	s.wakeSubscribers = broker.Wake
+	s.workers = append(s.workers, broker.Workers...)
 	s.relay = postgres.RelayDestination{Publisher: broker.RelayPublisher, Flush: broker.FlushRelay}
 	return broker.PubSub, nil
 }
