@@ -46,6 +46,24 @@ type Transaction interface {
 	Rollback(ctx context.Context) error
 }
 
+// RecordedEvents are events handed to Transaction.RecordEvents, each group
+// with the context it is published with.
+type RecordedEvents struct {
+	Ctx    context.Context
+	Events []domain.Event
+}
+
+// EventRecorder implements Transaction.RecordEvents for stores to embed.
+type EventRecorder struct {
+	Recorded []RecordedEvents
+}
+
+func (r *EventRecorder) RecordEvents(ctx context.Context, events []domain.Event) {
+	if len(events) > 0 {
+		r.Recorded = append(r.Recorded, RecordedEvents{Ctx: ctx, Events: events})
+	}
+}
+
 // EventPublisher hands recorded events to the event bus.
 type EventPublisher interface {
 	PublishEvents(ctx context.Context, events []domain.Event) error

@@ -37,22 +37,10 @@ type seenProduct struct {
 }
 
 type transaction struct {
-	store    *UnitOfWork
-	seen     map[string]*seenProduct
-	recorded []recordedEvents
-	done     bool
-}
-
-// recordedEvents are events handed to RecordEvents with their context.
-type recordedEvents struct {
-	ctx    context.Context
-	events []domain.Event
-}
-
-func (t *transaction) RecordEvents(ctx context.Context, events []domain.Event) {
-	if len(events) > 0 {
-		t.recorded = append(t.recorded, recordedEvents{ctx: ctx, events: events})
-	}
+	app.EventRecorder
+	store *UnitOfWork
+	seen  map[string]*seenProduct
+	done  bool
 }
 
 func (t *transaction) Products() app.ProductRepository { return (*repository)(t) }
@@ -69,8 +57,8 @@ func (t *transaction) Commit(ctx context.Context) error {
 	if t.store.events == nil {
 		return nil
 	}
-	for _, r := range t.recorded {
-		if err := t.store.events.PublishEvents(r.ctx, r.events); err != nil {
+	for _, r := range t.Recorded {
+		if err := t.store.events.PublishEvents(r.Ctx, r.Events); err != nil {
 			return err
 		}
 	}

@@ -12,26 +12,14 @@ import (
 )
 
 type transaction struct {
-	uow      *PostgresUnitOfWork
-	tx       *sql.Tx
-	seen     map[string]*seenProduct
-	recorded []recordedEvents
-	done     bool
-}
-
-// recordedEvents are events handed to RecordEvents with their context.
-type recordedEvents struct {
-	ctx    context.Context
-	events []domain.Event
+	app.EventRecorder
+	uow  *PostgresUnitOfWork
+	tx   *sql.Tx
+	seen map[string]*seenProduct
+	done bool
 }
 
 func (t *transaction) Products() app.ProductRepository { return (*repository)(t) }
-
-func (t *transaction) RecordEvents(ctx context.Context, events []domain.Event) {
-	if len(events) > 0 {
-		t.recorded = append(t.recorded, recordedEvents{ctx: ctx, events: events})
-	}
-}
 
 // Commit writes the products that changed (checking that the others did
 // not change meanwhile), stores their events through the outbox and
@@ -102,7 +90,7 @@ func (t *transaction) writeAndPublish(ctx context.Context, products []*seenProdu
 		writes productWrites
 		events []domain.Event
 	)
-	recorded := t.recorded
+	recorded := t.Recorded
 	// Products loaded were locked when loaded, so those only read cannot
 	// have changed; new ones are inserted first, which is where two
 	// transactions creating one sku meet.
@@ -118,7 +106,7 @@ func (t *transaction) writeAndPublish(ctx context.Context, products []*seenProdu
 	if err := writes.exec(ctx, t.tx); err != nil {
 		return 0, asConflict(err, firstSKU(products))
 	}
-	recorded = append(recorded, recordedEvents{ctx: ctx, events: events})
+	recorded = append(recorded, app.RecordedEvents{Ctx: ctx, Events: events})
 	published, err := t.publish(recorded)
 	if err != nil {
 		return 0, asConflict(err, firstSKU(products))
@@ -129,9 +117,9 @@ func (t *transaction) writeAndPublish(ctx context.Context, products []*seenProdu
 // publish stores the events through an event bus on a publisher bound to
 // this transaction, each with the correlation of its context; the bus is
 // built per transaction because the publisher is.
-func (t *transaction) publish(recorded []recordedEvents) (published int, err error) {
+func (t *transaction) publish(recorded []app.RecordedEvents) (published int, err error) {
 	for _, r := range recorded {
-		published += len(r.events)
+		published += len(r.Events)
 	}
 	if published == 0 {
 		return 0, nil
@@ -147,7 +135,7 @@ func (t *transaction) publish(recorded []recordedEvents) (published int, err err
 	}
 	events := app.NewBusEventPublisher(bus)
 	for _, r := range recorded {
-		if err := events.PublishEvents(r.ctx, r.events); err != nil {
+		if err := events.PublishEvents(r.Ctx, r.Events); err != nil {
 			return 0, err
 		}
 	}
