@@ -60,7 +60,22 @@ type Config struct {
 	// other services: the channel change_batch_quantity is taken into its
 	// stream, and line_allocated is published on its channel too.
 	RedisPubSubBridge bool
+	// AdminToken enables /admin/*: requests must carry
+	// "Authorization: Bearer <AdminToken>". Empty: /admin/* answers 403.
+	AdminToken string
+	// HTTPReadTimeout bounds reading a whole request (headers and body),
+	// HTTPWriteTimeout writing its answer (from the end of the headers),
+	// HTTPIdleTimeout how long a keep-alive connection waits for the next
+	// request; HTTPMaxHeaderBytes bounds request headers.
+	HTTPReadTimeout    time.Duration
+	HTTPWriteTimeout   time.Duration
+	HTTPIdleTimeout    time.Duration
+	HTTPMaxHeaderBytes int
 }
+
+// DefaultHTTPMaxHeaderBytes bounds request headers: ours are a few hundred
+// bytes; net/http's own default is 1 MB.
+const DefaultHTTPMaxHeaderBytes = 16 << 10
 
 // setting is one variable: its environment name, its flag name, its help.
 type setting struct {
@@ -81,6 +96,7 @@ func (c *Config) settings() []setting {
 		{"TOPIC_PREFIX", "prefix of every broker topic, to share one broker between deployments", "", &c.TopicPrefix},
 		{"LOG_FORMAT", "log format: text or json", "text", &c.LogFormat},
 		{"LOG_LEVEL", "log level: debug, info, warn or error", "info", &c.LogLevel},
+		{"ADMIN_TOKEN", "bearer token that enables /admin/* (the poison queue); empty: /admin/* answers 403", "", &c.AdminToken},
 	}
 }
 
@@ -115,6 +131,9 @@ func Load(name string, args []string, getenv func(string) string, output io.Writ
 		{"REQUEST_TIMEOUT", "how long an HTTP request (and a command's transaction) may take before it is answered 503", 5 * time.Second, &c.RequestTimeout},
 		{"STARTUP_TIMEOUT", "how long start-up waits for the database and broker before it gives up", 60 * time.Second, &c.StartupTimeout},
 		{"DATABASE_TIMEOUT", "how long connecting to PostgreSQL, and each wait for its answer, may take before the connection is dropped", 10 * time.Second, &c.DatabaseTimeout},
+		{"HTTP_READ_TIMEOUT", "how long the HTTP server waits for a whole request, headers and body; a slower client is cut off", 10 * time.Second, &c.HTTPReadTimeout},
+		{"HTTP_WRITE_TIMEOUT", "how long the HTTP server may take to write an answer, counted from the end of the request's headers; longer than REQUEST_TIMEOUT", 30 * time.Second, &c.HTTPWriteTimeout},
+		{"HTTP_IDLE_TIMEOUT", "how long an idle keep-alive HTTP connection is kept open", 60 * time.Second, &c.HTTPIdleTimeout},
 		{"RETRY_INITIAL_INTERVAL", "first wait before retrying a failed message (doubles each retry, at most 2s)", 100 * time.Millisecond, &c.RetryInitialInterval},
 	}
 	for _, d := range durations {
@@ -137,6 +156,15 @@ func Load(name string, args []string, getenv func(string) string, output io.Writ
 		retryMax = n
 	}
 	fs.IntVar(&c.RetryMax, "retry-max", retryMax, "retries of a message failing with a transient error before it is parked (env RETRY_MAX)")
+	maxHeaderBytes := DefaultHTTPMaxHeaderBytes
+	if v := getenv("HTTP_MAX_HEADER_BYTES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("HTTP_MAX_HEADER_BYTES: %q is not an integer", v)
+		}
+		maxHeaderBytes = n
+	}
+	fs.IntVar(&c.HTTPMaxHeaderBytes, "http-max-header-bytes", maxHeaderBytes, "largest request header block the HTTP server reads, in bytes (env HTTP_MAX_HEADER_BYTES)")
 	bridge := true
 	if v := getenv("REDIS_PUBSUB_BRIDGE"); v != "" {
 		b, err := strconv.ParseBool(v)
@@ -182,10 +210,17 @@ func (c Config) Validate() error {
 	for _, d := range []struct {
 		name  string
 		value time.Duration
-	}{{"REQUEST_TIMEOUT", c.RequestTimeout}, {"STARTUP_TIMEOUT", c.StartupTimeout}, {"DATABASE_TIMEOUT", c.DatabaseTimeout}} {
+	}{{"REQUEST_TIMEOUT", c.RequestTimeout}, {"STARTUP_TIMEOUT", c.StartupTimeout}, {"DATABASE_TIMEOUT", c.DatabaseTimeout},
+		{"HTTP_READ_TIMEOUT", c.HTTPReadTimeout}, {"HTTP_WRITE_TIMEOUT", c.HTTPWriteTimeout}, {"HTTP_IDLE_TIMEOUT", c.HTTPIdleTimeout}} {
 		if d.value <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", d.name))
 		}
+	}
+	if c.HTTPMaxHeaderBytes < 1024 {
+		errs = append(errs, errors.New("HTTP_MAX_HEADER_BYTES must be at least 1024"))
+	}
+	if c.HTTPWriteTimeout > 0 && c.HTTPWriteTimeout <= c.RequestTimeout {
+		errs = append(errs, errors.New("HTTP_WRITE_TIMEOUT must be longer than REQUEST_TIMEOUT, so that a request answered 503 at its deadline can still be written"))
 	}
 	if c.RetryMax < 0 {
 		errs = append(errs, errors.New("RETRY_MAX must not be negative"))

@@ -68,3 +68,33 @@ func TestHelpListsEveryVariable(t *testing.T) {
 		}
 	}
 }
+
+func TestHTTPLimitsAndAdminToken(t *testing.T) {
+	c, err := Load("allocation", nil, env(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AdminToken != "" {
+		t.Fatalf("admin token by default = %q, want none (admin API off)", c.AdminToken)
+	}
+	if c.HTTPReadTimeout != 10*time.Second || c.HTTPWriteTimeout != 30*time.Second || c.HTTPIdleTimeout != 60*time.Second || c.HTTPMaxHeaderBytes != 16<<10 {
+		t.Fatalf("HTTP limits = read %v, write %v, idle %v, headers %d", c.HTTPReadTimeout, c.HTTPWriteTimeout, c.HTTPIdleTimeout, c.HTTPMaxHeaderBytes)
+	}
+	c, err = Load("allocation", []string{"--admin-token", "flag-token", "--http-idle-timeout", "5s"},
+		env(map[string]string{"ADMIN_TOKEN": "env-token", "HTTP_READ_TIMEOUT": "3s", "HTTP_MAX_HEADER_BYTES": "4096"}), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AdminToken != "flag-token" || c.HTTPReadTimeout != 3*time.Second || c.HTTPIdleTimeout != 5*time.Second || c.HTTPMaxHeaderBytes != 4096 {
+		t.Fatalf("got %+v", c)
+	}
+	for name, vars := range map[string]map[string]string{
+		"HTTP_READ_TIMEOUT":     {"HTTP_READ_TIMEOUT": "0s"},
+		"HTTP_WRITE_TIMEOUT":    {"HTTP_WRITE_TIMEOUT": "1s"}, // not longer than REQUEST_TIMEOUT
+		"HTTP_MAX_HEADER_BYTES": {"HTTP_MAX_HEADER_BYTES": "10"},
+	} {
+		if _, err := Load("allocation", nil, env(vars), &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%v: err = %v, want one naming %s", vars, err, name)
+		}
+	}
+}

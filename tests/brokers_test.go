@@ -75,7 +75,16 @@ func startWithSQL(t *testing.T, env map[string]string) runningService {
 
 func startInProcess(t *testing.T, env map[string]string) runningService {
 	gin.SetMode(gin.TestMode)
-	cfg, err := config.Load("e2e", nil, func(k string) string { return env[k] }, io.Discard)
+	getenv := func(k string) string {
+		if v, ok := env[k]; ok {
+			return v
+		}
+		if k == "ADMIN_TOKEN" {
+			return testAdminToken
+		}
+		return ""
+	}
+	cfg, err := config.Load("e2e", nil, getenv, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

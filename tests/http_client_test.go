@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -45,6 +46,9 @@ func get(t *testing.T, url string) httpResult {
 
 func do(t *testing.T, req *http.Request) httpResult {
 	t.Helper()
+	if strings.HasPrefix(req.URL.Path, "/admin/") && req.Header.Get("Authorization") == "" {
+		req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", req.Method, req.URL, err)

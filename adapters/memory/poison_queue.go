@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -62,10 +63,26 @@ func (q *PoisonQueue) park(msg *message.Message) {
 	}
 }
 
-func (q *PoisonQueue) List(context.Context) ([]app.ParkedMessage, error) {
+// List returns one page of parked messages, oldest first. IDs are
+// increasing integers, so a page starts after the first ID greater than
+// page.After, whether or not that message is still parked.
+func (q *PoisonQueue) List(_ context.Context, page app.PoisonPage) ([]app.ParkedMessage, error) {
+	after := 0
+	if page.After != "" {
+		n, err := strconv.Atoi(page.After)
+		if err != nil || n < 0 {
+			return nil, app.PoisonCursorError{After: page.After}
+		}
+		after = n
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return slices.Clone(q.parked), nil
+	start, _ := slices.BinarySearchFunc(q.parked, after, func(p app.ParkedMessage, after int) int {
+		id, _ := strconv.Atoi(p.ID)
+		return cmp.Compare(id, after+1)
+	})
+	end := min(len(q.parked), start+page.EffectiveLimit())
+	return slices.Clone(q.parked[start:end]), nil
 }
 
 // Dropped tells how many parked messages the capacity pushed out.

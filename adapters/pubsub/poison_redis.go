@@ -47,12 +47,23 @@ func NewRedisPoisonQueue(client redis.Cmdable, publisher message.Publisher, topi
 	return &RedisPoisonQueue{client: client, publisher: publisher, stream: topicPrefix + app.PoisonTopic}
 }
 
-// List returns the parked messages, oldest first.
-func (q *RedisPoisonQueue) List(ctx context.Context) ([]app.ParkedMessage, error) {
-	var parked []app.ParkedMessage
-	err := q.scan(ctx, func(p app.ParkedMessage) { parked = append(parked, p) })
+// List returns one page of parked messages, oldest first: one XRANGE
+// from the entry after page.After.
+func (q *RedisPoisonQueue) List(ctx context.Context, page app.PoisonPage) ([]app.ParkedMessage, error) {
+	start := "-"
+	if page.After != "" {
+		if !validRedisEntryID(page.After) {
+			return nil, app.PoisonCursorError{After: page.After}
+		}
+		start = "(" + page.After
+	}
+	entries, err := q.client.XRangeN(ctx, q.stream, start, "+", int64(page.EffectiveLimit())).Result()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the poison queue %s: %w", q.stream, err)
+	}
+	parked := make([]app.ParkedMessage, 0, len(entries))
+	for _, e := range entries {
+		parked = append(parked, q.parked(e))
 	}
 	return parked, nil
 }

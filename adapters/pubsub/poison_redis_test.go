@@ -43,7 +43,7 @@ func listParked(t *testing.T, q app.PoisonQueue) []app.ParkedMessage {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	parked, err := q.List(ctx)
+	parked, err := q.List(ctx, app.PoisonPage{Limit: app.MaxPoisonPageLimit})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,6 +123,7 @@ func testPoisonQueueListAndReplay(t *testing.T, raw app.PubSub, prefix string, q
 
 	second, third := park(t, raw, prefix, `{"n": 2}`), park(t, raw, prefix, `{"n": 3}`)
 	parked = waitParked(t, q, 2)
+	checkPoisonPages(t, q, parked)
 	// An unknown id among known ones replays nothing.
 	var unknown app.UnknownParkedMessageError
 	if ids, err := replay(t, q, []string{parked[0].ID, unknownID}); !errors.As(err, &unknown) || len(ids) != 0 {
@@ -282,5 +283,26 @@ func TestRedisPoisonQueueListsPlainEntries(t *testing.T) {
 	}
 	if at := first[0].ParkedAt; at.Before(before) || at.After(time.Now().Add(time.Second)) {
 		t.Errorf("parked at %v, want the entry's time", at)
+	}
+}
+
+// checkPoisonPages pages through a queue holding exactly parked.
+func checkPoisonPages(t *testing.T, q app.PoisonQueue, parked []app.ParkedMessage) {
+	t.Helper()
+	ctx := context.Background()
+	after := ""
+	for i := range parked {
+		page, err := q.List(ctx, app.PoisonPage{After: after, Limit: 1})
+		if err != nil || len(page) != 1 || page[0].ID != parked[i].ID {
+			t.Fatalf("page %d after %q = %v, %v; want %s", i, after, page, err, parked[i].ID)
+		}
+		after = page[0].ID
+	}
+	if page, err := q.List(ctx, app.PoisonPage{After: after, Limit: 1}); err != nil || len(page) != 0 {
+		t.Errorf("page after the last = %v, %v; want none", page, err)
+	}
+	var cursor app.PoisonCursorError
+	if _, err := q.List(ctx, app.PoisonPage{After: "not-an-id"}); !errors.As(err, &cursor) {
+		t.Errorf("List(after not-an-id) = %v; want PoisonCursorError", err)
 	}
 }

@@ -58,21 +58,30 @@ func NewSQLPoisonQueue(db *sql.DB, topicPrefix string) (*SQLPoisonQueue, error) 
 	}, nil
 }
 
-// List returns the parked messages, oldest first. Before anything was ever
-// parked the table does not exist, and the list is empty.
-func (q *SQLPoisonQueue) List(ctx context.Context) ([]app.ParkedMessage, error) {
-	return q.query(ctx, "")
+// List returns one page of parked messages, oldest first. Before anything
+// was ever parked the table does not exist, and the list is empty.
+func (q *SQLPoisonQueue) List(ctx context.Context, page app.PoisonPage) ([]app.ParkedMessage, error) {
+	after := int64(0)
+	if page.After != "" {
+		n, err := strconv.ParseInt(page.After, 10, 64)
+		if err != nil || n < 0 {
+			return nil, app.PoisonCursorError{After: page.After}
+		}
+		after = n
+	}
+	return q.query(ctx, `WHERE "offset" > $1`, " LIMIT $2", after, page.EffectiveLimit())
 }
 
-// query reads parked messages, all or those matching where ($1 = offsets).
-func (q *SQLPoisonQueue) query(ctx context.Context, where string, args ...any) ([]app.ParkedMessage, error) {
+// query reads parked messages, all or those matching where, up to limit
+// ("" or a LIMIT clause).
+func (q *SQLPoisonQueue) query(ctx context.Context, where, limit string, args ...any) ([]app.ParkedMessage, error) {
 	// created_at is a timestamp without time zone, written as local time
 	// in the writer's session time zone (CURRENT_TIMESTAMP); read back as
 	// an instant, assuming the same zone. It is only the fallback when
 	// parked_at metadata is missing.
 	rows, err := q.db.QueryContext(ctx, `SELECT "offset", uuid, payload, metadata,
 		created_at AT TIME ZONE current_setting('TimeZone')
-		FROM `+q.table+` `+where+` ORDER BY "offset"`, args...)
+		FROM `+q.table+` `+where+` ORDER BY "offset"`+limit, args...)
 	if isUndefinedTable(err) {
 		return nil, nil
 	}
@@ -147,7 +156,7 @@ func (q *SQLPoisonQueue) Replay(ctx context.Context, ids []string) ([]string, er
 
 func (q *SQLPoisonQueue) choose(ctx context.Context, ids []string) ([]app.ParkedMessage, error) {
 	if len(ids) == 0 {
-		return q.List(ctx)
+		return q.query(ctx, "", "")
 	}
 	var offsets []int64
 	seen := map[string]bool{}
@@ -161,7 +170,7 @@ func (q *SQLPoisonQueue) choose(ctx context.Context, ids []string) ([]app.Parked
 			offsets = append(offsets, offset)
 		}
 	}
-	found, err := q.query(ctx, `WHERE "offset" = ANY($1)`, pq.Array(offsets))
+	found, err := q.query(ctx, `WHERE "offset" = ANY($1)`, "", pq.Array(offsets))
 	if err != nil {
 		return nil, err
 	}

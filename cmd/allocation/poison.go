@@ -9,6 +9,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -18,13 +20,16 @@ import (
 
 // poisonUsage documents the poison queue commands.
 const poisonUsage = `Usage:
-  allocation poison list   [--service-url URL] [--json]
+  allocation poison list   [--service-url URL] [--json] [--page-size N]
   allocation poison replay [--service-url URL] (--id ID [--id ID ...] | --all)
 
 list shows the parked messages (id, time, original topic, handler, reason,
-payload); replay sends them back to their original topic and removes them
+payload), asking the service for N at a time (default and most 1000);
+replay sends them back to their original topic and removes them
 from the poison queue. Both talk to a running service's admin API, so they
 work the same for every broker. URL defaults to the service at HTTP_ADDR.
+The admin API needs the service's token: set ADMIN_TOKEN to the same value
+as the service's (it is sent as "Authorization: Bearer $ADMIN_TOKEN").
 `
 
 // runPoison implements "allocation poison ...".
@@ -42,6 +47,7 @@ func runPoison(args []string, getenv func(string) string, stdout, stderr io.Writ
 	fs.Usage = func() { fmt.Fprint(stderr, poisonUsage) }
 	serviceURL := fs.String("service-url", defaultServiceURL(getenv("HTTP_ADDR")), "base URL of the running service")
 	asJSON := fs.Bool("json", false, "list: print JSON instead of a table")
+	pageSize := fs.Int("page-size", app.MaxPoisonPageLimit, "list: messages per request to the service (pages until the last)")
 	all := fs.Bool("all", false, "replay: every parked message")
 	var ids stringList
 	fs.Var(&ids, "id", "replay: id of a parked message (repeatable)")
@@ -51,7 +57,7 @@ func runPoison(args []string, getenv func(string) string, stdout, stderr io.Writ
 		}
 		return 2
 	}
-	client := poisonClient{base: strings.TrimRight(*serviceURL, "/"), http: &http.Client{Timeout: 30 * time.Second}}
+	client := poisonClient{base: strings.TrimRight(*serviceURL, "/"), token: getenv("ADMIN_TOKEN"), pageSize: min(max(*pageSize, 1), app.MaxPoisonPageLimit), http: &http.Client{Timeout: 30 * time.Second}}
 	var err error
 	switch verb {
 	case "list":
@@ -90,13 +96,15 @@ func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 type poisonClient struct {
-	base string
-	http *http.Client
+	base     string
+	token    string
+	pageSize int
+	http     *http.Client
 }
 
 func (c poisonClient) list(out io.Writer, asJSON bool) error {
-	var parked []app.ParkedMessage
-	if err := c.call("GET", "/admin/poison", nil, &parked); err != nil {
+	parked, err := c.listAll()
+	if err != nil {
 		return err
 	}
 	if asJSON {
@@ -114,6 +122,28 @@ func (c poisonClient) list(out io.Writer, asJSON bool) error {
 	}
 	fmt.Fprintf(out, "%d parked message(s)\n", len(parked))
 	return nil
+}
+
+// listAll pages through the poison queue, the largest pages the service
+// gives, each starting after the last message of the one before.
+func (c poisonClient) listAll() ([]app.ParkedMessage, error) {
+	var all []app.ParkedMessage
+	after := ""
+	for {
+		query := url.Values{"limit": {strconv.Itoa(c.pageSize)}}
+		if after != "" {
+			query.Set("after", after)
+		}
+		var page []app.ParkedMessage
+		if err := c.call("GET", "/admin/poison?"+query.Encode(), nil, &page); err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+		if len(page) < c.pageSize {
+			return all, nil
+		}
+		after = page[len(page)-1].ID
+	}
 }
 
 func (c poisonClient) replay(out io.Writer, ids []string, all bool) error {
@@ -140,6 +170,9 @@ func (c poisonClient) call(method, path string, body []byte, into any) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("is the service running at %s? %w", c.base, err)
@@ -154,6 +187,9 @@ func (c poisonClient) call(method, path string, body []byte, into any) error {
 			Message string `json:"message"`
 		}
 		_ = json.Unmarshal(raw, &e)
+		if resp.StatusCode == http.StatusUnauthorized && c.token == "" {
+			e.Message += " (ADMIN_TOKEN is not set here: set it to the service's)"
+		}
 		return fmt.Errorf("%s %s: %s %s", method, path, resp.Status, e.Message)
 	}
 	return json.Unmarshal(raw, into)

@@ -22,6 +22,7 @@ func TestPoisonCommandsListAndReplayThroughTheAdminAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.AdminToken = "cli-test-token"
 	svc, err := service.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -34,28 +35,44 @@ func TestPoisonCommandsListAndReplayThroughTheAdminAPI(t *testing.T) {
 	t.Cleanup(srv.Close)
 
 	// An asynchronous allocation of an unknown sku is parked at once.
-	req, _ := http.NewRequest("POST", srv.URL+"/allocate", strings.NewReader(`{"orderid":"o1","sku":"NOPE","qty":1}`))
-	req.Header.Set("Prefer", "respond-async")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("async allocate: %v %v", resp, err)
+	for _, order := range []string{"o1", "o2", "o3"} {
+		req, _ := http.NewRequest("POST", srv.URL+"/allocate", strings.NewReader(`{"orderid":"`+order+`","sku":"NOPE","qty":1}`))
+		req.Header.Set("Prefer", "respond-async")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("async allocate: %v %v", resp, err)
+		}
+		resp.Body.Close()
 	}
-	resp.Body.Close()
 
-	cli := func(args ...string) (int, string, string) {
+	cliAs := func(token string, args ...string) (int, string, string) {
 		var out, errOut bytes.Buffer
-		code := run(append([]string{"poison"}, args...), func(string) string { return "" }, &out, &errOut)
+		getenv := func(k string) string {
+			if k == "ADMIN_TOKEN" {
+				return token
+			}
+			return ""
+		}
+		code := run(append([]string{"poison"}, args...), getenv, &out, &errOut)
 		return code, out.String(), errOut.String()
+	}
+	cli := func(args ...string) (int, string, string) { return cliAs(cfg.AdminToken, args...) }
+	if code, _, errOut := cliAs("", "list", "--service-url", srv.URL); code != 1 || !strings.Contains(errOut, "401") || !strings.Contains(errOut, "ADMIN_TOKEN") {
+		t.Fatalf("list without ADMIN_TOKEN: exit %d %s", code, errOut)
+	}
+	if code, _, errOut := cliAs("wrong", "list", "--service-url", srv.URL); code != 1 || !strings.Contains(errOut, "401") {
+		t.Fatalf("list with a wrong ADMIN_TOKEN: exit %d %s", code, errOut)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	poll := time.NewTicker(10 * time.Millisecond)
 	defer poll.Stop()
 	for {
-		code, out, errOut := cli("list", "--service-url", srv.URL)
+		// Pages of one: the list pages through all three.
+		code, out, errOut := cli("list", "--service-url", srv.URL, "--page-size", "1")
 		if code != 0 {
 			t.Fatalf("list exit %d: %s", code, errOut)
 		}
-		if strings.Contains(out, "AllocateHandler") && strings.Contains(out, "Invalid sku NOPE") && strings.Contains(out, "1 parked message(s)") {
+		if strings.Contains(out, "AllocateHandler") && strings.Contains(out, "Invalid sku NOPE") && strings.Contains(out, "3 parked message(s)") {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -63,7 +80,7 @@ func TestPoisonCommandsListAndReplayThroughTheAdminAPI(t *testing.T) {
 		}
 		<-poll.C
 	}
-	if code, out, errOut := cli("replay", "--service-url", srv.URL, "--all"); code != 0 || !strings.Contains(out, "1 message(s) replayed") {
+	if code, out, errOut := cli("replay", "--service-url", srv.URL, "--all"); code != 0 || !strings.Contains(out, "3 message(s) replayed") {
 		t.Fatalf("replay exit %d: %s %s", code, out, errOut)
 	}
 	if code, _, errOut := cli("replay", "--service-url", srv.URL); code != 2 || !strings.Contains(errOut, "--id") {

@@ -28,8 +28,13 @@ func stores(t *testing.T) []config.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
+	base.AdminToken = testAdminToken
 	return append([]config.Config{base}, extraStores(t, base)...)
 }
+
+// testAdminToken enables the admin API in these tests; api.do sends it on
+// /admin/* unless the test gives its own Authorization header.
+const testAdminToken = "test-admin-token"
 
 type api struct {
 	t       *testing.T
@@ -78,6 +83,9 @@ func (a *api) do(method, path, body string, headers ...string) response {
 	a.t.Helper()
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
+	if strings.HasPrefix(path, "/admin/") {
+		req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}

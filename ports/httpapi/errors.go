@@ -31,9 +31,11 @@ func httpStatus(err error) int {
 		stopping    app.ShuttingDownError
 		notFoundErr notFoundError
 		notParked   app.UnknownParkedMessageError
+		badCursor   app.PoisonCursorError
 	)
 	switch {
-	case errors.As(err, &badRequest), errors.As(err, &validation), errors.As(err, &noProduct), errors.As(err, &mismatch):
+	case errors.As(err, &badRequest), errors.As(err, &validation), errors.As(err, &noProduct), errors.As(err, &mismatch),
+		errors.As(err, &badCursor):
 		return http.StatusBadRequest
 	case errors.As(err, &duplicate), errors.As(err, &outOfStock):
 		return http.StatusConflict

@@ -30,6 +30,9 @@ type Config struct {
 	Metrics http.Handler
 	// Poison is the poison queue behind /admin/poison; nil leaves it out.
 	Poison app.PoisonQueue
+	// AdminToken enables /admin/*, for requests that carry it as
+	// "Authorization: Bearer <token>"; empty: /admin/* answers 403.
+	AdminToken string
 	// Middlewares run on every request after correlation ids are set.
 	Middlewares []gin.HandlerFunc
 	// RequestTimeout bounds every request: one that runs out of time is
@@ -44,6 +47,8 @@ type Server struct {
 	logger    *slog.Logger
 	readiness []ReadinessCheck
 	poison    app.PoisonQueue
+	// adminToken is the SHA-256 of the admin token; nil: admin disabled.
+	adminToken []byte
 }
 
 // NewHandler builds the Gin engine with every route.
@@ -52,7 +57,8 @@ func NewHandler(cfg Config) http.Handler {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	s := &Server{app: cfg.App, commands: cfg.Commands, logger: logger, readiness: cfg.Readiness, poison: cfg.Poison}
+	s := &Server{app: cfg.App, commands: cfg.Commands, logger: logger, readiness: cfg.Readiness, poison: cfg.Poison,
+		adminToken: hashAdminToken(cfg.AdminToken)}
 	engine := gin.New()
 	engine.Use(gin.CustomRecovery(func(c *gin.Context, recovered any) {
 		s.logger.ErrorContext(c.Request.Context(), "panic in HTTP handler", "panic", recovered, "path", c.FullPath())
@@ -65,9 +71,19 @@ func NewHandler(cfg Config) http.Handler {
 	}
 	engine.HandleMethodNotAllowed = true
 	engine.NoRoute(func(c *gin.Context) {
+		if isAdminPath(c.Request.URL.Path) {
+			if s.adminAuth(c); c.IsAborted() {
+				return
+			}
+		}
 		c.JSON(http.StatusNotFound, errorBody{Message: "no such route: " + c.Request.Method + " " + c.Request.URL.Path})
 	})
 	engine.NoMethod(func(c *gin.Context) {
+		if isAdminPath(c.Request.URL.Path) {
+			if s.adminAuth(c); c.IsAborted() {
+				return
+			}
+		}
 		c.JSON(http.StatusMethodNotAllowed, errorBody{Message: "method " + c.Request.Method + " not allowed on " + c.Request.URL.Path})
 	})
 
@@ -77,8 +93,9 @@ func NewHandler(cfg Config) http.Handler {
 	engine.GET("/healthz", s.healthz)
 	engine.GET("/readyz", s.readyz)
 	if cfg.Poison != nil {
-		engine.GET("/admin/poison", s.listPoison)
-		engine.POST("/admin/poison/replay", s.replayPoison)
+		admin := engine.Group("/admin", s.adminAuth)
+		admin.GET("/poison", s.listPoison)
+		admin.POST("/poison/replay", s.replayPoison)
 	}
 	if cfg.Metrics != nil {
 		engine.GET("/metrics", gin.WrapH(cfg.Metrics))

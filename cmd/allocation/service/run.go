@@ -27,7 +27,7 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	}
 	status := &startupStatus{}
 	handler := newSwitchableHandler(status)
-	server := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
+	server := newHTTPServer(cfg, handler)
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- server.Serve(listener) }()
 
@@ -74,4 +74,21 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	runErr = errors.Join(runErr, svc.Stop())
 	logger.Info("stopped")
 	return runErr
+}
+
+// newHTTPServer bounds what one client can hold: the whole request must
+// arrive within HTTP_READ_TIMEOUT (a body trickled a byte a second is cut
+// off), the answer be written within HTTP_WRITE_TIMEOUT, an idle
+// keep-alive connection is closed after HTTP_IDLE_TIMEOUT, and headers
+// are at most HTTP_MAX_HEADER_BYTES. Bodies are bounded by the API
+// (httpapi), and handlers by REQUEST_TIMEOUT.
+func newHTTPServer(cfg config.Config, handler http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: min(5*time.Second, cfg.HTTPReadTimeout),
+		ReadTimeout:       cfg.HTTPReadTimeout,
+		WriteTimeout:      cfg.HTTPWriteTimeout,
+		IdleTimeout:       cfg.HTTPIdleTimeout,
+		MaxHeaderBytes:    cfg.HTTPMaxHeaderBytes,
+	}
 }

@@ -185,6 +185,7 @@ func New(cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
 		Logger:      logger,
 		Readiness:   s.readiness,
 		Poison:      s.Poison,
+		AdminToken:  cfg.AdminToken,
 		Metrics:     s.Metrics.Handler(),
 		Middlewares: []gin.HandlerFunc{httpapi.ObserveRequests(s.Metrics)},
 		// A command's transaction gets the same bound as the request
