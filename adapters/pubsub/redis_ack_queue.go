@@ -73,7 +73,7 @@ func (q *redisAckQueue) takeLocked() map[ackKey][]string {
 	return acks
 }
 
-// queue adds XACKs for acks to a pipeline; sent reports how they went.
+// queueAcks adds XACKs for acks to a pipeline; sent then reads how they went.
 func queueAcks(ctx context.Context, pipe redis.Pipeliner, acks map[ackKey][]string) []*redis.IntCmd {
 	cmds := make([]*redis.IntCmd, 0, len(acks))
 	for k, ids := range acks {
