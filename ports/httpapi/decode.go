@@ -39,7 +39,7 @@ func describeDecodeError(err error) error {
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &syntax):
 		return badRequestError{reason: "body: malformed JSON"}
 	case errors.As(err, &tooLarge):
-		return badRequestError{reason: fmt.Sprintf("body: larger than %d bytes", tooLarge.Limit)}
+		return tooLargeError{limit: tooLarge.Limit}
 	case errors.As(err, &typeErr):
 		if typeErr.Field == "" {
 			return badRequestError{reason: "body: must be a JSON object"}
@@ -86,3 +86,8 @@ func parseETA(v *string) (*time.Time, error) {
 	}
 	return &t, nil
 }
+
+// tooLargeError is a body over maxBodyBytes: 413.
+type tooLargeError struct{ limit int64 }
+
+func (e tooLargeError) Error() string { return fmt.Sprintf("body: larger than %d bytes", e.limit) }

@@ -37,6 +37,8 @@ func httpStatus(err error) int {
 	case errors.As(err, &badRequest), errors.As(err, &validation), errors.As(err, &noProduct), errors.As(err, &mismatch),
 		errors.As(err, &badCursor):
 		return http.StatusBadRequest
+	case errors.As(err, new(tooLargeError)):
+		return http.StatusRequestEntityTooLarge
 	case errors.As(err, &duplicate), errors.As(err, &outOfStock):
 		return http.StatusConflict
 	case errors.As(err, &noBatch), errors.As(err, &notFoundErr), errors.As(err, &notParked):

@@ -92,6 +92,7 @@ func NewHandler(cfg Config) http.Handler {
 	engine.GET("/allocations/:orderid", s.allocations)
 	engine.GET("/healthz", s.healthz)
 	engine.GET("/readyz", s.readyz)
+	engine.GET("/openapi.json", openAPI)
 	if cfg.Poison != nil {
 		admin := engine.Group("/admin", s.adminAuth)
 		admin.GET("/poison", s.listPoison)
