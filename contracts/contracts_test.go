@@ -49,6 +49,16 @@ func TestChangeBatchQuantityV1(t *testing.T) {
 		{`{"batchref":"b1","qty":5,"note":"added by a newer producer"}`, ""},
 		{`{"batchref":"b1","qty":-1}`, "/qty: minimum"},
 		{`{"batchref":"b1","qty":2147483648}`, "/qty: maximum"},
+		{`{"batchref":"b1","qty":1000000000}`, ""},
+		{`{"batchref":"b1","qty":1000000001}`, "/qty: maximum"},
+		{`{"batchref":"日本 é-🙂","qty":1}`, ""},
+		{`{"batchref":"` + strings.Repeat("é", 255) + `","qty":1}`, ""},
+		{`{"batchref":"` + strings.Repeat("r", 256) + `","qty":1}`, "/batchref: maxLength"},
+		{`{"batchref":"b\u0000","qty":1}`, "does not match pattern"},
+		{`{"batchref":"b\u202e1","qty":1}`, "does not match pattern"},
+		{`{"batchref":"X\r\nReply-To: x","qty":1}`, "does not match pattern"},
+		{`{"batchref":"   ","qty":1}`, "does not match pattern"},
+		{`{"batchref":" b1","qty":1}`, "does not match pattern"},
 		{`{"batchref":"b1","qty":5.5}`, "/qty: got number, want integer"},
 		{`{"batchref":"b1","qty":"5"}`, "/qty: got string, want integer"},
 		{`{"batchref":"b1","qty":null}`, "/qty: got null, want integer"},
@@ -62,6 +72,10 @@ func TestChangeBatchQuantityV1(t *testing.T) {
 		{`{"batchref":"b1","qty":5`, "not valid JSON"},
 		{`{"batchref":"b1","qty":5} trailing`, "not valid JSON"},
 		{``, "not valid JSON"},
+	}
+	huge := v.Validate([]byte(`{"batchref":"` + strings.Repeat("r", 5<<20) + `","qty":1}`))
+	if huge == nil || len(huge.Error()) > 2048 || !strings.Contains(huge.Error(), "/batchref: maxLength") {
+		t.Errorf("a 5 MB batchref: %.300v (%d bytes), want a short reason naming batchref", huge, len(huge.Error()))
 	}
 	for _, tt := range tests {
 		err := v.Validate([]byte(tt.payload))

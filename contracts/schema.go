@@ -81,6 +81,17 @@ func (e *ViolationError) Error() string {
 	return fmt.Sprintf("payload breaks contract %s: %s", e.Contract, strings.Join(e.Reasons, "; "))
 }
 
+// maxReasonBytes bounds one reason: the validator quotes the value, which
+// may be megabytes of an oversized field.
+const maxReasonBytes = 512
+
+func boundReason(r string) string {
+	if len(r) <= maxReasonBytes {
+		return r
+	}
+	return strings.ToValidUTF8(r[:maxReasonBytes], "") + "...(cut)"
+}
+
 // violationReasons flattens the validator's error tree into its leaves,
 // which are the readable part.
 func violationReasons(err error) []string {
@@ -96,7 +107,7 @@ func violationReasons(err error) []string {
 			if location == "" {
 				location = "/"
 			}
-			reasons = append(reasons, location+": "+u.Error.String())
+			reasons = append(reasons, boundReason(location+": "+u.Error.String()))
 		}
 		for _, child := range u.Errors {
 			walk(child)

@@ -29,16 +29,20 @@ type Batch struct {
 	allocated int
 }
 
-// NewBatch validates and builds an empty batch. eta may be nil.
+// NewBatch validates and builds an empty batch (see limits.go). eta may
+// be nil.
 func NewBatch(ref, sku string, qty int, eta *time.Time) (*Batch, error) {
-	if ref == "" {
-		return nil, ValidationError{Field: "ref", Reason: "must not be empty"}
+	if err := ValidateIdentifier("ref", ref); err != nil {
+		return nil, err
 	}
-	if sku == "" {
-		return nil, ValidationError{Field: "sku", Reason: "must not be empty"}
+	if err := ValidateIdentifier("sku", sku); err != nil {
+		return nil, err
 	}
-	if qty <= 0 {
-		return nil, ValidationError{Field: "qty", Reason: "must be a positive integer"}
+	if err := ValidateQuantity("qty", qty, 1); err != nil {
+		return nil, err
+	}
+	if err := ValidateETA(eta); err != nil {
+		return nil, err
 	}
 	return &Batch{ref: ref, sku: sku, purchased: qty, eta: truncateDate(eta), appendRight: new(appendRight)}, nil
 }

@@ -10,14 +10,14 @@ type OrderLine struct {
 
 // NewOrderLine validates and builds an order line.
 func NewOrderLine(orderID, sku string, qty int) (OrderLine, error) {
-	if orderID == "" {
-		return OrderLine{}, ValidationError{Field: "orderid", Reason: "must not be empty"}
+	if err := ValidateIdentifier("orderid", orderID); err != nil {
+		return OrderLine{}, err
 	}
-	if sku == "" {
-		return OrderLine{}, ValidationError{Field: "sku", Reason: "must not be empty"}
+	if err := ValidateIdentifier("sku", sku); err != nil {
+		return OrderLine{}, err
 	}
-	if qty <= 0 {
-		return OrderLine{}, ValidationError{Field: "qty", Reason: "must be a positive integer"}
+	if err := ValidateQuantity("qty", qty, 1); err != nil {
+		return OrderLine{}, err
 	}
 	return OrderLine{orderID: orderID, sku: sku, qty: qty}, nil
 }

@@ -21,19 +21,22 @@ type Product struct {
 
 // NewProduct builds a new product with no batches at version 0.
 func NewProduct(sku string) (*Product, error) {
-	if sku == "" {
-		return nil, ValidationError{Field: "sku", Reason: "must not be empty"}
+	if err := ValidateIdentifier("sku", sku); err != nil {
+		return nil, err
 	}
 	return &Product{sku: sku}, nil
 }
 
 // UnmarshalProductFromDatabase rebuilds a product from stored state; for
 // repositories only.
+//
+// Stored state is not held to today's limits (limits.go): a product
+// stored before them still loads.
 func UnmarshalProductFromDatabase(sku string, version int, batches []*Batch) (*Product, error) {
-	p, err := NewProduct(sku)
-	if err != nil {
-		return nil, err
+	if sku == "" {
+		return nil, ValidationError{Field: "sku", Reason: "stored product has no sku"}
 	}
+	p := &Product{sku: sku}
 	p.version = version
 	for _, b := range batches {
 		p.insertBatch(b)
@@ -142,8 +145,11 @@ func (p *Product) ChangeBatchQuantity(ref string, qty int) error {
 // applied to the batch changes nothing and returns StaleChangeError.
 func (p *Product) ApplyBatchQuantityChange(change ChangeBatchQuantity) error {
 	ref, qty := change.Ref, change.Qty
-	if qty < 0 {
-		return ValidationError{Field: "qty", Reason: "must not be negative"}
+	if err := ValidateIdentifier("ref", ref); err != nil {
+		return err
+	}
+	if err := ValidateQuantity("qty", qty, 0); err != nil {
+		return err
 	}
 	b, ok := p.Batch(ref)
 	if !ok {

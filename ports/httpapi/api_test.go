@@ -191,6 +191,20 @@ func TestBadInputIs400NamingTheField(t *testing.T) {
 		{"batch eta as number", "/add_batch", `{"ref":"r","sku":"s","qty":1,"eta":20110101}`, "eta"},
 		{"batch empty sku", "/add_batch", `{"ref":"r","sku":"","qty":1}`, "sku"},
 		{"batch broken JSON", "/add_batch", `{"ref":}`, "body"},
+		// What the stores cannot hold, or the read model cannot index.
+		{"NUL in orderid", "/allocate", `{"orderid":"o\u0000","sku":"s","qty":1}`, "orderid"},
+		{"NUL in sku", "/add_batch", `{"ref":"r","sku":"s\u0000","qty":1}`, "sku"},
+		{"NUL in ref", "/add_batch", `{"ref":"\u0000","sku":"s","qty":1}`, "ref"},
+		{"qty above INTEGER", "/allocate", `{"orderid":"o","sku":"s","qty":2147483648}`, "qty"},
+		{"qty above int64", "/allocate", `{"orderid":"o","sku":"s","qty":92233720368547758070}`, "qty"},
+		{"batch qty above the limit", "/add_batch", `{"ref":"r","sku":"s","qty":1000000001}`, "qty"},
+		{"eta in year 0", "/add_batch", `{"ref":"r","sku":"s","qty":1,"eta":"0000-01-01"}`, "eta"},
+		{"orderid of 2650 characters", "/allocate", `{"orderid":"` + strings.Repeat("o", 2650) + `","sku":"s","qty":1}`, "orderid"},
+		{"async orderid of 2650 characters", "/allocate", `{"orderid":"` + strings.Repeat("o", 2650) + `","sku":"s","qty":1}`, "orderid"},
+		{"sku of spaces", "/allocate", `{"orderid":"o","sku":"   ","qty":1}`, "sku"},
+		{"ref with a right-to-left override", "/add_batch", `{"ref":"r\u202e1","sku":"s","qty":1}`, "ref"},
+		{"sku with CR LF", "/add_batch", `{"ref":"r","sku":"X\r\nReply-To: evil@example.com","qty":1}`, "sku"},
+		{"ref of 100 KB", "/add_batch", `{"ref":"` + strings.Repeat("r", 100<<10) + `","sku":"s","qty":1}`, "ref"},
 	}
 	forEachStore(t, func(t *testing.T, a *api) {
 		for _, c := range cases {
@@ -219,6 +233,13 @@ func TestGetAllocations(t *testing.T) {
 		})
 		if r := a.do("GET", "/allocations/"+uniq("nobody"), ""); r.status != http.StatusNotFound || r.body["message"] == nil {
 			t.Fatalf("unknown order = %d %v, want 404 with message", r.status, r.body)
+		}
+		for _, path := range []string{"/allocations/%00", "/allocations/%ff%fe", "/allocations/%20", "/allocations/" + strings.Repeat("o", 2650)} {
+			r := a.do("GET", path, "")
+			msg, _ := r.body["message"].(string)
+			if r.status != http.StatusBadRequest || !strings.HasPrefix(msg, "orderid:") {
+				t.Errorf("GET %.40s = %d %q, want 400 naming orderid", path, r.status, msg)
+			}
 		}
 	})
 }

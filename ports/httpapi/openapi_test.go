@@ -267,11 +267,16 @@ func (k *contract) checkService(t *testing.T, h http.Handler) {
 		`{"ref":"r","sku":"s","qty":"1"}`, `{"ref":5,"sku":"s","qty":1}`,
 		`{"ref":"r","sku":"s","qty":1,"eta":"tomorrow"}`, `{"ref":"r","sku":"s","qty":1,"eta":20110101}`,
 		`{"ref":"r","sku":"s","qty":1,"eta":"2011-02-30"}`,
+		// Identifiers, quantities and dates within what the stores hold.
+		`{"ref":"r\u0000","sku":"s","qty":1}`, `{"ref":"r","sku":"   ","qty":1}`, `{"ref":"r\u202e","sku":"s","qty":1}`,
+		`{"ref":"` + strings.Repeat("r", 256) + `","sku":"s","qty":1}`, `{"ref":"r","sku":"s","qty":1000000001}`,
+		`{"ref":"r","sku":"s","qty":1,"eta":"0000-01-01"}`,
 	} {
 		refused("POST", "/add_batch", body, 400)
 	}
 	tooLarge := `{"ref":"` + strings.Repeat("x", 1<<20) + `","sku":"s","qty":1}`
-	ok("POST", "/add_batch", tooLarge, 413)
+	// Over 1 MB: 413 before the field's own limit (255 characters) is read.
+	refused("POST", "/add_batch", tooLarge, 413)
 
 	ok("POST", "/allocate", `{"orderid":"`+order+`","sku":"`+sku+`","qty":2}`, 201)
 	ok("POST", "/allocate", `{"orderid":"`+order+`","sku":"`+sku+`","qty":2}`, 201) // again: the same batch
@@ -289,13 +294,15 @@ func (k *contract) checkService(t *testing.T, h http.Handler) {
 		refused("POST", "/allocate", body, 400)
 		refused("POST", "/allocate", body, 400, preferLazy...)
 	}
-	ok("POST", "/allocate", `{"orderid":"o","sku":"`+strings.Repeat("s", 1<<20)+`","qty":1}`, 413)
+	refused("POST", "/allocate", `{"orderid":"o","sku":"`+strings.Repeat("s", 1<<20)+`","qty":1}`, 413)
 
 	eventually(t, "the allocation to show", func() bool {
 		return recorded(h, "/allocations/"+order) == http.StatusOK
 	})
 	ok("GET", "/allocations/"+order, "", 200)
 	ok("GET", "/allocations/"+uniq("nobody"), "", 404)
+	refused("GET", "/allocations/%00", "", 400)
+	refused("GET", "/allocations/"+strings.Repeat("o", 256), "", 400)
 
 	ok("GET", "/admin/poison", "", 200, adminAuth...)
 	ok("GET", "/admin/poison?limit=5&after=0", "", 200, adminAuth...)

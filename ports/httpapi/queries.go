@@ -7,10 +7,18 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"allocation/domain"
 )
 
 func (s *Server) allocations(c *gin.Context) {
 	orderID := c.Param("orderid")
+	// The rule of the order ids the service accepts: anything else was
+	// never allocated, and a NUL or broken UTF-8 would only upset the store.
+	if err := domain.ValidateIdentifier("orderid", orderID); err != nil {
+		s.abortWithError(c, err)
+		return
+	}
 	rows, err := s.app.Allocations.AllocationsFor(c.Request.Context(), orderID)
 	if err != nil {
 		s.abortWithError(c, err)
