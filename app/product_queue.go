@@ -70,7 +70,9 @@ func newProductQueue(maxBurst int, runBurst func(productKey, []*queuedCommand)) 
 // result. A sender that gives up (ctx done) before its burst starts is
 // taken out of the queue; once its burst has started the burst goes on
 // without it, so its neighbours are not affected.
-func (q *ProductQueue) run(ctx context.Context, key productKey, cmd productCommand) (string, error) {
+func (q *ProductQueue) run(ctx context.Context, key productKey, cmd productCommand) (batchRef string, err error) {
+	ctx, span := startCommandSpan(ctx, key, cmd)
+	defer func() { endSpan(span, err) }()
 	c := &queuedCommand{ctx: context.WithoutCancel(ctx), cmd: cmd, done: make(chan struct{})}
 	q.mu.Lock()
 	if q.closed {

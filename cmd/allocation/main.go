@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"allocation/adapters/logging"
 	"allocation/cmd/allocation/service"
@@ -38,6 +39,12 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	service.RouteRedisLibraryLog(logger)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	shutdownTracing, err := service.SetUpTracing(ctx, getenv, logger)
+	if err != nil {
+		logger.Error("allocation service could not start", "error", err)
+		return 1
+	}
+	defer flushTraces(shutdownTracing, logger)
 	if err := service.Run(ctx, cfg, logger); err != nil {
 		logger.Error("allocation service stopped", "error", err)
 		return 1
@@ -54,4 +61,13 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 		h = slog.NewJSONHandler(w, opts)
 	}
 	return slog.New(logging.NewContextHandler(h))
+}
+
+// flushTraces exports the spans still buffered, for at most 5 s.
+func flushTraces(shutdown func(context.Context) error, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := shutdown(ctx); err != nil {
+		logger.Warn("flushing traces", "error", err)
+	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
 
 	"allocation/adapters/external"
 	"allocation/adapters/memory"
@@ -25,6 +26,7 @@ import (
 	"allocation/adapters/notify"
 	"allocation/adapters/postgres"
 	"allocation/adapters/pubsub"
+	"allocation/adapters/tracing"
 	"allocation/app"
 	"allocation/config"
 	"allocation/contracts"
@@ -125,7 +127,7 @@ func New(cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
 	if err != nil {
 		return nil, err
 	}
-	ps, err = newInstrumentedPubSub(ps, s.Metrics)
+	ps, err = newInstrumentedPubSub(newTracedPubSub(ps, messagingSystem(cfg.Broker)), s.Metrics)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +140,7 @@ func New(cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
 		OnOutageWait: s.Metrics.WaitedForOutage,
 		OnRetry:      s.Metrics.Retried,
 		OnPoisoned:   s.Metrics.Poisoned,
-		Middlewares:  []message.HandlerMiddleware{app.LogMessages(logger)},
+		Middlewares:  []message.HandlerMiddleware{traceMessages(cfg.Broker), app.LogMessages(logger)},
 	})
 	if err != nil {
 		return nil, err
@@ -187,7 +189,7 @@ func New(cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
 		Poison:      s.Poison,
 		AdminToken:  cfg.AdminToken,
 		Metrics:     s.Metrics.Handler(),
-		Middlewares: []gin.HandlerFunc{httpapi.ObserveRequests(s.Metrics)},
+		Middlewares: []gin.HandlerFunc{otelgin.Middleware("allocation"), httpapi.ObserveRequests(s.Metrics)},
 		// A command's transaction gets the same bound as the request
 		// waiting for it.
 		RequestTimeout: cfg.RequestTimeout,
@@ -227,7 +229,7 @@ func (s *Service) newPubSub(logger watermill.LoggerAdapter) (app.PubSub, error) 
 	if err != nil {
 		return nil, err
 	}
-	s.handlerPublisher, err = s.Metrics.DecoratePublisher(broker.HandlerPublisher)
+	s.handlerPublisher, err = s.Metrics.DecoratePublisher(tracing.DecoratePublisher(broker.HandlerPublisher, messagingSystem(s.Config.Broker)))
 	if err != nil {
 		return nil, errors.Join(err, broker.Close())
 	}
@@ -250,14 +252,14 @@ func (s *Service) newPubSub(logger watermill.LoggerAdapter) (app.PubSub, error) 
 func (s *Service) newStore(ps app.PubSub, bus *app.MessageBus, logger watermill.LoggerAdapter) (app.UnitOfWork, app.AllocationsView, app.HandledEvents, error) {
 	switch s.Config.Store {
 	case config.StoreMemory:
-		return memory.NewUnitOfWork(app.NewBusEventPublisher(bus.EventBus)), memory.NewAllocationsView(),
+		return tracing.DecorateUnitOfWork(memory.NewUnitOfWork(app.NewBusEventPublisher(bus.EventBus)), "memory"), memory.NewAllocationsView(),
 			memory.NewHandledEvents(memory.DefaultHandledEventsCapacity), nil
 	case config.StorePostgres:
 		uow, view, err := s.newPostgresStore(ps, logger)
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		return uow, view, postgres.NewPostgresHandledEvents(s.handlerWrites()), nil
+		return tracing.DecorateUnitOfWork(uow, "postgresql"), view, postgres.NewPostgresHandledEvents(s.handlerWrites()), nil
 	default:
 		return nil, nil, nil, fmt.Errorf("STORE=%s is not supported", s.Config.Store)
 	}
@@ -307,14 +309,14 @@ func (s *Service) newPostgresStore(ps app.PubSub, logger watermill.LoggerAdapter
 	if s.Config.Broker == config.BrokerSQL && s.wakeSubscribers != nil {
 		notify = s.wakeSubscribers
 	}
-	uow, err := postgres.NewPostgresUnitOfWork(db, outbox, logger, postgres.WithCommitNotify(notify))
+	uow, err := postgres.NewPostgresUnitOfWork(db, traceOutbox(outbox, messagingSystem(s.Config.Broker)), logger, postgres.WithCommitNotify(notify))
 	if err != nil {
 		return nil, nil, err
 	}
 	if s.Config.Broker != config.BrokerSQL {
 		destination := postgres.RelayDestination{Publisher: ps.Publisher()}
 		if s.relay.Publisher != nil {
-			pub, err := s.Metrics.DecoratePublisher(s.relay.Publisher)
+			pub, err := s.Metrics.DecoratePublisher(tracing.DecoratePublisher(s.relay.Publisher, messagingSystem(s.Config.Broker)))
 			if err != nil {
 				return nil, nil, err
 			}

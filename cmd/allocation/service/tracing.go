@@ -1,0 +1,57 @@
+package service
+
+import (
+	"database/sql"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"allocation/adapters/postgres"
+	"allocation/adapters/tracing"
+	"allocation/app"
+	"allocation/config"
+)
+
+// tracedPubSub decorates the bus's publisher with trace context (producer
+// spans, traceparent in the metadata); subscribers are traced by the
+// router's middleware.
+type tracedPubSub struct {
+	app.PubSub
+	publisher message.Publisher
+}
+
+func newTracedPubSub(ps app.PubSub, system string) app.PubSub {
+	return tracedPubSub{PubSub: ps, publisher: tracing.DecoratePublisher(ps.Publisher(), system)}
+}
+
+func (p tracedPubSub) Publisher() message.Publisher { return p.publisher }
+
+// messagingSystem is the messaging.system of the configured broker.
+func messagingSystem(broker string) string {
+	switch broker {
+	case config.BrokerRedis:
+		return "redis"
+	case config.BrokerSQL:
+		return "postgresql"
+	default:
+		return "gochannel"
+	}
+}
+
+// traceMessages is the router middleware that continues a message's trace
+// in a consumer span per handler.
+func traceMessages(broker string) message.HandlerMiddleware {
+	return tracing.ConsumerMiddleware(messagingSystem(broker), app.ConsumerGroup)
+}
+
+// traceOutbox traces what a command's transaction stores for publishing:
+// the producer span's context goes into the stored message's metadata, for
+// the relay (or the SQL broker's subscribers) to continue.
+func traceOutbox(outbox postgres.OutboxPublisherFactory, system string) postgres.OutboxPublisherFactory {
+	return func(tx *sql.Tx) (message.Publisher, error) {
+		pub, err := outbox(tx)
+		if err != nil {
+			return nil, err
+		}
+		return tracing.DecoratePublisher(pub, system), nil
+	}
+}

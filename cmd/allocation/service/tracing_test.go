@@ -1,0 +1,130 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"allocation/config"
+	"allocation/contracts"
+)
+
+// The book's scenario over the in-memory broker yields connected traces:
+// HTTP -> command -> transaction -> events -> their handlers -> the
+// external publish; and an inbound change_batch_quantity message with a
+// traceparent -> command -> events.
+func TestTheBooksScenarioIsOneTracePerRequestAndMessage(t *testing.T) {
+	recorder := tracetest.NewSpanRecorder()
+	provider := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(recorder))
+	otel.SetTracerProvider(provider)
+	otel.SetTextMapPropagator(propagation.TraceContext{})
+	t.Cleanup(func() { _ = provider.Shutdown(context.Background()) })
+	gin.SetMode(gin.TestMode)
+
+	cfg, err := config.Load("test", nil, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := svc.Start(ctx); err != nil {
+		t.Fatal(errors.Join(err, svc.Stop()))
+	}
+	t.Cleanup(func() { _ = svc.Stop() })
+
+	post := func(path, body, traceID string) {
+		t.Helper()
+		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+		req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+		rec := httptest.NewRecorder()
+		svc.Handler.ServeHTTP(rec, req)
+		if rec.Code >= 300 {
+			t.Fatalf("%s = %d %s", path, rec.Code, rec.Body)
+		}
+	}
+	post("/add_batch", `{"ref":"b1","sku":"LAMP","qty":10}`, "11111111111111111111111111111111")
+	post("/add_batch", `{"ref":"b2","sku":"LAMP","qty":10,"eta":"2031-01-01"}`, "22222222222222222222222222222222")
+	allocation := "33333333333333333333333333333333"
+	post("/allocate", `{"orderid":"o1","sku":"LAMP","qty":8}`, allocation)
+	waitForSpans(t, recorder, allocation,
+		"POST /allocate", "command Allocate", "transaction", "load product", "commit",
+		"send allocation.events.Allocated",
+		"process allocation.events.Allocated PublishLineAllocated",
+		"process allocation.events.Allocated AllocatedToAllocationsView",
+		"send "+contracts.LineAllocatedTopic,
+	)
+
+	// Inbound: batch b1 shrinks to 5, so o1 (8) moves to b2.
+	change := "44444444444444444444444444444444"
+	msg := message.NewMessage("change-1", []byte(`{"batchref":"b1","qty":5}`))
+	msg.Metadata.Set("traceparent", "00-"+change+"-00f067aa0ba902b7-01")
+	if err := svc.PubSub.Publisher().Publish(contracts.ChangeBatchQuantityTopic, msg); err != nil {
+		t.Fatal(err)
+	}
+	waitForSpans(t, recorder, change,
+		"process "+contracts.ChangeBatchQuantityTopic+" ChangeBatchQuantityFromBroker", "command ChangeBatchQuantity",
+		"send allocation.events.Deallocated", "process allocation.events.Deallocated ReallocateOnDeallocated",
+		"send allocation.commands.Allocate", "process allocation.commands.Allocate AllocateHandler", "command Allocate",
+		"send "+contracts.LineAllocatedTopic,
+	)
+}
+
+// waitForSpans waits until the trace holds spans with every name, each
+// with a parent in the trace (or the caller's remote parent).
+func waitForSpans(t *testing.T, recorder *tracetest.SpanRecorder, traceID string, names ...string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := map[string]bool{}
+		ids := map[string]bool{"00f067aa0ba902b7": true}
+		var spans []sdktrace.ReadOnlySpan
+		for _, s := range recorder.Ended() {
+			if s.SpanContext().TraceID().String() == traceID {
+				got[s.Name()] = true
+				ids[s.SpanContext().SpanID().String()] = true
+				spans = append(spans, s)
+			}
+		}
+		missing := []string{}
+		for _, n := range names {
+			if !got[n] {
+				missing = append(missing, n)
+			}
+		}
+		if len(missing) == 0 {
+			for _, s := range spans {
+				if !ids[s.Parent().SpanID().String()] {
+					t.Errorf("span %q of trace %s has a parent outside it", s.Name(), traceID)
+				}
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			all := []string{}
+			for n := range got {
+				all = append(all, n)
+			}
+			sort.Strings(all)
+			t.Fatalf("trace %s lacks %q; it has %q", traceID, missing, all)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
