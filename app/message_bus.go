@@ -205,7 +205,9 @@ func checkOneHandlerPerCommand(handlers []cqrs.CommandHandler) error {
 	return errors.Join(errs...)
 }
 
-// poisonCounter stamps the time a message is parked and counts it.
+// poisonCounter stamps the time a message is parked, bounds its reason
+// (MaxPoisonReasonBytes: the error may quote megabytes of input) and
+// counts it.
 type poisonCounter struct {
 	publisher  message.Publisher
 	onPoisoned func(handler string)
@@ -215,6 +217,7 @@ func (p *poisonCounter) Publish(topic string, msgs ...*message.Message) error {
 	now := time.Now().UTC().Format(time.RFC3339Nano)
 	for _, m := range msgs {
 		m.Metadata.Set(ParkedAtKey, now)
+		m.Metadata.Set(middleware.ReasonForPoisonedKey, TruncateForLog(m.Metadata.Get(middleware.ReasonForPoisonedKey), MaxPoisonReasonBytes))
 	}
 	if err := p.publisher.Publish(topic, msgs...); err != nil {
 		return err

@@ -66,11 +66,21 @@ func (m *Metrics) Handler() http.Handler {
 }
 
 // ObserveHTTP records one HTTP request. route is the route pattern, not
-// the path, to keep label cardinality bounded.
+// the path, and method one of a fixed set (see httpapi.ObserveRequests), to
+// keep label cardinality bounded.
 func (m *Metrics) ObserveHTTP(route, method string, status int, elapsed time.Duration) {
 	m.httpRequests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 	m.httpDuration.WithLabelValues(route, method).Observe(elapsed.Seconds())
 }
+
+// InitRoute creates the series of a route at zero, so that they exist
+// before its first request: its latency histogram (whose _count counts its
+// requests; the status of each is only known when it is answered).
+func (m *Metrics) InitRoute(route, method string) { m.httpDuration.WithLabelValues(route, method) }
+
+// InitHandler creates a message handler's series at zero, so that an
+// alert on parked messages has a series to read before the first one.
+func (m *Metrics) InitHandler(handler string) { m.poisoned.WithLabelValues(handler) }
 
 func (m *Metrics) Poisoned(handler string) { m.poisoned.WithLabelValues(handler).Inc() }
 func (m *Metrics) Retried()                { m.retries.Inc() }

@@ -142,10 +142,16 @@ func wholeNumber(n json.Number) (int, error) {
 
 // ensureCorrelationID returns the message's correlation id, giving it one
 // when it came without (outside clients need not send one): the message
-// UUID, which is stable across redeliveries. It is also written to the
+// UUID, which is stable across redeliveries. One sent longer than
+// app.MaxCorrelationIDBytes is cut to that size. It is also written to the
 // message so that a poisoned copy carries it.
 func ensureCorrelationID(msg *message.Message) string {
 	if id := middleware.MessageCorrelationID(msg); id != "" {
+		if bounded := app.BoundCorrelationID(id); bounded != id {
+			// SetCorrelationID keeps an id already set.
+			msg.Metadata.Set(middleware.CorrelationIDMetadataKey, bounded)
+			return bounded
+		}
 		return id
 	}
 	id := msg.UUID

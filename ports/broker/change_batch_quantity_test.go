@@ -146,6 +146,16 @@ func TestChangeBatchQuantityRunsWithTheMessagesCorrelationID(t *testing.T) {
 	if r.correlationID != "uuid-of-entry" || middleware.MessageCorrelationID(bare) != "uuid-of-entry" {
 		t.Errorf("correlation id %q, on the message %q, want the UUID", r.correlationID, middleware.MessageCorrelationID(bare))
 	}
+	// One sent longer than app.MaxCorrelationIDBytes is cut, on the
+	// message too.
+	long := message.NewMessage("m2", []byte(`{"batchref":"b1","qty":5}`))
+	middleware.SetCorrelationID(strings.Repeat("c", 5<<20), long)
+	if err := c.Handle(long); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.correlationID) != app.MaxCorrelationIDBytes || middleware.MessageCorrelationID(long) != r.correlationID {
+		t.Errorf("a 5 MB correlation id became %d bytes (%d on the message)", len(r.correlationID), len(middleware.MessageCorrelationID(long)))
+	}
 }
 
 // withoutSequence is the command without its place in the order of changes,

@@ -268,6 +268,15 @@ func TestCorrelationIDIsEchoedOrGenerated(t *testing.T) {
 		if got := r.headers.Get("X-Correlation-ID"); len(got) < 16 {
 			t.Errorf("generated %q", got)
 		}
+		// A long one is cut to 128 bytes; one with control characters replaced.
+		r = a.do("GET", "/healthz", "", "X-Correlation-ID", strings.Repeat("c", 5000))
+		if got := r.headers.Get("X-Correlation-ID"); got != strings.Repeat("c", 128) {
+			t.Errorf("a 5000-byte id echoed as %d bytes", len(got))
+		}
+		r = a.do("GET", "/healthz", "", "X-Correlation-ID", "bad\x01id")
+		if got := r.headers.Get("X-Correlation-ID"); got == "bad\x01id" || len(got) < 16 {
+			t.Errorf("an id with a control character echoed as %q", got)
+		}
 	})
 }
 

@@ -10,14 +10,13 @@ import (
 // CorrelationIDHeader carries the correlation id in and out.
 const CorrelationIDHeader = "X-Correlation-ID"
 
-// maxCorrelationIDLength keeps a hostile header from bloating every message.
-const maxCorrelationIDLength = 128
-
-// correlationID accepts the caller's correlation id or makes one, echoes it
-// and puts it in the request context, from where the buses copy it onto
-// every message the request causes.
+// correlationID accepts the caller's correlation id (cut to
+// app.MaxCorrelationIDBytes, so that a hostile header cannot bloat every
+// message and log line) or makes one when it is absent or holds anything
+// but printable ASCII, echoes it and puts it in the request context, from
+// where the buses copy it onto every message the request causes.
 func correlationID(c *gin.Context) {
-	id := c.GetHeader(CorrelationIDHeader)
+	id := app.BoundCorrelationID(c.GetHeader(CorrelationIDHeader))
 	if !validCorrelationID(id) {
 		id = watermill.NewUUID()
 	}
@@ -27,7 +26,7 @@ func correlationID(c *gin.Context) {
 }
 
 func validCorrelationID(id string) bool {
-	if id == "" || len(id) > maxCorrelationIDLength {
+	if id == "" {
 		return false
 	}
 	for _, r := range id {

@@ -181,6 +181,9 @@ func New(cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
 	if err := s.addInboundConsumers(ps); err != nil {
 		return nil, err
 	}
+	for name := range bus.Router.Handlers() {
+		s.Metrics.InitHandler(name)
+	}
 	s.Handler = httpapi.NewHandler(httpapi.Config{
 		App:         s.App,
 		Commands:    bus.CommandBus,
@@ -194,6 +197,7 @@ func New(cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
 		// waiting for it.
 		RequestTimeout: cfg.RequestTimeout,
 	})
+	httpapi.InitRoutes(s.Handler, s.Metrics)
 	return s, nil
 }
 
