@@ -5,10 +5,13 @@ import (
 	"context"
 	"log/slog"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"allocation/app"
 )
 
-// ContextHandler adds the correlation id of the context to every record
+// ContextHandler adds the correlation id of the context, and the trace and
+// span ids of its span when it has one, to every record
 // logged with a context, so that a line about a message or request can be
 // followed across handlers and services.
 //
@@ -46,6 +49,10 @@ func (h ContextHandler) Handle(ctx context.Context, r slog.Record) error {
 	})
 	if id := app.CorrelationIDFromContext(ctx); id != "" {
 		add(slog.String("correlation_id", id))
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		add(slog.String("trace_id", sc.TraceID().String()))
+		add(slog.String("span_id", sc.SpanID().String()))
 	}
 	return h.Handler.Handle(ctx, out)
 }
