@@ -59,6 +59,36 @@ type process struct {
 // is ready. The process is killed at the end of the test if still running.
 func startService(t *testing.T, bin string, env map[string]string) *process {
 	t.Helper()
+	p := launchService(t, bin, env)
+	waitUntil(t, 60*time.Second, "service ready", func() bool {
+		select {
+		case <-p.exited:
+			t.Fatalf("service exited during start-up: %v\n%s", p.exitErr, p.logs.String())
+		default:
+		}
+		if p.URL == "" {
+			m := startedAt.FindStringSubmatch(p.logs.String())
+			if m == nil {
+				return false
+			}
+			p.URL = "http://" + m[1]
+		}
+		resp, err := http.Get(p.URL + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return p
+}
+
+// launchService runs the binary with env and returns at once, without
+// waiting for start-up; URL stays empty (a test that needs the port before
+// the service is ready gives HTTP_ADDR in env and sets URL). The process is
+// killed at the end of the test if still running.
+func launchService(t *testing.T, bin string, env map[string]string) *process {
+	t.Helper()
 	// Port 0: the kernel picks a free port and the service logs it (at
 	// info, so LOG_LEVEL must not be above info), so no other process can
 	// take the port between choosing and listening.
@@ -82,26 +112,6 @@ func startService(t *testing.T, bin string, env map[string]string) *process {
 		if t.Failed() {
 			t.Logf("service logs (%s):\n%s", p.URL, p.logs.tail(200))
 		}
-	})
-	waitUntil(t, 60*time.Second, "service ready", func() bool {
-		select {
-		case <-p.exited:
-			t.Fatalf("service exited during start-up: %v\n%s", p.exitErr, p.logs.String())
-		default:
-		}
-		if p.URL == "" {
-			m := startedAt.FindStringSubmatch(p.logs.String())
-			if m == nil {
-				return false
-			}
-			p.URL = "http://" + m[1]
-		}
-		resp, err := http.Get(p.URL + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
 	})
 	return p
 }

@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"io"
 	"net"
 	"sync"
 	"testing"
@@ -10,7 +9,9 @@ import (
 
 // tcpProxy forwards a local port to a target; stopping it refuses new
 // connections and cuts the open ones, as a dependency going away would,
-// without touching the shared server behind it.
+// without touching the shared server behind it. Freezing it forwards
+// nothing while keeping every connection open, as a server that hangs
+// would.
 type tcpProxy struct {
 	t      *testing.T
 	addr   string
@@ -19,10 +20,17 @@ type tcpProxy struct {
 	mu       sync.Mutex
 	listener net.Listener
 	conns    map[net.Conn]struct{}
+	// cut is closed by stop: it releases the pipes of the connections it
+	// cuts that wait at a freeze.
+	cut chan struct{}
+	// thawed is closed while the proxy forwards, open while it is frozen.
+	thawed chan struct{}
 }
 
 func startTCPProxy(t *testing.T, target string) *tcpProxy {
-	p := &tcpProxy{t: t, addr: "127.0.0.1:0", target: target, conns: map[net.Conn]struct{}{}}
+	thawed := make(chan struct{})
+	close(thawed)
+	p := &tcpProxy{t: t, addr: "127.0.0.1:0", target: target, conns: map[net.Conn]struct{}{}, cut: make(chan struct{}), thawed: thawed}
 	p.start()
 	t.Cleanup(p.stop)
 	return p
@@ -54,25 +62,83 @@ func (p *tcpProxy) start() {
 				in.Close()
 				continue
 			}
-			p.track(in, out)
-			go p.pipe(in, out)
-			go p.pipe(out, in)
+			cut, ok := p.track(l, in, out)
+			if !ok {
+				continue
+			}
+			go p.pipe(in, out, cut)
+			go p.pipe(out, in, cut)
 		}
 	}()
 }
 
-func (p *tcpProxy) track(conns ...net.Conn) {
+// track records the connections accepted on l, unless the proxy was
+// stopped meanwhile (the accept raced the stop): those are closed.
+func (p *tcpProxy) track(l net.Listener, conns ...net.Conn) (cut chan struct{}, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.listener != l {
+		for _, c := range conns {
+			c.Close()
+		}
+		return nil, false
+	}
 	for _, c := range conns {
 		p.conns[c] = struct{}{}
 	}
+	return p.cut, true
 }
 
-func (p *tcpProxy) pipe(dst, src net.Conn) {
-	_, _ = io.Copy(dst, src)
-	dst.Close()
-	src.Close()
+// pipe copies src to dst, holding what it reads while the proxy is frozen.
+func (p *tcpProxy) pipe(dst, src net.Conn, cut chan struct{}) {
+	defer src.Close()
+	defer dst.Close()
+	buf := make([]byte, 32*1024)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			select {
+			case <-p.thawedChan():
+			case <-cut:
+				return
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *tcpProxy) thawedChan() chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.thawed
+}
+
+// freeze stops forwarding, in both directions, on open and new
+// connections alike (new ones are still accepted), until thaw.
+func (p *tcpProxy) freeze() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.thawed:
+		p.thawed = make(chan struct{})
+	default: // already frozen
+	}
+}
+
+// thaw forwards again, starting with what was held.
+func (p *tcpProxy) thaw() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.thawed:
+	default:
+		close(p.thawed)
+	}
 }
 
 func (p *tcpProxy) stop() {
@@ -86,4 +152,6 @@ func (p *tcpProxy) stop() {
 		c.Close()
 	}
 	p.conns = map[net.Conn]struct{}{}
+	close(p.cut)
+	p.cut = make(chan struct{})
 }
