@@ -13,6 +13,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"allocation/adapters/tracing"
 )
@@ -46,7 +47,7 @@ func spanNamed(t *testing.T, recorder *tracetest.SpanRecorder, name string) sdkt
 func attr(s sdktrace.ReadOnlySpan, key string) string {
 	for _, kv := range s.Attributes() {
 		if string(kv.Key) == key {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""
@@ -139,7 +140,7 @@ func TestNoTraceNoMetadata(t *testing.T) {
 	otel.SetTextMapPropagator(propagation.TraceContext{})
 	msg := message.NewMessage("m-3", nil)
 	pub := tracing.DecoratePublisher(gochannel.NewGoChannel(gochannel.Config{}, watermill.NopLogger{}), "gochannel")
-	otel.SetTracerProvider(trace.NewNoopTracerProvider())
+	otel.SetTracerProvider(noop.NewTracerProvider())
 	if err := pub.Publish("t", msg); err != nil {
 		t.Fatal(err)
 	}
