@@ -104,25 +104,36 @@ func (v *PostgresAllocationsView) write(ctx context.Context, updates []viewUpdat
 }
 
 // AllocationsFor sorts by sku in byte order (COLLATE "C"), as Go sorts
-// strings, whatever the database's collation.
+// strings, whatever the database's collation. It returns at ctx's deadline
+// even when the database does not answer (see untilDone).
 func (v *PostgresAllocationsView) AllocationsFor(ctx context.Context, orderID string) ([]app.Allocation, error) {
+	var out []app.Allocation
+	err := untilDone(ctx, func() error {
+		var err error
+		out, err = v.readAllocations(ctx, orderID)
+		return err
+	})
+	if err != nil {
+		return nil, asUnavailable(fmt.Errorf("reading allocations of order %s: %w", orderID, err))
+	}
+	return out, nil
+}
+
+func (v *PostgresAllocationsView) readAllocations(ctx context.Context, orderID string) ([]app.Allocation, error) {
 	rows, err := v.db.QueryContext(ctx, `SELECT sku, batchref FROM allocations_view
 		WHERE orderid = $1 AND batchref IS NOT NULL AND batchref <> ''
 		ORDER BY sku COLLATE "C"`, orderID)
 	if err != nil {
-		return nil, asUnavailable(fmt.Errorf("reading allocations of order %s: %w", orderID, err))
+		return nil, err
 	}
 	defer rows.Close()
 	var out []app.Allocation
 	for rows.Next() {
 		var a app.Allocation
 		if err := rows.Scan(&a.SKU, &a.BatchRef); err != nil {
-			return nil, asUnavailable(fmt.Errorf("reading allocations of order %s: %w", orderID, err))
+			return nil, err
 		}
 		out = append(out, a)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, asUnavailable(fmt.Errorf("reading allocations of order %s: %w", orderID, err))
-	}
-	return out, nil
+	return out, rows.Err()
 }

@@ -57,3 +57,21 @@ func (c *responseDeadlineConn) Write(b []byte) (int, error) {
 	}
 	return c.Conn.Write(b)
 }
+
+// untilDone runs call and returns its error, or ctx's error as soon as ctx
+// ends. lib/pq does not interrupt a read from a frozen server when a
+// context ends: it asks the server to cancel, over a new connection the
+// frozen server does not answer either, and the call returns only at the
+// response timeout. A caller with a deadline (an HTTP request) stops
+// waiting here; call goes on until the connection fails, and its results
+// are dropped.
+func untilDone(ctx context.Context, call func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- call() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

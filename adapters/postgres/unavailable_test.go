@@ -106,3 +106,29 @@ func TestUnavailableIsTheDatabaseBeingAwayNotABadStatement(t *testing.T) {
 		t.Errorf("err = %v, want app.UnavailableError", err)
 	}
 }
+
+// A read of the read model returns at its caller's deadline while the
+// database is frozen, not at the response timeout: lib/pq alone would
+// wait for the frozen server to answer its cancel request too.
+func TestAReadReturnsAtItsDeadlineWhileTheDatabaseIsFrozen(t *testing.T) {
+	t.Parallel()
+	newTestDB(t) // the schema, through the direct connection
+	proxy := newFreezingProxy(t, testServerAddr(t))
+	db, err := postgres.Open(context.Background(), proxy.url(t), postgres.WithResponseTimeout(30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	view := postgres.NewPostgresAllocationsView(db)
+	proxy.freeze()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	started := time.Now()
+	_, err = view.AllocationsFor(ctx, "o1")
+	if !app.IsUnavailable(err) {
+		t.Errorf("err = %v, want app.UnavailableError", err)
+	}
+	if waited := time.Since(started); waited > 5*time.Second {
+		t.Errorf("AllocationsFor returned after %s with a 300ms deadline", waited)
+	}
+}
