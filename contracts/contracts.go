@@ -3,6 +3,12 @@
 // payloads (the *.schema.json files beside this one, embedded) and the
 // payload types that are encoded and decoded against them.
 //
+// The schemas describe payloads only. The envelope around them is the
+// broker's: the message UUID, an optional correlation id and an optional
+// W3C trace context (traceparent, tracestate), as plain fields of a Redis
+// stream entry (uuid, correlation_id, traceparent, tracestate) or keys of
+// the SQL broker's metadata column; each schema's description says so.
+//
 // A contract changes only by adding a new version (a new schema file);
 // testdata/ keeps golden payloads so that an accidental change of an
 // outbound payload fails a test.

@@ -21,16 +21,41 @@ import (
 //	payload         the message payload, raw bytes (JSON)
 //	uuid            the message UUID; optional on entries written by others
 //	correlation_id  the correlation id; optional
+//	traceparent     the W3C trace context (traceparent header format); optional
+//	tracestate      the W3C tracestate, when there is one; optional
 //	md_<key>        every other metadata key, one field each
 //
 // Any other field is ignored on read, except watermill's default
 // _watermill_message_uuid, taken as the UUID when there is no uuid field.
+// An md_ copy of a plain field (md_correlation_id, md_traceparent, as
+// older versions wrote the trace context) is read too; the plain field
+// wins.
 const (
 	RedisPayloadField       = "payload"
 	RedisUUIDField          = "uuid"
 	RedisCorrelationIDField = "correlation_id"
+	RedisTraceparentField   = "traceparent"
+	RedisTracestateField    = "tracestate"
 	RedisMetadataPrefix     = "md_"
 )
+
+// redisPlainFields maps the metadata keys written as plain fields to their
+// field names; the trace context keys are the W3C names the propagator
+// writes into the metadata (adapters/tracing).
+var redisPlainFields = map[string]string{
+	middleware.CorrelationIDMetadataKey: RedisCorrelationIDField,
+	"traceparent":                       RedisTraceparentField,
+	"tracestate":                        RedisTracestateField,
+}
+
+// redisPlainFieldKeys is the inverse of redisPlainFields.
+var redisPlainFieldKeys = func() map[string]string {
+	keys := make(map[string]string, len(redisPlainFields))
+	for key, field := range redisPlainFields {
+		keys[field] = key
+	}
+	return keys
+}()
 
 // RedisEntryIDMetadataKey is the ID of the stream entry a message was read
 // from, set on every message the subscriber hands out (an operator can find
@@ -53,11 +78,11 @@ func (RedisEntryMarshaller) Marshal(_ string, msg *message.Message) (map[string]
 		RedisPayloadField: []byte(msg.Payload),
 	}
 	for key, value := range msg.Metadata {
-		switch key {
-		case middleware.CorrelationIDMetadataKey:
-			values[RedisCorrelationIDField] = value
+		if field, plain := redisPlainFields[key]; plain {
+			values[field] = value
 			continue
-		case RedisEntryIDMetadataKey:
+		}
+		if key == RedisEntryIDMetadataKey {
 			continue // where it was read, not part of the message
 		}
 		values[RedisMetadataPrefix+key] = value
@@ -100,12 +125,12 @@ func decodeRedisEntry(stream string, entry redis.XMessage) *message.Message {
 			// Written by watermill's default marshaller (its msgpack
 			// metadata is not read): keep the producer's UUID.
 			msgUUID = value
-		case field == RedisCorrelationIDField:
-			metadata.Set(middleware.CorrelationIDMetadataKey, value)
+		case redisPlainFieldKeys[field] != "":
+			metadata.Set(redisPlainFieldKeys[field], value)
 		case strings.HasPrefix(field, RedisMetadataPrefix):
 			key := strings.TrimPrefix(field, RedisMetadataPrefix)
-			// The dedicated field wins over an md_ copy of the correlation id.
-			if key == middleware.CorrelationIDMetadataKey && metadata.Get(key) != "" {
+			// The plain field wins over an md_ copy of it.
+			if _, plain := redisPlainFields[key]; plain && values[redisPlainFields[key]] != nil {
 				continue
 			}
 			metadata.Set(key, value)

@@ -37,6 +37,8 @@ func TestRedisEntryMarshallerRoundTrip(t *testing.T) {
 	msg.Metadata.Set(middleware.CorrelationIDMetadataKey, "corr-1")
 	msg.Metadata.Set("name", "Allocated")
 	msg.Metadata.Set("reason_poisoned", "boom: it broke")
+	msg.Metadata.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	msg.Metadata.Set("tracestate", "vendor=opaque")
 
 	values, err := m.Marshal("topic", msg)
 	if err != nil {
@@ -48,6 +50,8 @@ func TestRedisEntryMarshallerRoundTrip(t *testing.T) {
 		"correlation_id":     "corr-1",
 		"md_name":            "Allocated",
 		"md_reason_poisoned": "boom: it broke",
+		"traceparent":        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+		"tracestate":         "vendor=opaque",
 	}
 	stored := asStoredByRedis(t, values)
 	if len(stored) != len(want) {
@@ -139,5 +143,47 @@ func TestRedisEntryCorrelationFieldWinsOverMetadataCopy(t *testing.T) {
 	}})
 	if got := middleware.MessageCorrelationID(msg); got != "plain" {
 		t.Errorf("correlation id %q, want plain", got)
+	}
+}
+
+// The W3C trace context is two plain fields an outside producer can write
+// with redis-cli; entries of older versions (md_traceparent) still read.
+func TestRedisEntryTraceContextFields(t *testing.T) {
+	const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	tests := []struct {
+		name   string
+		values map[string]any
+		want   map[string]string
+	}{
+		{"plain fields", map[string]any{"payload": "{}", "traceparent": parent, "tracestate": "a=b"},
+			map[string]string{"traceparent": parent, "tracestate": "a=b"}},
+		{"traceparent alone", map[string]any{"payload": "{}", "traceparent": parent},
+			map[string]string{"traceparent": parent, "tracestate": ""}},
+		{"md_ copies of older versions", map[string]any{"payload": "{}", "md_traceparent": parent, "md_tracestate": "a=b"},
+			map[string]string{"traceparent": parent, "tracestate": "a=b"}},
+		{"plain field wins", map[string]any{"payload": "{}", "traceparent": parent, "md_traceparent": "00-11111111111111111111111111111111-1111111111111111-01"},
+			map[string]string{"traceparent": parent}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			msg := decodeRedisEntry("s", redis.XMessage{ID: "1-1", Values: tt.values})
+			for key, want := range tt.want {
+				if got := msg.Metadata.Get(key); got != want {
+					t.Errorf("%s = %q, want %q", key, got, want)
+				}
+			}
+			values, err := RedisEntryMarshaller{}.Marshal("s", msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for field := range values {
+				if strings.HasPrefix(field, RedisMetadataPrefix+"trace") {
+					t.Errorf("written again as %s: %v", field, values)
+				}
+			}
+			if values["traceparent"] != parent {
+				t.Errorf("traceparent field %v, want %s", values["traceparent"], parent)
+			}
+		})
 	}
 }

@@ -219,3 +219,36 @@ func TestSQLPubSubRequiresAConsumerGroup(t *testing.T) {
 		t.Errorf("err = %v, want MissingConsumerGroupError", err)
 	}
 }
+
+// On the SQL broker the W3C trace context is in the metadata column, as
+// JSON keys traceparent and tracestate: what an outside producer writes
+// there is what the subscriber hands to the tracing middleware.
+func TestSQLPubSubKeepsTheTraceContextInTheMetadataColumn(t *testing.T) {
+	t.Parallel()
+	ps := newTestSQLPubSub(t)
+	topic := uniqueName("tc")
+	dropSQLTopic(t, ps, topic)
+	sub, err := ps.Subscriber(uniqueName("group"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	messages := subscribe(t, sub, topic)
+
+	const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	sent := message.NewMessage(uuid.NewString(), []byte(`{"batchref":"b1","qty":5}`))
+	sent.Metadata.Set("traceparent", traceparent)
+	sent.Metadata.Set("tracestate", "vendor=opaque")
+	if err := ps.Publisher().Publish(topic, sent); err != nil {
+		t.Fatal(err)
+	}
+	got := receive(t, messages)
+	got.Ack()
+	if got.Metadata.Get("traceparent") != traceparent || got.Metadata.Get("tracestate") != "vendor=opaque" {
+		t.Errorf("metadata %v", got.Metadata)
+	}
+	var column, state string
+	err = ps.db.QueryRow(`SELECT metadata->>'traceparent', metadata->>'tracestate' FROM `+SQLSchemaAdapter(0).MessagesTable(topic)+` WHERE uuid = $1`, sent.UUID).Scan(&column, &state)
+	if err != nil || column != traceparent || state != "vendor=opaque" {
+		t.Errorf("metadata column: traceparent %q, tracestate %q, %v", column, state, err)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/lib/pq"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"allocation/adapters/pubsub"
 	"allocation/app"
@@ -33,9 +34,10 @@ const waitTimeout = 15 * time.Second
 
 // calls records the command handler's calls.
 type calls struct {
-	mu   sync.Mutex
-	cmds []domain.ChangeBatchQuantity
-	ids  []string
+	mu     sync.Mutex
+	cmds   []domain.ChangeBatchQuantity
+	ids    []string
+	traces []trace.SpanContext
 }
 
 func (c *calls) handle(ctx context.Context, cmd *domain.ChangeBatchQuantity) error {
@@ -43,10 +45,18 @@ func (c *calls) handle(ctx context.Context, cmd *domain.ChangeBatchQuantity) err
 	defer c.mu.Unlock()
 	c.cmds = append(c.cmds, *cmd)
 	c.ids = append(c.ids, app.CorrelationIDFromContext(ctx))
+	c.traces = append(c.traces, trace.SpanContextFromContext(ctx))
 	if cmd.Ref == "unknown" {
 		return domain.BatchNotFoundError{Ref: cmd.Ref}
 	}
 	return nil
+}
+
+// traceContexts are the span contexts the handler was called with.
+func (c *calls) traceContexts() []trace.SpanContext {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]trace.SpanContext(nil), c.traces...)
 }
 
 func (c *calls) snapshot() ([]domain.ChangeBatchQuantity, []string) {
@@ -62,13 +72,15 @@ type running struct {
 }
 
 // runConsumer starts a router with the consumer and a reader of the
-// poison queue, the way the service is wired.
-func runConsumer(t *testing.T, ps app.PubSub) *running {
+// poison queue, the way the service is wired (with middlewares inside the
+// poison queue and retry, as the service's tracing and logging).
+func runConsumer(t *testing.T, ps app.PubSub, middlewares ...message.HandlerMiddleware) *running {
 	t.Helper()
 	bus, err := app.NewMessageBus(app.MessageBusConfig{
-		PubSub: ps,
-		Logger: watermill.NopLogger{},
-		Retry:  app.HandlerRetryPolicy{MaxRetries: 3, InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond},
+		PubSub:      ps,
+		Logger:      watermill.NopLogger{},
+		Retry:       app.HandlerRetryPolicy{MaxRetries: 3, InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond},
+		Middlewares: middlewares,
 	})
 	if err != nil {
 		t.Fatal(err)
