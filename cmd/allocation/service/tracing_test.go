@@ -14,6 +14,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -21,13 +22,66 @@ import (
 
 	"allocation/config"
 	"allocation/contracts"
+	"allocation/tests/testenv"
 )
 
-// The book's scenario over the in-memory broker yields connected traces:
-// HTTP -> command -> transaction -> events -> their handlers -> the
-// external publish; and an inbound change_batch_quantity message with a
-// traceparent -> command -> events.
+// The book's scenario over each broker yields connected traces: HTTP ->
+// command -> transaction -> events -> their handlers -> the external
+// publish; and an inbound change_batch_quantity message with a traceparent
+// -> command -> events. On Redis the inbound message is an entry an
+// outside producer adds with a plain traceparent field; on Redis and SQL
+// the events go through the PostgreSQL outbox (and, on Redis, its relay).
 func TestTheBooksScenarioIsOneTracePerRequestAndMessage(t *testing.T) {
+	// Another service of the same bus: the trace context in the metadata
+	// (on SQL, the metadata column).
+	publishWith := func(t *testing.T, svc *Service) func(payload, traceparent string) {
+		return func(payload, traceparent string) {
+			msg := message.NewMessage("change-1", []byte(payload))
+			msg.Metadata.Set("traceparent", traceparent)
+			if err := svc.PubSub.Publisher().Publish(contracts.ChangeBatchQuantityTopic, msg); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	t.Run("gochannel", func(t *testing.T) {
+		svc, recorder := startTracedService(t, map[string]string{})
+		theBooksScenarioTraces(t, svc, recorder, publishWith(t, svc))
+	})
+	t.Run("sql", func(t *testing.T) {
+		svc, recorder := startTracedService(t, map[string]string{
+			"STORE": "postgres", "BROKER": "sql", "DATABASE_URL": testenv.DatabaseURL(t),
+		})
+		theBooksScenarioTraces(t, svc, recorder, publishWith(t, svc))
+	})
+	t.Run("redis", func(t *testing.T) {
+		addr, prefix := testenv.RedisAddr(t), testenv.TopicPrefix()
+		client := redis.NewClient(&redis.Options{Addr: addr})
+		t.Cleanup(func() {
+			ctx := context.Background()
+			if keys, err := client.Keys(ctx, prefix+"*").Result(); err == nil && len(keys) > 0 {
+				client.Del(ctx, keys...)
+			}
+			_ = client.Close()
+		})
+		svc, recorder := startTracedService(t, map[string]string{
+			"STORE": "postgres", "BROKER": "redis", "DATABASE_URL": testenv.DatabaseURL(t),
+			"REDIS_ADDR": addr, "TOPIC_PREFIX": prefix,
+		})
+		theBooksScenarioTraces(t, svc, recorder, func(payload, traceparent string) {
+			err := client.XAdd(context.Background(), &redis.XAddArgs{
+				Stream: prefix + contracts.ChangeBatchQuantityTopic,
+				Values: []string{"payload", payload, "traceparent", traceparent},
+			}).Err()
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	})
+}
+
+// startTracedService starts the service of env, its spans recorded.
+func startTracedService(t *testing.T, env map[string]string) (*Service, *tracetest.SpanRecorder) {
+	t.Helper()
 	recorder := tracetest.NewSpanRecorder()
 	provider := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(recorder))
 	otel.SetTracerProvider(provider)
@@ -35,7 +89,7 @@ func TestTheBooksScenarioIsOneTracePerRequestAndMessage(t *testing.T) {
 	t.Cleanup(func() { _ = provider.Shutdown(context.Background()) })
 	gin.SetMode(gin.TestMode)
 
-	cfg, err := config.Load("test", nil, func(string) string { return "" }, io.Discard)
+	cfg, err := config.Load("test", nil, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +103,12 @@ func TestTheBooksScenarioIsOneTracePerRequestAndMessage(t *testing.T) {
 		t.Fatal(errors.Join(err, svc.Stop()))
 	}
 	t.Cleanup(func() { _ = svc.Stop() })
+	return svc, recorder
+}
 
+// theBooksScenarioTraces runs the book's scenario on svc; inbound sends a
+// change_batch_quantity payload with a traceparent from outside.
+func theBooksScenarioTraces(t *testing.T, svc *Service, recorder *tracetest.SpanRecorder, inbound func(payload, traceparent string)) {
 	post := func(path, body, traceID string) {
 		t.Helper()
 		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
@@ -74,11 +133,7 @@ func TestTheBooksScenarioIsOneTracePerRequestAndMessage(t *testing.T) {
 
 	// Inbound: batch b1 shrinks to 5, so o1 (8) moves to b2.
 	change := "44444444444444444444444444444444"
-	msg := message.NewMessage("change-1", []byte(`{"batchref":"b1","qty":5}`))
-	msg.Metadata.Set("traceparent", "00-"+change+"-00f067aa0ba902b7-01")
-	if err := svc.PubSub.Publisher().Publish(contracts.ChangeBatchQuantityTopic, msg); err != nil {
-		t.Fatal(err)
-	}
+	inbound(`{"batchref":"b1","qty":5}`, "00-"+change+"-00f067aa0ba902b7-01")
 	waitForSpans(t, recorder, change,
 		"process "+contracts.ChangeBatchQuantityTopic+" ChangeBatchQuantityFromBroker", "command ChangeBatchQuantity",
 		"send allocation.events.Deallocated", "process allocation.events.Deallocated ReallocateOnDeallocated",
