@@ -62,7 +62,7 @@ func TestBrokerConsumerOnRedisStreamsContinuesTheEntrysTrace(t *testing.T) {
 	}
 	attrs := map[string]string{}
 	for _, kv := range consumer.Attributes() {
-		attrs[string(kv.Key)] = kv.Value.Emit()
+		attrs[string(kv.Key)] = kv.Value.String()
 	}
 	wantAttrs := map[string]string{
 		"messaging.system":              "redis",
