@@ -92,7 +92,7 @@ func (p signallingPublisher) PublishLineAllocated(_ context.Context, e domain.Al
 func (h *benchHarness) newSKU(b *testing.B, name string) string {
 	b.Helper()
 	sku := name + "-" + watermill.NewShortUUID()
-	if err := h.app.AddBatch.Handle(context.Background(), &domain.CreateBatch{Ref: sku + "-b1", SKU: sku, Qty: 1 << 30}); err != nil {
+	if err := h.app.AddBatch.Handle(context.Background(), &domain.CreateBatch{Ref: sku + "-b1", SKU: sku, Qty: 1_000_000_000}); err != nil {
 		b.Fatal(err)
 	}
 	return sku

@@ -26,7 +26,7 @@ func BenchmarkProductAllocate(b *testing.B) {
 				}
 				for i := n; i > 0; i-- {
 					eta := today.AddDate(0, 0, i)
-					if err := p.AddBatch(fmt.Sprintf("batch-%d", i), 1<<30, &eta); err != nil {
+					if err := p.AddBatch(fmt.Sprintf("batch-%d", i), 1_000_000_000, &eta); err != nil {
 						b.Fatal(err)
 					}
 				}
