@@ -96,10 +96,18 @@ func (t *transaction) writeAndPublish(ctx context.Context, products []*seenProdu
 	// transactions creating one sku meet.
 	for _, s := range products {
 		if s.changed() {
-			if err := writeProductRow(ctx, t.tx, s); err != nil {
-				return 0, err
+			var own productWrites
+			own.add(s)
+			if len(products) == 1 && !s.isNew && own.isOneAllocation() {
+				if err := execOneAllocation(ctx, t.tx, s, &own); err != nil {
+					return 0, err
+				}
+			} else {
+				if err := writeProductRow(ctx, t.tx, s); err != nil {
+					return 0, err
+				}
+				writes.add(s)
 			}
-			writes.add(s)
 		}
 		events = append(events, s.product.Events()...)
 	}

@@ -31,10 +31,8 @@ import (
 //	SELECT the product FOR UPDATE OF p, with its batches (allocated_quantity)
 //	       and the lines of this order only (the store's query; it runs once
 //	       more when it waited for a transaction that changed the product)
-//	-- allocated:
-//	UPDATE products SET version_number = $3 WHERE sku = $1 AND version_number = $2
-//	UPDATE batches SET purchased_quantity = $2, allocated_quantity = $3, eta = NULLIF($4, '')::date WHERE ref = $1
-//	INSERT INTO allocations (batch_ref, orderid, sku, qty) VALUES ($1, $2, $3, $4)
+//	-- allocated, one statement (the store's writeOneAllocation):
+//	WITH moved AS (UPDATE products ...), batch AS (UPDATE batches ...) INSERT INTO allocations ...
 //	INSERT INTO "watermill_<topic>" ... -- the outbox row, as watermill-sql writes it
 //	-- out of stock (the product is unchanged, and locked: nothing to check):
 //	INSERT INTO "watermill_<topic>" ...
@@ -45,9 +43,9 @@ import (
 // version check of the UPDATE stays, as in the store, and a version that
 // moved under the lock is an error.
 const (
-	// ceilingSelect and ceilingUpdateBatch are the store's statements
+	// ceilingSelect and ceilingAllocate are the store's statements
 	// (selectProductWithLinesOfOrders in adapters/postgres/load_product.go,
-	// the one-batch UPDATE in product_diff.go), copied as they are: the
+	// writeOneAllocation in one_allocation.go), copied as they are: the
 	// package does not export them, and the ceiling must run what the
 	// service runs, not a cheaper variant.
 	ceilingSelect = `
@@ -57,11 +55,15 @@ FROM products p
 LEFT JOIN batches b ON b.sku = p.sku
 LEFT JOIN allocations a ON a.batch_ref = b.ref AND a.orderid = ANY($2::text[])
 WHERE p.sku = $1 ORDER BY b.id, a.id FOR UPDATE OF p`
-	ceilingBump        = `UPDATE products SET version_number = $3 WHERE sku = $1 AND version_number = $2`
-	ceilingUpdateBatch = `UPDATE batches
-			SET purchased_quantity = $2, allocated_quantity = $3, eta = NULLIF($4, '')::date, last_change = NULLIF($5, '')
-			WHERE ref = $1`
-	ceilingInsert   = `INSERT INTO allocations (batch_ref, orderid, sku, qty) VALUES ($1, $2, $3, $4)`
+	ceilingAllocate = `WITH moved AS (
+	UPDATE products SET version_number = $3 WHERE sku = $1 AND version_number = $2 RETURNING sku
+), batch AS (
+	UPDATE batches
+	SET purchased_quantity = $5, allocated_quantity = $6, eta = NULLIF($7, '')::date, last_change = NULLIF($8, '')
+	WHERE ref = $4 AND EXISTS (SELECT 1 FROM moved)
+	RETURNING ref
+)
+INSERT INTO allocations (batch_ref, orderid, sku, qty) SELECT ref, $9, $10, $11 FROM batch`
 	outboxInsertFmt = `INSERT INTO "watermill_%s" (uuid, payload, metadata, transaction_id) VALUES ($1, $2, $3, pg_current_xact_id())`
 )
 
@@ -317,18 +319,13 @@ func (c *ceiling) allocate(ctx context.Context, orderID, sku string, qty int) (o
 		}
 		return outcomeOutOfStock, reloaded, tx.Commit()
 	}
-	res, err := tx.ExecContext(ctx, ceilingBump, sku, p.version, p.version+1)
+	res, err := tx.ExecContext(ctx, ceilingAllocate, sku, p.version, p.version+1,
+		chosen.ref, chosen.purchased, chosen.allocated+int64(qty), chosen.etaText(), "", orderID, sku, qty)
 	if err != nil {
 		return 0, reloaded, err
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return 0, reloaded, errors.Join(fmt.Errorf("product %s: version %d moved under the lock", sku, p.version), err)
-	}
-	if _, err := tx.ExecContext(ctx, ceilingUpdateBatch, chosen.ref, chosen.purchased, chosen.allocated+int64(qty), chosen.etaText(), ""); err != nil {
-		return 0, reloaded, err
-	}
-	if _, err := tx.ExecContext(ctx, ceilingInsert, chosen.ref, orderID, sku, qty); err != nil {
-		return 0, reloaded, err
 	}
 	payload, _ := json.Marshal(domain.Allocated{OrderID: orderID, SKU: sku, Qty: qty, BatchRef: chosen.ref, Version: int(p.version) + 1})
 	if err := c.outbox(ctx, tx, "Allocated", payload); err != nil {

@@ -18,10 +18,8 @@ import (
 func TestCeilingRunsTheStoresStatements(t *testing.T) {
 	store := storeStrings(t, filepath.Join("..", "..", "adapters", "postgres"))
 	for name, statement := range map[string]string{
-		"ceilingSelect":      ceilingSelect,
-		"ceilingBump":        ceilingBump,
-		"ceilingUpdateBatch": ceilingUpdateBatch,
-		"ceilingInsert":      ceilingInsert,
+		"ceilingSelect":   ceilingSelect,
+		"ceilingAllocate": ceilingAllocate,
 	} {
 		if !store[statement] {
 			t.Errorf("%s is no longer a statement of adapters/postgres:\n%s", name, statement)
