@@ -23,11 +23,12 @@ func (ShuttingDownError) Error() string { return "the service is shutting down" 
 type ProductQueue struct {
 	runBurst func(key productKey, burst []*queuedCommand)
 	maxBurst int
+	workers  *goroutinePool
 
 	mu      sync.Mutex
 	waiting map[productKey][]*queuedCommand // present while the key's worker runs
 	closed  bool
-	workers sync.WaitGroup
+	running sync.WaitGroup // one per key whose worker runs
 }
 
 // productKey names the product a command is for: by sku, or by the
@@ -63,7 +64,8 @@ func NewProductQueue(tx TransactionRunner, timeout ...time.Duration) *ProductQue
 }
 
 func newProductQueue(maxBurst int, runBurst func(productKey, []*queuedCommand)) *ProductQueue {
-	return &ProductQueue{runBurst: runBurst, maxBurst: maxBurst, waiting: map[productKey][]*queuedCommand{}}
+	return &ProductQueue{runBurst: runBurst, maxBurst: maxBurst, workers: newGoroutinePool(handlerWorkersIdleTimeout),
+		waiting: map[productKey][]*queuedCommand{}}
 }
 
 // run queues cmd behind the product's other commands and waits for its
@@ -82,8 +84,8 @@ func (q *ProductQueue) run(ctx context.Context, key productKey, cmd productComma
 	queue, running := q.waiting[key]
 	q.waiting[key] = append(queue, c)
 	if !running {
-		q.workers.Add(1)
-		go q.work(key)
+		q.running.Add(1)
+		q.workers.run(func() { q.work(key) })
 	}
 	q.mu.Unlock()
 
@@ -113,7 +115,7 @@ func (q *ProductQueue) withdraw(key productKey, c *queuedCommand) {
 // work runs the key's bursts until nothing waits, then ends: an idle
 // product costs no goroutine.
 func (q *ProductQueue) work(key productKey) {
-	defer q.workers.Done()
+	defer q.running.Done()
 	for {
 		q.mu.Lock()
 		queue := q.waiting[key]
@@ -142,7 +144,7 @@ func (q *ProductQueue) Close(ctx context.Context) error {
 	q.mu.Unlock()
 	drained := make(chan struct{})
 	go func() {
-		q.workers.Wait()
+		q.running.Wait()
 		close(drained)
 	}()
 	select {
