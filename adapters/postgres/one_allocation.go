@@ -3,9 +3,6 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"fmt"
-
-	"allocation/app"
 )
 
 // writeOneAllocation is the usual change, a product moved on by one line
@@ -40,15 +37,5 @@ func execOneAllocation(ctx context.Context, tx *sql.Tx, s *seenProduct, w *produ
 		sku, s.loadedVersion, s.product.Version(),
 		b.refs[0], b.qtys[0], b.allocated[0], b.etas[0], b.changes[0],
 		l.orderIDs[0], l.skus[0], l.qtys[0])
-	if err != nil {
-		return fmt.Errorf("writing product %s: %w", sku, asConflict(err, sku))
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("writing product %s: %w", sku, err)
-	}
-	if n == 0 {
-		return app.ConcurrencyConflictError{SKU: sku}
-	}
-	return nil
+	return productWritten(sku, res, err)
 }

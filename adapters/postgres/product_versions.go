@@ -24,6 +24,12 @@ func writeProductRow(ctx context.Context, tx *sql.Tx, s *seenProduct) error {
 		res, err = tx.ExecContext(ctx, `UPDATE products SET version_number = $3 WHERE sku = $1 AND version_number = $2`,
 			sku, s.loadedVersion, s.product.Version())
 	}
+	return productWritten(sku, res, err)
+}
+
+// productWritten checks a statement that moves a product's row: no row
+// written means the version moved, a concurrency conflict.
+func productWritten(sku string, res sql.Result, err error) error {
 	if err != nil {
 		return fmt.Errorf("writing product %s: %w", sku, asConflict(err, sku))
 	}
