@@ -31,6 +31,10 @@ const (
 	// only partly read (for example a Redis stream entry without a payload
 	// field). Consumers reject such a message for good with that reason.
 	MalformedReasonKey = "malformed_reason"
+	// RedisEntryIDKey is set by the Redis subscriber on every message: the
+	// id of the stream entry it was read from, the stream's order, which
+	// consumers may rely on (change_batch_quantity's order of changes).
+	RedisEntryIDKey = "redis_entry_id"
 )
 
 // Contract names one version of one payload contract.

@@ -85,10 +85,6 @@ func (c *ChangeBatchQuantityConsumer) Handle(msg *message.Message) error {
 // later, keeps its place and cannot undo a newer change.
 const ChangeSequenceKey = "change_sequence"
 
-// redisEntryIDKey is where the Redis subscriber puts the stream entry id
-// (adapters/pubsub.RedisEntryIDMetadataKey).
-const redisEntryIDKey = "redis_entry_id"
-
 // ensureSequence returns the message's place in the order of changes: the
 // one it was given on first receipt; else its Redis entry id, the order in
 // which the stream took it ("ms-seq"); else the time it is read, in the same
@@ -98,7 +94,7 @@ func (c *ChangeBatchQuantityConsumer) ensureSequence(msg *message.Message) strin
 		return s
 	}
 	var ms, seq uint64
-	if _, err := fmt.Sscanf(msg.Metadata.Get(redisEntryIDKey), "%d-%d", &ms, &seq); err != nil {
+	if _, err := fmt.Sscanf(msg.Metadata.Get(contracts.RedisEntryIDKey), "%d-%d", &ms, &seq); err != nil {
 		now := c.now()
 		ms, seq = uint64(now.UnixMilli()), uint64(now.Nanosecond()%int(time.Millisecond))
 	}
