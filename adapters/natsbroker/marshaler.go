@@ -1,0 +1,57 @@
+package natsbroker
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+)
+
+// marshaler sends the payload alone as the body and the metadata as
+// headers (Watermill's NATSMarshaler), and reads any message, also one
+// from a plain client without Watermill's headers.
+type marshaler struct{}
+
+func (marshaler) Marshal(topic string, msg *message.Message) (*nats.Msg, error) {
+	return (&wmnats.NATSMarshaler{}).Marshal(topic, msg)
+}
+
+// Unmarshal never fails: a message it refused would be delivered again
+// and again, never acknowledged nor parked.
+func (marshaler) Unmarshal(m *nats.Msg) (*message.Message, error) {
+	var stream string
+	var seq uint64
+	if md, err := m.Metadata(); err == nil {
+		stream, seq = md.Stream, md.Sequence.Stream
+	}
+	return decode(m.Header, m.Data, stream, seq), nil
+}
+
+// decode builds a message from a stored one. Its UUID is Watermill's
+// header, else the sender's Nats-Msg-Id, else derived from the stream
+// position, so that a redelivery keeps the UUID handlers de-duplicate on.
+func decode(header nats.Header, data []byte, stream string, seq uint64) *message.Message {
+	id := header.Get(wmnats.WatermillUUIDHdr)
+	if id == "" {
+		id = header.Get(nats.MsgIdHdr)
+	}
+	if id == "" && seq > 0 {
+		id = uuid.NewSHA1(uuid.NameSpaceURL, []byte("nats:"+stream+":"+strconv.FormatUint(seq, 10))).String()
+	}
+	if id == "" {
+		id = watermill.NewUUID()
+	}
+	msg := message.NewMessage(id, data)
+	for k, v := range header {
+		switch k {
+		case wmnats.WatermillUUIDHdr, nats.MsgIdHdr, nats.ExpectedLastMsgIdHdr, nats.ExpectedStreamHdr, nats.ExpectedLastSubjSeqHdr, nats.ExpectedLastSeqHdr:
+			continue
+		}
+		msg.Metadata.Set(k, strings.Join(v, ", "))
+	}
+	return msg
+}
