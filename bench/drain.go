@@ -12,7 +12,7 @@ import (
 
 	"allocation/adapters/postgres"
 	"allocation/adapters/pubsub"
-	"allocation/app"
+	"allocation/adapters/messagebus"
 	"allocation/contracts"
 )
 
@@ -236,14 +236,14 @@ func drainSQL(ctx context.Context, o options, databaseURL string, sentinel func(
 // pendingAllocated counts the Allocated events that the handler publishing
 // line_allocated has not consumed yet (its watermill-sql offset).
 func pendingAllocated(ctx context.Context, db *sql.DB) (int, error) {
-	topic := app.EventTopic("Allocated")
+	topic := messagebus.EventTopic("Allocated")
 	var n int
 	err := db.QueryRowContext(ctx, `SELECT count(*) FROM "watermill_`+topic+`" m
 		WHERE NOT EXISTS (SELECT 1 FROM "watermill_offsets_`+topic+`" o
 			WHERE o.consumer_group = $1
 			AND (m.transaction_id < o.last_processed_transaction_id
 				OR (m.transaction_id = o.last_processed_transaction_id AND m."offset" <= o.offset_acked)))`,
-		app.ConsumerGroup("PublishLineAllocated")).Scan(&n)
+		messagebus.ConsumerGroup("PublishLineAllocated")).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("counting pending events: %w", err)
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/lib/pq"
 
 	"allocation/adapters/postgres"
-	"allocation/app"
+	"allocation/adapters/messagebus"
 	"allocation/domain"
 )
 
@@ -96,15 +96,15 @@ func measureCeiling(ctx context.Context, o options, cfg runConfig, stdout io.Wri
 	c := &ceiling{o: o, db: db, forwarder: cfg.Broker != "sql", insertFor: map[string]string{}, runID: "c" + randomHex(3)}
 	topics := postgres.EventTopics()
 	if c.forwarder {
-		topics = []string{postgres.OutboxTopic}
+		topics = []string{"allocation.outbox"}
 	}
 	if err := postgres.InitializeSQLTopics(ctx, db, topics); err != nil {
 		return nil, err
 	}
 	for _, name := range []string{"Allocated", "OutOfStock"} {
-		topic := app.EventTopic(name)
+		topic := messagebus.EventTopic(name)
 		if c.forwarder {
-			topic = postgres.OutboxTopic
+			topic = "allocation.outbox"
 		}
 		c.insertFor[name] = fmt.Sprintf(outboxInsertFmt, topic)
 	}
@@ -412,7 +412,7 @@ func (c *ceiling) outbox(ctx context.Context, tx *sql.Tx, name string, payload [
 	metadata := map[string]string{"name": name, "correlation_id": uuid.NewString()}
 	id := uuid.NewString()
 	if c.forwarder {
-		envelope, err := json.Marshal(outboxEnvelope{DestinationTopic: app.EventTopic(name), UUID: id, Payload: payload, Metadata: metadata})
+		envelope, err := json.Marshal(outboxEnvelope{DestinationTopic: messagebus.EventTopic(name), UUID: id, Payload: payload, Metadata: metadata})
 		if err != nil {
 			return err
 		}
