@@ -16,7 +16,7 @@ type provisioner struct {
 	js  nats.JetStreamManager
 	cfg Config
 
-	mu        sync.Mutex
+	mu sync.Mutex
 	// Every stream (by topic) and consumer ever provisioned, true when
 	// provisioned since the last reconnection.
 	streams   map[string]bool
