@@ -7,22 +7,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats.go"
+
+	"allocation/tests/testenv"
 )
 
 // Integration tests run against a real nats-server with JetStream and
 // fail when it is unreachable, unless SKIP_INTEGRATION=1.
 
 const waitTimeout = 15 * time.Second
-
-func requireIntegration(t *testing.T) {
-	t.Helper()
-	if os.Getenv("SKIP_INTEGRATION") == "1" {
-		t.Skip("SKIP_INTEGRATION=1")
-	}
-}
 
 func testNATSURL() string {
 	if u := os.Getenv("TEST_NATS_URL"); u != "" {
@@ -31,17 +25,19 @@ func testNATSURL() string {
 	return DefaultURL
 }
 
-// newTestPubSub connects to url (the shared server when "") and deletes
-// the streams of topics under prefix when the test ends.
+// newTestPubSub connects to cfg.URL (the shared server when empty) and
+// deletes the streams of the topics under prefix when the test ends.
 func newTestPubSub(t *testing.T, cfg Config, prefix string) *PubSub {
 	t.Helper()
-	requireIntegration(t)
+	if testenv.SkipIntegration() {
+		t.Skip("SKIP_INTEGRATION=1")
+	}
 	if cfg.URL == "" {
 		cfg.URL = testNATSURL()
 	}
 	ps, err := NewPubSub(cfg)
 	if err != nil {
-		t.Fatalf("nats at %s unreachable (set SKIP_INTEGRATION=1 to skip): %v", cfg.URL, err)
+		t.Fatalf("nats at %s unreachable (run scripts/ensure-services.sh, or set SKIP_INTEGRATION=1): %v", cfg.URL, err)
 	}
 	t.Cleanup(func() {
 		deleteStreams(t, ps.Conn(), prefix)
@@ -58,44 +54,20 @@ func deleteStreams(t *testing.T, conn *nats.Conn, prefix string) {
 		t.Log(err)
 		return
 	}
-	namePrefix := strings.TrimSuffix(StreamName(prefix), StreamName("")[1:])
 	for name := range js.StreamNames() {
-		if strings.HasPrefix(name, namePrefix) {
+		if strings.HasPrefix(name, safeName(prefix)) {
 			_ = js.DeleteStream(name)
 		}
 	}
 }
 
-// uniquePrefix is a topic prefix no other test run uses.
-func uniquePrefix(name string) string {
-	return name + "_" + strings.ToLower(watermill.NewShortUUID()) + "."
-}
-
-// prefixed publishes to and subscribes on prefix+topic, as the service's
-// namespace (TOPIC_PREFIX) does.
-type prefixedPublisher struct {
-	message.Publisher
-	prefix string
-}
-
-func (p prefixedPublisher) Publish(topic string, msgs ...*message.Message) error {
-	return p.Publisher.Publish(p.prefix+topic, msgs...)
-}
-
-type prefixedSubscriber struct {
-	message.Subscriber
-	prefix string
-}
-
-func (s prefixedSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
-	return s.Subscriber.Subscribe(ctx, s.prefix+topic)
-}
-
 func subscribe(t *testing.T, s message.Subscriber, topic string) <-chan *message.Message {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	t.Cleanup(func() { _ = s.Close() })
+	t.Cleanup(func() {
+		cancel()
+		_ = s.Close()
+	})
 	ch, err := s.Subscribe(ctx, topic)
 	if err != nil {
 		t.Fatal(err)
@@ -114,21 +86,6 @@ func receive(t *testing.T, ch <-chan *message.Message) *message.Message {
 		return msg
 	case <-time.After(waitTimeout):
 		t.Fatal("no message within", waitTimeout)
-		return nil
 	}
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.After(waitTimeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline:
-			t.Fatalf("%s: not within %s", what, waitTimeout)
-		case <-tick.C:
-		}
-	}
+	return nil
 }

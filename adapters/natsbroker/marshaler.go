@@ -9,6 +9,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
+
+	"allocation/adapters/messagebus"
 )
 
 // marshaler sends the payload alone as the body and the metadata as
@@ -17,7 +19,30 @@ import (
 type marshaler struct{}
 
 func (marshaler) Marshal(topic string, msg *message.Message) (*nats.Msg, error) {
-	return (&wmnats.NATSMarshaler{}).Marshal(topic, msg)
+	m, err := (&wmnats.NATSMarshaler{}).Marshal(topic, msg)
+	if err != nil {
+		return nil, err
+	}
+	m.Header.Set(nats.MsgIdHdr, deduplicationID(msg))
+	return m, nil
+}
+
+// ReplayOfKey is the metadata key with the poison queue entry a message
+// was replayed from ("<stream>/<sequence>").
+const ReplayOfKey = "replay_of"
+
+// deduplicationID is the Nats-Msg-Id by which JetStream drops a re-send
+// within the duplicate window: the UUID, so that a relay's re-sends of an
+// event are dropped, but distinct for each parking of a message and for
+// each replay of a parked one, which are new messages with the same UUID.
+func deduplicationID(msg *message.Message) string {
+	if at := msg.Metadata.Get(messagebus.ParkedAtKey); at != "" {
+		return msg.UUID + "/parked/" + at
+	}
+	if entry := msg.Metadata.Get(ReplayOfKey); entry != "" {
+		return msg.UUID + "/replay/" + entry
+	}
+	return msg.UUID
 }
 
 // Unmarshal never fails: a message it refused would be delivered again
@@ -32,7 +57,7 @@ func (marshaler) Unmarshal(m *nats.Msg) (*message.Message, error) {
 }
 
 // decode builds a message from a stored one. Its UUID is Watermill's
-// header, else the sender's Nats-Msg-Id, else derived from the stream
+// header, else the Nats-Msg-Id of a plain client, else derived from the stream
 // position, so that a redelivery keeps the UUID handlers de-duplicate on.
 func decode(header nats.Header, data []byte, stream string, seq uint64) *message.Message {
 	id := header.Get(wmnats.WatermillUUIDHdr)

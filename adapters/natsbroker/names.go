@@ -22,13 +22,18 @@ func ConsumerName(group string) string { return nameOf(group) }
 func nameOf(s string) string {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(s))
-	safe := strings.Map(func(r rune) rune {
+	return fmt.Sprintf("%s-%08x", safeName(s), h.Sum32())
+}
+
+// safeName is s with every character but ASCII letters, digits, '_' and
+// '-' as '-'.
+func safeName(s string) string {
+	return strings.Map(func(r rune) rune {
 		if r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' || r == '-') {
 			return r
 		}
 		return '-'
 	}, s)
-	return fmt.Sprintf("%s-%08x", safe, h.Sum32())
 }
 
 // deliverSubject is where a consumer pushes its messages: fixed by the

@@ -10,7 +10,7 @@ import (
 
 // publisher is Watermill's JetStream publisher on streams provisioned
 // before the first publish of a topic; each publish waits for JetStream's
-// acknowledgement and carries the message UUID as Nats-Msg-Id.
+// acknowledgement and carries the message UUID in its Nats-Msg-Id.
 type publisher struct {
 	inner       *wmnats.Publisher
 	provisioner *provisioner

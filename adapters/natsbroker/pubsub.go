@@ -52,7 +52,8 @@ func NewPubSub(cfg Config) (*PubSub, error) {
 	inner, err := wmnats.NewPublisherWithNatsConn(conn, wmnats.PublisherPublishConfig{
 		Marshaler:         marshaler{},
 		SubjectCalculator: wmnats.DefaultSubjectCalculator,
-		JetStream:         wmnats.JetStreamConfig{TrackMsgId: true},
+		// The marshaler sets Nats-Msg-Id itself (deduplicationID).
+		JetStream: wmnats.JetStreamConfig{},
 	}, cfg.Logger)
 	if err != nil {
 		conn.Close()
