@@ -1,6 +1,7 @@
 package natsbroker
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"allocation/adapters/messagebus"
+	"allocation/contracts"
 )
 
 // marshaler sends the payload alone as the body and the metadata as
@@ -48,12 +50,16 @@ func deduplicationID(msg *message.Message) string {
 // Unmarshal never fails: a message it refused would be delivered again
 // and again, never acknowledged nor parked.
 func (marshaler) Unmarshal(m *nats.Msg) (*message.Message, error) {
-	var stream string
-	var seq uint64
-	if md, err := m.Metadata(); err == nil {
-		stream, seq = md.Stream, md.Sequence.Stream
+	md, err := m.Metadata()
+	if err != nil { // not from JetStream
+		return decode(m.Header, m.Data, "", 0), nil
 	}
-	return decode(m.Header, m.Data, stream, seq), nil
+	msg := decode(m.Header, m.Data, md.Stream, md.Sequence.Stream)
+	// The stream's order, in the "<ms>-<seq>" form of a Redis entry id
+	// that consumers of change_batch_quantity order changes by; the time
+	// first keeps the order across a stream recreated from sequence 1.
+	msg.Metadata.Set(contracts.RedisEntryIDKey, fmt.Sprintf("%d-%d", md.Timestamp.UnixMilli(), md.Sequence.Stream))
+	return msg, nil
 }
 
 // decode builds a message from a stored one. Its UUID is Watermill's
