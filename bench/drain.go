@@ -9,11 +9,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"allocation/adapters/postgres"
-	"allocation/adapters/pubsub"
-	"allocation/adapters/messagebus"
-	"allocation/contracts"
 )
 
 // The event backlog. POST /allocate answers once the allocation and its
@@ -134,7 +129,7 @@ func waitForReadModel(ctx context.Context, l *load, order string, deadline time.
 func drainRedis(ctx context.Context, o options, prefix string, sentinel func() (string, string, error)) (*DrainResult, error) {
 	rdb := redis.NewClient(&redis.Options{Addr: o.redisAddr})
 	defer rdb.Close()
-	stream := prefix + contracts.LineAllocatedTopic
+	stream := prefix + lineAllocatedTopic
 	last := "0-0"
 	entries, err := rdb.XRevRangeN(ctx, stream, "+", "-", 1).Result()
 	if err != nil {
@@ -159,7 +154,7 @@ func drainRedis(ctx context.Context, o options, prefix string, sentinel func() (
 		for _, s := range streams {
 			for _, m := range s.Messages {
 				last = m.ID
-				if payload, ok := m.Values[pubsub.RedisPayloadField].(string); ok {
+				if payload, ok := m.Values[redisPayloadField].(string); ok {
 					waiter.add([]byte(payload), at)
 				}
 			}
@@ -172,15 +167,12 @@ func drainRedis(ctx context.Context, o options, prefix string, sentinel func() (
 }
 
 func drainSQL(ctx context.Context, o options, databaseURL string, sentinel func() (string, string, error)) (*DrainResult, error) {
-	db, err := postgres.Open(ctx, databaseURL)
+	db, err := openDB(ctx, databaseURL)
 	if err != nil {
 		return nil, err
 	}
 	defer db.Close()
-	topic := contracts.LineAllocatedTopic
-	if err := pubsub.InitializeSQLTopic(ctx, db, topic); err != nil {
-		return nil, err
-	}
+	topic := lineAllocatedTopic
 	pendingBefore, err := pendingAllocated(ctx, db)
 	if err != nil {
 		return nil, err
@@ -236,14 +228,14 @@ func drainSQL(ctx context.Context, o options, databaseURL string, sentinel func(
 // pendingAllocated counts the Allocated events that the handler publishing
 // line_allocated has not consumed yet (its watermill-sql offset).
 func pendingAllocated(ctx context.Context, db *sql.DB) (int, error) {
-	topic := messagebus.EventTopic("Allocated")
+	topic := allocatedEventTopic
 	var n int
 	err := db.QueryRowContext(ctx, `SELECT count(*) FROM "watermill_`+topic+`" m
 		WHERE NOT EXISTS (SELECT 1 FROM "watermill_offsets_`+topic+`" o
 			WHERE o.consumer_group = $1
 			AND (m.transaction_id < o.last_processed_transaction_id
 				OR (m.transaction_id = o.last_processed_transaction_id AND m."offset" <= o.offset_acked)))`,
-		messagebus.ConsumerGroup("PublishLineAllocated")).Scan(&n)
+		lineAllocatedPublisher).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("counting pending events: %w", err)
 	}

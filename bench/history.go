@@ -8,9 +8,8 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
-
-	"allocation/adapters/postgres"
 )
 
 // The long history (issue 12): a command's cost must not grow with the
@@ -77,7 +76,7 @@ func measureHistory(ctx context.Context, o options, baseURL, databaseURL string)
 	}
 	res.SeedSeconds = time.Since(seedStart).Seconds()
 
-	send := l.senderTo(baseURL)
+	send := newRawConn(strings.TrimPrefix(baseURL, "http://"))
 	defer send.close()
 	var (
 		body    []byte
@@ -87,7 +86,7 @@ func measureHistory(ctx context.Context, o options, baseURL, databaseURL string)
 	allocate := func(which int, sku, orderID string) {
 		body = appendAllocateBody(body[:0], orderID, sku, 1)
 		began := time.Now()
-		status, err := send.post(ctx, "/allocate", body, &respBuf)
+		status, err := send.post("/allocate", body, &respBuf)
 		elapsed := time.Since(began)
 		if err == nil && status != http.StatusCreated {
 			// Stock is plenty: anything but 201 is an error here.
@@ -131,7 +130,7 @@ func latencyStats(s *workerStats) LatencyStats {
 // seedLines writes n allocated lines of 1 unit of sku into batch ref, in
 // one transaction, as if n orders had been allocated.
 func seedLines(ctx context.Context, databaseURL, sku, ref string, n int) (err error) {
-	db, err := postgres.Open(ctx, databaseURL)
+	db, err := openDB(ctx, databaseURL)
 	if err != nil {
 		return err
 	}
