@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,25 +11,42 @@ import (
 	"allocation/domain"
 )
 
-func TestIsPermanent(t *testing.T) {
+func TestErrorKinds(t *testing.T) {
 	cases := []struct {
-		err  error
-		want bool
+		err         error
+		kind        app.ErrorKind
+		permanent   bool
+		unavailable bool
 	}{
-		{domain.ValidationError{Field: "qty"}, true},
-		{domain.ProductNotFoundError{SKU: "X"}, true},
-		{fmt.Errorf("wrapped: %w", domain.BatchNotFoundError{Ref: "b"}), true},
-		{domain.DuplicateBatchError{Ref: "b"}, true},
-		{domain.OutOfStockError{SKU: "X"}, true},
-		{app.Permanent(errors.New("bad payload")), true},
-		{json.Unmarshal([]byte(`{"qty":"x"}`), &struct{ Qty int }{}), true},
-		{json.Unmarshal([]byte(`{`), &struct{}{}), true},
-		{app.ConcurrencyConflictError{SKU: "X"}, false},
-		{errors.New("connection refused"), false},
+		{domain.ValidationError{Field: "qty"}, domain.KindInvalid, true, false},
+		{domain.ProductNotFoundError{SKU: "X"}, domain.KindInvalid, true, false},
+		{domain.SKUMismatchError{BatchSKU: "X", LineSKU: "Y"}, domain.KindInvalid, true, false},
+		{fmt.Errorf("wrapped: %w", domain.BatchNotFoundError{Ref: "b"}), domain.KindNotFound, true, false},
+		{domain.DuplicateBatchError{Ref: "b"}, domain.KindConflict, true, false},
+		{domain.OutOfStockError{SKU: "X"}, domain.KindConflict, true, false},
+		{domain.StaleChangeError{Ref: "b"}, domain.KindConflict, true, false},
+		{app.Permanent(errors.New("bad payload")), domain.KindInvalid, true, false},
+		{app.Permanent(app.UnavailableError{Dependency: "broker", Err: errors.New("gone")}), domain.KindInvalid, true, true},
+		{json.Unmarshal([]byte(`{"qty":"x"}`), &struct{ Qty int }{}), domain.KindInvalid, true, false},
+		{json.Unmarshal([]byte(`{`), &struct{}{}), domain.KindInvalid, true, false},
+		{app.PoisonCursorError{After: "x"}, domain.KindInvalid, true, false},
+		{app.UnknownParkedMessageError{ID: "x"}, domain.KindNotFound, true, false},
+		{fmt.Errorf("%w: %w", app.ConcurrencyConflictError{SKU: "X"}, errors.New("serialization failure")), domain.KindUnavailable, false, false},
+		{app.ShuttingDownError{}, domain.KindUnavailable, false, false},
+		{fmt.Errorf("query: %w", context.DeadlineExceeded), domain.KindUnavailable, false, false},
+		{context.Canceled, domain.KindUnavailable, false, false},
+		{app.UnavailableError{Dependency: "database", Err: errors.New("connection refused")}, domain.KindUnavailable, false, true},
+		{errors.New("connection refused"), domain.KindInternal, false, false},
 	}
 	for _, c := range cases {
-		if got := app.IsPermanent(c.err); got != c.want {
-			t.Errorf("IsPermanent(%v) = %v, want %v", c.err, got, c.want)
+		if got := app.KindOf(c.err); got != c.kind {
+			t.Errorf("KindOf(%v) = %v, want %v", c.err, got, c.kind)
+		}
+		if got := app.IsPermanent(c.err); got != c.permanent {
+			t.Errorf("IsPermanent(%v) = %v, want %v", c.err, got, c.permanent)
+		}
+		if got := app.IsUnavailable(c.err); got != c.unavailable {
+			t.Errorf("IsUnavailable(%v) = %v, want %v", c.err, got, c.unavailable)
 		}
 	}
 }

@@ -7,13 +7,6 @@ import (
 	"time"
 )
 
-// ShuttingDownError refuses a command that arrives after the service began
-// to shut down. It is transient: another process, or this one restarted,
-// will take it.
-type ShuttingDownError struct{}
-
-func (ShuttingDownError) Error() string { return "the service is shutting down" }
-
 // ProductQueue runs the commands of one product one burst at a time, in
 // arrival order (a single writer per product, as in LMAX-style designs and
 // Axon's disruptor command bus). Commands that arrive while a burst runs

@@ -6,14 +6,24 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"slices"
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/lib/pq"
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
+
+	"allocation/adapters/postgres"
+	"allocation/adapters/pubsub"
+	"allocation/cmd/allocation/service"
+	"allocation/config"
+	"allocation/contracts"
+	"allocation/domain"
 )
 
 // The external event round trip, per event i, on a sku of its own with a
@@ -29,10 +39,10 @@ import (
 //     to B, and published line_allocated from the Allocated event.
 //
 // Redis: XADD and XREAD BLOCK on the prefixed streams, the plain entry
-// format. SQL: rows in the topic tables of the service's schema, polled
-// like the service polls. Memory: gochannel cannot be reached from another
-// process, so there is none here (the root module's in-memory bus
-// benchmark times it).
+// format. SQL: a watermill-sql publisher and subscriber on the service's
+// schema, polling like the service. Memory: gochannel cannot be reached
+// from another process, so the same wiring (service.New) runs in this
+// process and the round trip uses its pub/sub.
 type roundTripClient interface {
 	addBatch(ctx context.Context, b batchSpec) error
 	allocate(ctx context.Context, orderID, sku string, qty int) (string, error)
@@ -56,7 +66,7 @@ func newLineWaiter() *lineWaiter {
 func lineKey(orderID, batchRef string) string { return orderID + "\x00" + batchRef }
 
 func (w *lineWaiter) add(payload []byte, at time.Time) {
-	var p lineAllocated
+	var p contracts.LineAllocatedPayload
 	if json.Unmarshal(payload, &p) != nil {
 		return
 	}
@@ -122,10 +132,11 @@ func measureRoundTrip(ctx context.Context, o options, cfg runConfig, baseURL, da
 		method = "Redis XADD -> XREAD"
 		client, err = newRedisRoundTrip(ctx, o, baseURL, prefix)
 	case "sql":
-		method = "SQL topic table insert -> poll"
+		method = "watermill-sql publish -> subscribe"
 		client, err = newSQLRoundTrip(ctx, o, baseURL, databaseURL)
-	default:
-		return nil, nil
+	case "memory":
+		method = "in-process gochannel (service.New)"
+		client, err = newMemoryRoundTrip(ctx)
 	}
 	if err != nil {
 		return nil, err
@@ -225,8 +236,8 @@ func newRedisRoundTrip(ctx context.Context, o options, baseURL, prefix string) (
 		httpSide: httpSide{newLoad(o, baseURL)},
 		rdb:      redis.NewClient(&redis.Options{Addr: o.redisAddr}),
 		reader:   redis.NewClient(&redis.Options{Addr: o.redisAddr}),
-		in:       prefix + changeBatchQuantityTopic,
-		out:      prefix + lineAllocatedTopic,
+		in:       prefix + contracts.ChangeBatchQuantityTopic,
+		out:      prefix + contracts.LineAllocatedTopic,
 		waiter:   newLineWaiter(),
 		done:     make(chan struct{}),
 	}
@@ -262,7 +273,7 @@ func (r *redisRoundTrip) read(ctx context.Context, last string) {
 		for _, s := range streams {
 			for _, m := range s.Messages {
 				last = m.ID
-				if payload, ok := m.Values[redisPayloadField].(string); ok {
+				if payload, ok := m.Values[pubsub.RedisPayloadField].(string); ok {
 					r.waiter.add([]byte(payload), at)
 				}
 			}
@@ -272,7 +283,7 @@ func (r *redisRoundTrip) read(ctx context.Context, last string) {
 
 func (r *redisRoundTrip) publishChange(ctx context.Context, ref string, qty int) error {
 	payload := fmt.Sprintf(`{"batchref":%q,"qty":%d}`, ref, qty)
-	return r.rdb.XAdd(ctx, &redis.XAddArgs{Stream: r.in, Values: []any{redisPayloadField, payload}}).Err()
+	return r.rdb.XAdd(ctx, &redis.XAddArgs{Stream: r.in, Values: []any{pubsub.RedisPayloadField, payload}}).Err()
 }
 
 func (r *redisRoundTrip) lines() *lineWaiter { return r.waiter }
@@ -285,102 +296,165 @@ func (r *redisRoundTrip) close() error {
 
 // --- SQL ---------------------------------------------------------------
 
-// sqlRoundTrip publishes by inserting a row into the topic's table, as
-// watermill-sql's publisher does, and reads line_allocated by polling its
-// table like a watermill-sql subscriber: at once again after finding rows,
-// after the poll interval after finding none.
 type sqlRoundTrip struct {
 	httpSide
 	db     *sql.DB
+	ps     *pubsub.SQLPubSub
 	waiter *lineWaiter
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-// defaultSQLPollInterval is the service's SQL_POLL_INTERVAL default.
-const defaultSQLPollInterval = 20 * time.Millisecond
+const roundTripGroup = "bench.roundtrip"
 
 func newSQLRoundTrip(ctx context.Context, o options, baseURL, databaseURL string) (*sqlRoundTrip, error) {
-	poll := defaultSQLPollInterval
-	if o.sqlPollInterval != "" {
-		var err error
-		if poll, err = time.ParseDuration(o.sqlPollInterval); err != nil {
-			return nil, fmt.Errorf("-sql-poll-interval: %w", err)
-		}
-	}
-	db, err := openDB(ctx, databaseURL)
+	db, err := postgres.Open(ctx, databaseURL)
 	if err != nil {
 		return nil, err
 	}
-	r := &sqlRoundTrip{httpSide: httpSide{newLoad(o, baseURL)}, db: db, waiter: newLineWaiter(), done: make(chan struct{})}
-	readCtx, cancel := context.WithCancel(context.Background())
-	r.cancel = cancel
-	go r.read(readCtx, poll)
+	// The subscriber polls like the service: its SQL_POLL_INTERVAL.
+	env := map[string]string{"SQL_POLL_INTERVAL": o.sqlPollInterval}
+	defaults, err := config.Load("allocation-bench", nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+	pollInterval := defaults.SQLPollInterval
+	ps, err := pubsub.NewSQLPubSub(db, pubsub.SQLConfig{PollInterval: pollInterval}, watermill.NopLogger{})
+	if err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+	r := &sqlRoundTrip{httpSide: httpSide{newLoad(o, baseURL)}, db: db, ps: ps, waiter: newLineWaiter(), done: make(chan struct{})}
+	if err := r.start(ctx); err != nil {
+		return nil, errors.Join(err, r.close())
+	}
 	return r, nil
 }
 
-func (r *sqlRoundTrip) read(ctx context.Context, poll time.Duration) {
-	defer close(r.done)
-	var seen int64
-	for ctx.Err() == nil {
-		newest, found, err := readLineAllocated(ctx, r.db, seen, r.waiter)
-		if err != nil {
-			if ctx.Err() == nil {
-				r.waiter.fail(err)
-			}
-			return
-		}
-		seen = max(seen, newest)
-		if !found {
-			select {
-			case <-ctx.Done():
-			case <-time.After(poll):
-			}
-		}
+// start subscribes from the end of line_allocated: earlier messages are
+// not ours (and reading them one transaction each would take long).
+func (r *sqlRoundTrip) start(ctx context.Context) error {
+	topic := contracts.LineAllocatedTopic
+	if err := pubsub.InitializeSQLTopic(ctx, r.db, topic); err != nil {
+		return err
 	}
-}
-
-// readLineAllocated hands the line_allocated rows after offset seen (less
-// a margin: offsets may commit out of order; the waiter ignores repeats)
-// to the waiter and returns the newest offset, and whether there was a row
-// not seen before. A table not created yet has no rows.
-func readLineAllocated(ctx context.Context, db *sql.DB, seen int64, waiter *lineWaiter) (newest int64, found bool, err error) {
-	rows, err := db.QueryContext(ctx, `SELECT "offset", payload FROM "watermill_`+lineAllocatedTopic+`" WHERE "offset" > $1 ORDER BY "offset"`, seen-1000)
-	var pqErr *pq.Error
-	if errors.As(err, &pqErr) && pqErr.Code == "42P01" {
-		return seen, false, nil
-	}
+	// The group starts after the newest message (what the library's own
+	// ack would write).
+	_, err := r.db.ExecContext(ctx, `INSERT INTO "watermill_offsets_`+topic+`" (consumer_group, offset_acked, last_processed_transaction_id)
+		SELECT $1, "offset", transaction_id FROM "watermill_`+topic+`" ORDER BY transaction_id DESC, "offset" DESC LIMIT 1
+		ON CONFLICT (consumer_group) DO NOTHING`, roundTripGroup)
 	if err != nil {
-		return seen, false, fmt.Errorf("reading %s: %w", lineAllocatedTopic, err)
+		return fmt.Errorf("positioning the subscriber: %w", err)
 	}
-	defer func() { err = errors.Join(err, rows.Close()) }()
-	at := time.Now()
-	newest = seen
-	for rows.Next() {
-		var (
-			offset  int64
-			payload []byte
-		)
-		if err := rows.Scan(&offset, &payload); err != nil {
-			return seen, false, err
+	sub, err := r.ps.Subscriber(roundTripGroup)
+	if err != nil {
+		return err
+	}
+	subCtx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	messages, err := sub.Subscribe(subCtx, topic)
+	if err != nil {
+		return err
+	}
+	go func() {
+		defer close(r.done)
+		for m := range messages {
+			r.waiter.add(m.Payload, time.Now())
+			m.Ack()
 		}
-		found = found || offset > seen
-		newest = max(newest, offset)
-		waiter.add(payload, at)
-	}
-	return newest, found, rows.Err()
+	}()
+	return nil
 }
 
-func (r *sqlRoundTrip) publishChange(ctx context.Context, ref string, qty int) error {
-	_, err := r.db.ExecContext(ctx, fmt.Sprintf(outboxInsertFmt, changeBatchQuantityTopic),
-		uuid.NewString(), fmt.Sprintf(`{"batchref":%q,"qty":%d}`, ref, qty), "{}")
-	return err
+func (r *sqlRoundTrip) publishChange(_ context.Context, ref string, qty int) error {
+	msg := message.NewMessage(watermill.NewUUID(), []byte(fmt.Sprintf(`{"batchref":%q,"qty":%d}`, ref, qty)))
+	return r.ps.Publisher().Publish(contracts.ChangeBatchQuantityTopic, msg)
 }
 
 func (r *sqlRoundTrip) lines() *lineWaiter { return r.waiter }
 
 func (r *sqlRoundTrip) close() error {
+	var err error
+	if r.cancel != nil {
+		r.cancel()
+		err = r.ps.Close()
+		<-r.done
+	} else {
+		err = r.ps.Close()
+	}
+	return errors.Join(err, r.db.Close())
+}
+
+// --- memory (in-process) -------------------------------------------------
+
+type memoryRoundTrip struct {
+	svc    *service.Service
+	waiter *lineWaiter
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func newMemoryRoundTrip(ctx context.Context) (*memoryRoundTrip, error) {
+	gin.SetMode(gin.ReleaseMode)
+	env := map[string]string{"STORE": "memory", "BROKER": "memory", "LOG_LEVEL": "warn", "HTTP_ADDR": "127.0.0.1:0"}
+	cfg, err := config.Load("allocation-bench", nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := service.New(cfg, slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		return nil, err
+	}
+	if err := svc.Start(ctx); err != nil {
+		return nil, errors.Join(err, svc.Stop())
+	}
+	r := &memoryRoundTrip{svc: svc, waiter: newLineWaiter(), done: make(chan struct{})}
+	sub, err := svc.PubSub.Subscriber(roundTripGroup)
+	if err != nil {
+		return nil, errors.Join(err, svc.Stop())
+	}
+	subCtx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	messages, err := sub.Subscribe(subCtx, contracts.LineAllocatedTopic)
+	if err != nil {
+		cancel()
+		return nil, errors.Join(err, svc.Stop())
+	}
+	go func() {
+		defer close(r.done)
+		for m := range messages {
+			r.waiter.add(m.Payload, time.Now())
+			m.Ack()
+		}
+	}()
+	return r, nil
+}
+
+func (r *memoryRoundTrip) addBatch(ctx context.Context, b batchSpec) error {
+	cmd := &domain.CreateBatch{Ref: b.Ref, SKU: b.SKU, Qty: b.Qty}
+	if b.ETA != nil {
+		eta, err := time.Parse(time.DateOnly, *b.ETA)
+		if err != nil {
+			return err
+		}
+		cmd.ETA = &eta
+	}
+	return r.svc.App.AddBatch.Handle(ctx, cmd)
+}
+
+func (r *memoryRoundTrip) allocate(ctx context.Context, orderID, sku string, qty int) (string, error) {
+	return r.svc.App.Allocate.Handle(ctx, &domain.Allocate{OrderID: orderID, SKU: sku, Qty: qty})
+}
+
+func (r *memoryRoundTrip) publishChange(_ context.Context, ref string, qty int) error {
+	msg := message.NewMessage(watermill.NewUUID(), []byte(fmt.Sprintf(`{"batchref":%q,"qty":%d}`, ref, qty)))
+	return r.svc.PubSub.Publisher().Publish(contracts.ChangeBatchQuantityTopic, msg)
+}
+
+func (r *memoryRoundTrip) lines() *lineWaiter { return r.waiter }
+
+func (r *memoryRoundTrip) close() error {
 	r.cancel()
+	err := r.svc.Stop()
 	<-r.done
-	return r.db.Close()
+	return err
 }

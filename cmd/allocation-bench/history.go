@@ -8,8 +8,9 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
+
+	"allocation/adapters/postgres"
 )
 
 // The long history (issue 12): a command's cost must not grow with the
@@ -76,7 +77,7 @@ func measureHistory(ctx context.Context, o options, baseURL, databaseURL string)
 	}
 	res.SeedSeconds = time.Since(seedStart).Seconds()
 
-	send := newRawConn(strings.TrimPrefix(baseURL, "http://"))
+	send := l.senderTo(baseURL)
 	defer send.close()
 	var (
 		body    []byte
@@ -86,7 +87,7 @@ func measureHistory(ctx context.Context, o options, baseURL, databaseURL string)
 	allocate := func(which int, sku, orderID string) {
 		body = appendAllocateBody(body[:0], orderID, sku, 1)
 		began := time.Now()
-		status, err := send.post("/allocate", body, &respBuf)
+		status, err := send.post(ctx, "/allocate", body, &respBuf)
 		elapsed := time.Since(began)
 		if err == nil && status != http.StatusCreated {
 			// Stock is plenty: anything but 201 is an error here.
@@ -130,7 +131,7 @@ func latencyStats(s *workerStats) LatencyStats {
 // seedLines writes n allocated lines of 1 unit of sku into batch ref, in
 // one transaction, as if n orders had been allocated.
 func seedLines(ctx context.Context, databaseURL, sku, ref string, n int) (err error) {
-	db, err := openDB(ctx, databaseURL)
+	db, err := postgres.Open(ctx, databaseURL)
 	if err != nil {
 		return err
 	}

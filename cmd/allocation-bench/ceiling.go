@@ -14,12 +14,15 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/lib/pq"
+
+	"allocation/adapters/postgres"
+	"allocation/app"
+	"allocation/domain"
 )
 
 // The ceiling: what PostgreSQL alone allows for the database work of one
 // allocation, issued through database/sql (lib/pq, opened as the service
-// opens it, statements prepared once per connection) by the same number
-// of workers on the same request mix, with
+// opens it) by the same number of workers on the same request mix, with
 // no HTTP, no Watermill and no domain objects in between: one transaction
 // per order, the store's transaction for a burst of one command. Each
 // operation:
@@ -30,25 +33,21 @@ import (
 //	       more when it waited for a transaction that changed the product)
 //	-- allocated, one statement (the store's writeOneAllocation):
 //	WITH moved AS (UPDATE products ...), batch AS (UPDATE batches ...) INSERT INTO allocations ...
-//	INSERT INTO outbox ...  -- the event, as the store writes it (BROKER=sql:
-//	                         -- INSERT INTO "watermill_<topic>", as watermill-sql does)
+//	INSERT INTO "watermill_<topic>" ... -- the outbox row, as watermill-sql writes it
 //	-- out of stock (the product is unchanged, and locked: nothing to check):
-//	INSERT INTO outbox ...
+//	INSERT INTO "watermill_<topic>" ...
 //	COMMIT
 //
 // Workers on one product take turns on its row lock, as the service's
 // transactions do, so nothing conflicts and nothing is retried: the
 // version check of the UPDATE stays, as in the store, and a version that
-// moved under the lock is an error. The schema is the service's own: the
-// binary is started once on a fresh schema (it migrates it and creates
-// its outbox tables) and stopped before the ceiling runs there.
-//
-// pgbench would need the batch choice and the re-read after a lock wait
-// moved into SQL, a different piece of work, so the ceiling stays in Go.
+// moved under the lock is an error.
 const (
-	// ceilingSelect and ceilingAllocate are the store's statements, copied
-	// as they are (TestCeilingRunsTheStoresStatements): the ceiling must
-	// run what the service runs, not a cheaper variant.
+	// ceilingSelect and ceilingAllocate are the store's statements
+	// (selectProductWithLinesOfOrders in adapters/postgres/load_product.go,
+	// writeOneAllocation in one_allocation.go), copied as they are: the
+	// package does not export them, and the ceiling must run what the
+	// service runs, not a cheaper variant.
 	ceilingSelect = `
 SELECT p.sku, p.version_number, (SELECT version_number FROM products WHERE sku = p.sku) AS read_version,
        b.ref, b.purchased_quantity, b.eta, b.allocated_quantity, b.last_change, a.orderid, a.sku, a.qty
@@ -65,45 +64,51 @@ WHERE p.sku = $1 ORDER BY b.id, a.id FOR UPDATE OF p`
 	RETURNING ref
 )
 INSERT INTO allocations (batch_ref, orderid, sku, qty) SELECT ref, $9, $10, $11 FROM batch`
-	ceilingOutboxInsert = `INSERT INTO outbox (uuid, topic, payload, metadata) VALUES ($1, $2, $3, $4)`
-	// outboxInsertFmt is watermill-sql's insert into a topic's table.
 	outboxInsertFmt = `INSERT INTO "watermill_%s" (uuid, payload, metadata, transaction_id) VALUES ($1, $2, $3, pg_current_xact_id())`
 )
 
 type ceiling struct {
 	o  options
 	db *sql.DB
-	// The prepared statements: the store's two, and the insert of an
-	// event by its name: into the outbox table with its topic (BROKER=redis),
-	// or into its topic's table (BROKER=sql).
-	selectProduct, allocateLine *sql.Stmt
-	insertFor                   map[string]func(ctx context.Context, tx *sql.Tx, id string, payload, metadata []byte) error
-	runID                       string
+	// forwarder: events go to the forwarder's outbox topic in an
+	// envelope (BROKER=redis); otherwise to the event's own topic table.
+	forwarder bool
+	insertFor map[string]string
+	runID     string
 }
 
-// eventTopics are the topics of the events an allocation writes, by name.
-var eventTopics = map[string]string{"Allocated": allocatedEventTopic, "OutOfStock": outOfStockEventTopic}
-
 // measureCeiling measures rounds ceiling rounds, numbered from first, after
-// a warm-up, on a fresh schema the service binary has set up.
+// a warm-up, on a fresh schema.
 func measureCeiling(ctx context.Context, o options, cfg runConfig, stdout io.Writer, first, rounds int) (res *CeilingResult, err error) {
-	d, err := newDeployment(ctx, o, cfg)
+	schema, cleanup, err := createSchema(ctx, o.databaseURL)
 	if err != nil {
 		return nil, err
 	}
-	defer func() { err = errors.Join(err, d.cleanup()) }()
-	svc, err := startService(ctx, o, cfg.Name()+"-ceiling-schema", d.env)
+	defer func() { err = errors.Join(err, cleanup()) }()
+	db, err := postgres.Open(ctx, postgres.WithSearchPath(o.databaseURL, schema))
 	if err != nil {
 		return nil, err
 	}
-	if err := svc.stop(); err != nil {
+	defer func() { err = errors.Join(err, db.Close()) }()
+	if err := postgres.Migrate(ctx, db); err != nil {
 		return nil, err
 	}
-	c, err := newCeiling(ctx, o, cfg, d.databaseURL)
-	if err != nil {
+	c := &ceiling{o: o, db: db, forwarder: cfg.Broker != "sql", insertFor: map[string]string{}, runID: "c" + randomHex(3)}
+	topics := postgres.EventTopics()
+	if c.forwarder {
+		topics = []string{postgres.OutboxTopic}
+	}
+	if err := postgres.InitializeSQLTopics(ctx, db, topics); err != nil {
 		return nil, err
 	}
-	defer func() { err = errors.Join(err, c.db.Close()) }()
+	for _, name := range []string{"Allocated", "OutOfStock"} {
+		topic := app.EventTopic(name)
+		if c.forwarder {
+			topic = postgres.OutboxTopic
+		}
+		c.insertFor[name] = fmt.Sprintf(outboxInsertFmt, topic)
+	}
+
 	if o.warmup > 0 {
 		phase := newPhase(o, c.runID, "warm")
 		if err := c.seed(ctx, phase); err != nil {
@@ -134,40 +139,6 @@ func measureCeiling(ctx context.Context, o options, cfg runConfig, stdout io.Wri
 	}
 	res.Summary = summarize(res.Rounds)
 	return res, nil
-}
-
-// newCeiling connects to the schema and prepares the statements.
-func newCeiling(ctx context.Context, o options, cfg runConfig, databaseURL string) (*ceiling, error) {
-	db, err := openDB(ctx, databaseURL)
-	if err != nil {
-		return nil, err
-	}
-	c := &ceiling{o: o, db: db, insertFor: map[string]func(context.Context, *sql.Tx, string, []byte, []byte) error{}, runID: "c" + randomHex(3)}
-	prepare := func(query string) *sql.Stmt {
-		stmt, prepErr := db.PrepareContext(ctx, query)
-		err = errors.Join(err, prepErr)
-		return stmt
-	}
-	c.selectProduct, c.allocateLine = prepare(ceilingSelect), prepare(ceilingAllocate)
-	relayed := prepare(ceilingOutboxInsert)
-	for name, topic := range eventTopics {
-		if cfg.Broker != "sql" {
-			c.insertFor[name] = func(ctx context.Context, tx *sql.Tx, id string, payload, metadata []byte) error {
-				_, err := tx.StmtContext(ctx, relayed).ExecContext(ctx, id, topic, payload, string(metadata))
-				return err
-			}
-			continue
-		}
-		own := prepare(fmt.Sprintf(outboxInsertFmt, topic))
-		c.insertFor[name] = func(ctx context.Context, tx *sql.Tx, id string, payload, metadata []byte) error {
-			_, err := tx.StmtContext(ctx, own).ExecContext(ctx, id, payload, metadata)
-			return err
-		}
-	}
-	if err != nil {
-		return nil, errors.Join(err, db.Close())
-	}
-	return c, nil
 }
 
 // seed writes the phase's products and batches in one transaction.
@@ -342,13 +313,13 @@ func (c *ceiling) allocate(ctx context.Context, orderID, sku string, qty int) (o
 	chosen := choose(p.batches, int64(qty))
 
 	if chosen == nil {
-		payload, _ := json.Marshal(outOfStockEvent{SKU: sku, OrderID: orderID, Qty: qty, Version: int(p.version)})
+		payload, _ := json.Marshal(domain.OutOfStock{SKU: sku, OrderID: orderID, Qty: qty, Version: int(p.version)})
 		if err := c.outbox(ctx, tx, "OutOfStock", payload); err != nil {
 			return 0, reloaded, err
 		}
 		return outcomeOutOfStock, reloaded, tx.Commit()
 	}
-	res, err := tx.StmtContext(ctx, c.allocateLine).ExecContext(ctx, sku, p.version, p.version+1,
+	res, err := tx.ExecContext(ctx, ceilingAllocate, sku, p.version, p.version+1,
 		chosen.ref, chosen.purchased, chosen.allocated+int64(qty), chosen.etaText(), "", orderID, sku, qty)
 	if err != nil {
 		return 0, reloaded, err
@@ -356,7 +327,7 @@ func (c *ceiling) allocate(ctx context.Context, orderID, sku string, qty int) (o
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return 0, reloaded, errors.Join(fmt.Errorf("product %s: version %d moved under the lock", sku, p.version), err)
 	}
-	payload, _ := json.Marshal(allocatedEvent{OrderID: orderID, SKU: sku, Qty: qty, BatchRef: chosen.ref, Version: int(p.version) + 1})
+	payload, _ := json.Marshal(domain.Allocated{OrderID: orderID, SKU: sku, Qty: qty, BatchRef: chosen.ref, Version: int(p.version) + 1})
 	if err := c.outbox(ctx, tx, "Allocated", payload); err != nil {
 		return 0, reloaded, err
 	}
@@ -367,7 +338,7 @@ func (c *ceiling) allocate(ctx context.Context, orderID, sku string, qty int) (o
 // their allocated totals, and the lines of this order, of which there are
 // none (every order id is new).
 func (c *ceiling) load(ctx context.Context, tx *sql.Tx, sku, orderID string) (p ceilingProduct, err error) {
-	rows, err := tx.StmtContext(ctx, c.selectProduct).QueryContext(ctx, sku, pq.StringArray{orderID})
+	rows, err := tx.QueryContext(ctx, ceilingSelect, sku, pq.StringArray{orderID})
 	if err != nil {
 		return p, err
 	}
@@ -426,29 +397,31 @@ func choose(batches []ceilingBatch, qty int64) *ceilingBatch {
 	return best
 }
 
-// allocatedEvent and outOfStockEvent are the events' JSON, as the service
-// writes them to its outbox.
-type allocatedEvent struct {
-	OrderID  string `json:"orderid"`
-	SKU      string `json:"sku"`
-	Qty      int    `json:"qty"`
-	BatchRef string `json:"batchref"`
-	Version  int    `json:"version"`
+// outboxEnvelope is watermill's forwarder envelope.
+type outboxEnvelope struct {
+	DestinationTopic string            `json:"destination_topic"`
+	UUID             string            `json:"uuid"`
+	Payload          []byte            `json:"payload"`
+	Metadata         map[string]string `json:"metadata"`
 }
 
-type outOfStockEvent struct {
-	SKU     string `json:"sku"`
-	OrderID string `json:"orderid"`
-	Qty     int    `json:"qty"`
-	Version int    `json:"version"`
-}
-
-// outbox writes the event's row as the service's outbox does: the event
-// JSON with its metadata.
+// outbox inserts the event's row as the service's outbox publisher does:
+// the event JSON with its metadata, enveloped for the forwarder when the
+// broker is not SQL.
 func (c *ceiling) outbox(ctx context.Context, tx *sql.Tx, name string, payload []byte) error {
-	md, err := json.Marshal(map[string]string{"name": name, "correlation_id": uuid.NewString()})
+	metadata := map[string]string{"name": name, "correlation_id": uuid.NewString()}
+	id := uuid.NewString()
+	if c.forwarder {
+		envelope, err := json.Marshal(outboxEnvelope{DestinationTopic: app.EventTopic(name), UUID: id, Payload: payload, Metadata: metadata})
+		if err != nil {
+			return err
+		}
+		payload, metadata, id = envelope, map[string]string{}, uuid.NewString()
+	}
+	md, err := json.Marshal(metadata)
 	if err != nil {
 		return err
 	}
-	return c.insertFor[name](ctx, tx, uuid.NewString(), payload, md)
+	_, err = tx.ExecContext(ctx, c.insertFor[name], id, payload, md)
+	return err
 }

@@ -9,6 +9,11 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"allocation/adapters/postgres"
+	"allocation/adapters/pubsub"
+	"allocation/app"
+	"allocation/contracts"
 )
 
 // The event backlog. POST /allocate answers once the allocation and its
@@ -129,7 +134,7 @@ func waitForReadModel(ctx context.Context, l *load, order string, deadline time.
 func drainRedis(ctx context.Context, o options, prefix string, sentinel func() (string, string, error)) (*DrainResult, error) {
 	rdb := redis.NewClient(&redis.Options{Addr: o.redisAddr})
 	defer rdb.Close()
-	stream := prefix + lineAllocatedTopic
+	stream := prefix + contracts.LineAllocatedTopic
 	last := "0-0"
 	entries, err := rdb.XRevRangeN(ctx, stream, "+", "-", 1).Result()
 	if err != nil {
@@ -154,7 +159,7 @@ func drainRedis(ctx context.Context, o options, prefix string, sentinel func() (
 		for _, s := range streams {
 			for _, m := range s.Messages {
 				last = m.ID
-				if payload, ok := m.Values[redisPayloadField].(string); ok {
+				if payload, ok := m.Values[pubsub.RedisPayloadField].(string); ok {
 					waiter.add([]byte(payload), at)
 				}
 			}
@@ -167,12 +172,15 @@ func drainRedis(ctx context.Context, o options, prefix string, sentinel func() (
 }
 
 func drainSQL(ctx context.Context, o options, databaseURL string, sentinel func() (string, string, error)) (*DrainResult, error) {
-	db, err := openDB(ctx, databaseURL)
+	db, err := postgres.Open(ctx, databaseURL)
 	if err != nil {
 		return nil, err
 	}
 	defer db.Close()
-	topic := lineAllocatedTopic
+	topic := contracts.LineAllocatedTopic
+	if err := pubsub.InitializeSQLTopic(ctx, db, topic); err != nil {
+		return nil, err
+	}
 	pendingBefore, err := pendingAllocated(ctx, db)
 	if err != nil {
 		return nil, err
@@ -228,14 +236,14 @@ func drainSQL(ctx context.Context, o options, databaseURL string, sentinel func(
 // pendingAllocated counts the Allocated events that the handler publishing
 // line_allocated has not consumed yet (its watermill-sql offset).
 func pendingAllocated(ctx context.Context, db *sql.DB) (int, error) {
-	topic := allocatedEventTopic
+	topic := app.EventTopic("Allocated")
 	var n int
 	err := db.QueryRowContext(ctx, `SELECT count(*) FROM "watermill_`+topic+`" m
 		WHERE NOT EXISTS (SELECT 1 FROM "watermill_offsets_`+topic+`" o
 			WHERE o.consumer_group = $1
 			AND (m.transaction_id < o.last_processed_transaction_id
 				OR (m.transaction_id = o.last_processed_transaction_id AND m."offset" <= o.offset_acked)))`,
-		lineAllocatedPublisher).Scan(&n)
+		app.ConsumerGroup("PublishLineAllocated")).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("counting pending events: %w", err)
 	}

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"allocation/adapters/postgres"
 )
 
 // runConfiguration measures half of the ceiling's rounds on a fresh
@@ -129,7 +131,7 @@ func newDeployment(ctx context.Context, o options, cfg runConfig) (*deployment, 
 			return nil, err
 		}
 		d.cleanup = dropSchema
-		d.databaseURL = withSearchPath(o.databaseURL, schema)
+		d.databaseURL = postgres.WithSearchPath(o.databaseURL, schema)
 		d.env["DATABASE_URL"] = d.databaseURL
 	}
 	if o.sqlPollInterval != "" {
@@ -159,9 +161,9 @@ func randomHex(n int) string {
 
 // createSchema makes a fresh schema; cleanup drops it with everything in it.
 func createSchema(ctx context.Context, databaseURL string) (string, func() error, error) {
-	db, err := openDB(ctx, databaseURL)
+	db, err := postgres.Open(ctx, databaseURL)
 	if err != nil {
-		return "", nil, err
+		return "", nil, fmt.Errorf("PostgreSQL at %s (run scripts/ensure-services.sh allocation_test): %w", databaseURL, err)
 	}
 	schema := "bench_" + randomHex(6)
 	if _, err := db.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
@@ -197,15 +199,18 @@ func deleteRedisPrefix(addr, prefix string) error {
 	return client.Del(ctx, keys...).Err()
 }
 
-// serviceProcess is a running service binary.
+// serviceProcess is a running service: the real binary, or with -profile
+// this program's serve subcommand (the same wiring, plus pprof).
 type serviceProcess struct {
-	cmd     *exec.Cmd
-	url     string
-	logPath string
-	logFile *os.File
-	exited  chan struct{}
-	waitErr error
-	stopped bool
+	cmd       *exec.Cmd
+	url       string
+	pprofURL  string
+	logPath   string
+	logFile   *os.File
+	exited    chan struct{}
+	waitErr   error
+	stopped   bool
+	profileTo string
 }
 
 func freePort() (string, error) {
@@ -224,15 +229,31 @@ func startService(ctx context.Context, o options, name string, env map[string]st
 	if err != nil {
 		return nil, err
 	}
+	var cmd *exec.Cmd
 	p := &serviceProcess{url: "http://" + addr, exited: make(chan struct{})}
-	bin, err := filepath.Abs(o.binary)
-	if err != nil {
-		return nil, err
+	if o.profileDir != "" {
+		self, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		pprofAddr, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		cmd = exec.Command(self, "serve")
+		env["PPROF_ADDR"] = pprofAddr
+		p.pprofURL = "http://" + pprofAddr
+		p.profileTo = filepath.Join(o.profileDir, strings.ReplaceAll(name, "/", "-")+".cpu.pprof")
+	} else {
+		bin, err := filepath.Abs(o.binary)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(bin); err != nil {
+			return nil, fmt.Errorf("service binary: %w (build it with make build)", err)
+		}
+		cmd = exec.Command(bin)
 	}
-	if _, err := os.Stat(bin); err != nil {
-		return nil, fmt.Errorf("service binary: %w (build it with make build)", err)
-	}
-	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "HTTP_ADDR="+addr)
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
@@ -322,4 +343,37 @@ func (p *serviceProcess) logTail() error {
 		data = data[len(data)-4000:]
 	}
 	return fmt.Errorf("service log %s ends with:\n%s", p.logPath, data)
+}
+
+// startProfile asks the serve subcommand for a CPU profile of the next d
+// and saves it; the returned function waits for it.
+func (p *serviceProcess) startProfile(d time.Duration) func() error {
+	if p.pprofURL == "" {
+		return func() error { return nil }
+	}
+	done := make(chan error, 1)
+	go func() {
+		seconds := int(d.Round(time.Second) / time.Second)
+		if seconds < 1 {
+			seconds = 1
+		}
+		resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", p.pprofURL, seconds))
+		if err != nil {
+			done <- err
+			return
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			done <- fmt.Errorf("pprof: %s", resp.Status)
+			return
+		}
+		f, err := os.Create(p.profileTo)
+		if err != nil {
+			done <- err
+			return
+		}
+		_, err = io.Copy(f, resp.Body)
+		done <- errors.Join(err, f.Close())
+	}()
+	return func() error { return <-done }
 }

@@ -157,9 +157,18 @@ func (l *load) measure(ctx context.Context, cfg runConfig, stdout io.Writer, svc
 			return nil, fmt.Errorf("seeding round %d: %w", i, err)
 		}
 		seeded := time.Since(seedStart)
+		var profile func() error
+		if i == 1 {
+			profile = svc.startProfile(l.o.round)
+		}
 		before := sampleCPU(svc.pid())
 		r := l.runPhase(ctx, phase, l.o.round)
 		r.CPU = cpuShare(before, sampleCPU(svc.pid()), r.Created+r.OutOfStock)
+		if profile != nil {
+			if err := profile(); err != nil {
+				return nil, fmt.Errorf("profiling: %w", err)
+			}
+		}
 		r.Round = i
 		rounds = append(rounds, r)
 		logf(stdout, "%s: round %d: %.0f req/s, p50 %.2f ms, p99 %.2f ms, %d created, %d out of stock, %d errors (seeded %d batches in %s)",
@@ -287,6 +296,53 @@ func appendAllocateBody(buf []byte, orderID, sku string, qty int) []byte {
 	return append(buf, '}')
 }
 
+// sender is one closed-loop worker's way of posting: its own raw
+// connection, or the shared net/http client (-client).
+type sender interface {
+	post(ctx context.Context, path string, body []byte, resp *bytes.Buffer) (int, error)
+	close()
+}
+
+// senderTo is a worker's way of posting to the service at base (one of
+// several processes, in the flash sale).
+func (l *load) senderTo(base string) sender {
+	if l.o.client == "net/http" {
+		return httpSender{l, base}
+	}
+	return rawSender{newRawConn(strings.TrimPrefix(base, "http://"))}
+}
+
+type rawSender struct{ c *rawConn }
+
+func (s rawSender) post(_ context.Context, path string, body []byte, resp *bytes.Buffer) (int, error) {
+	return s.c.post(path, body, resp)
+}
+
+func (s rawSender) close() { s.c.close() }
+
+type httpSender struct {
+	l    *load
+	base string
+}
+
+func (s httpSender) post(ctx context.Context, path string, body []byte, resp *bytes.Buffer) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.base+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	r, err := s.l.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Body.Close()
+	resp.Reset()
+	_, err = resp.ReadFrom(r.Body)
+	return r.StatusCode, err
+}
+
+func (httpSender) close() {}
+
 // workerStats is what one closed-loop client saw.
 type workerStats struct {
 	latencies  []time.Duration
@@ -374,7 +430,7 @@ func (l *load) run(ctx context.Context, c closedLoop) RoundResult {
 				phase: c.phase, hotShare: c.hotShare, scarceShare: c.scarceShare, maxQty: c.maxQty,
 			}
 			prefix := fmt.Sprintf("%s-%s-w%02d-", l.runID, c.phase.name, w)
-			send := newRawConn(strings.TrimPrefix(c.bases[w%len(c.bases)], "http://"))
+			send := l.senderTo(c.bases[w%len(c.bases)])
 			defer send.close()
 			var body, orderID []byte
 			respBuf := bytes.NewBuffer(make([]byte, 0, 512))
@@ -386,7 +442,7 @@ func (l *load) run(ctx context.Context, c closedLoop) RoundResult {
 				orderID = strconv.AppendInt(append(orderID[:0], prefix...), int64(n), 10)
 				body = appendAllocateBody(body[:0], string(orderID), sku, qty)
 				began := time.Now()
-				status, err := send.post("/allocate", body, respBuf)
+				status, err := send.post(ctx, "/allocate", body, respBuf)
 				s.answer(status, err, time.Since(began), respBuf.Bytes())
 			}
 		}(w)

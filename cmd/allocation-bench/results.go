@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"allocation/adapters/postgres"
 )
 
 // Results is everything one run measured; it is written as JSON and
-// rendered as Markdown tables.
+// rendered as the Markdown table and the chart.
 type Results struct {
 	Machine Machine `json:"machine"`
 	// SpeedAtStart and SpeedAtEnd place the run in the machine's phases.
@@ -41,6 +43,7 @@ type Machine struct {
 // Settings are the workload's parameters.
 type Settings struct {
 	Concurrency    int              `json:"concurrency"`
+	Client         string           `json:"client"`
 	WarmupSeconds  float64          `json:"warmup_seconds"`
 	RoundSeconds   float64          `json:"round_seconds"`
 	Rounds         int              `json:"rounds"`
@@ -77,7 +80,7 @@ type HistorySettings struct {
 
 func settingsOf(o options) Settings {
 	s := Settings{
-		Concurrency: o.concurrency, WarmupSeconds: o.warmup.Seconds(), RoundSeconds: o.round.Seconds(),
+		Concurrency: o.concurrency, Client: o.client, WarmupSeconds: o.warmup.Seconds(), RoundSeconds: o.round.Seconds(),
 		Rounds: o.rounds, CeilingSeconds: o.ceilingRound.Seconds(), SKUs: o.skus,
 		HotSKUs: o.hotSKUs, HotShare: o.hotShare, ScarceSKUs: o.scarceSKUs, ScarceShare: o.scarceShare,
 		MaxQty: o.maxQty, RoundTrips: o.rtEvents, SQLPoll: o.sqlPollInterval,
@@ -249,7 +252,7 @@ func describeMachine(ctx context.Context, o options) Machine {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if db, err := openDB(ctx, o.databaseURL); err == nil {
+	if db, err := postgres.Open(ctx, o.databaseURL); err == nil {
 		var v string
 		if db.QueryRowContext(ctx, `SHOW server_version`).Scan(&v) == nil {
 			m.PostgreSQL = "PostgreSQL " + strings.Fields(v)[0]

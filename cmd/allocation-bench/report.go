@@ -32,6 +32,16 @@ func writeOutputs(o options, r *Results, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "results: %s\n", o.resultsPath)
 	}
+	if o.chartPath != "" {
+		png, err := drawChart(r)
+		if err != nil {
+			return fmt.Errorf("chart: %w", err)
+		}
+		if err := writeFile(o.chartPath, png); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "chart: %s\n", o.chartPath)
+	}
 	if o.markdownPath != "" {
 		if err := rewriteSection(o.markdownPath, resultsSection(o, r)); err != nil {
 			return err
@@ -316,6 +326,9 @@ func resultsSection(o options, r *Results) string {
 		b.WriteString(cpuTable(r))
 	}
 	b.WriteString("\n")
+	if uniform && o.chartPath != "" {
+		fmt.Fprintf(&b, "![Throughput and latency per configuration](%s)\n\n", relativeTo(o.markdownPath, o.chartPath))
+	}
 	b.WriteString("<details><summary>Every round</summary>\n\n")
 	b.WriteString(roundsTable(r))
 	b.WriteString("\n</details>\n\n")

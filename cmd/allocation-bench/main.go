@@ -4,29 +4,28 @@
 // skus, times the external event round trip (change_batch_quantity in,
 // line_allocated out) and, for PostgreSQL, measures the ceiling: the same
 // database work issued directly through database/sql. It writes a JSON
-// results file and the results section of BENCHMARKS.md.
+// results file, a PNG chart and the results section of BENCHMARKS.md.
 //
 //	allocation-bench -binary bin/allocation                 # the benchmark (make bench)
+//	allocation-bench -binary bin/allocation -profile DIR    # also CPU profiles of the service
 //	allocation-bench -scenarios flash,history               # only issue 12's scenarios (about a minute)
+//	allocation-bench serve                                  # the service with pprof (used by -profile)
 //
 // Scenarios (-scenarios): uniform is the mixed load with the event round
 // trip, the event backlog and the ceiling; flash is the flash sale (one
 // and five hot skus, one and two service processes on one database);
 // history is allocation latency on a product with a long history against
-// a fresh one. A run of fewer than all of them writes no results or
-// Markdown unless asked to (-results, -markdown): it would replace the full
-// run's figures with a part of them.
+// a fresh one. A run of fewer than all of them writes no results, chart or
+// Markdown unless asked to (-results, -chart, -markdown): it would replace
+// the full run's figures with a part of them.
 //
 // Everything it creates is its own: a fresh PostgreSQL schema per service
 // run, dropped afterwards, and a unique topic prefix on Redis, whose
 // streams are deleted afterwards. It only talks to 127.0.0.1.
-//
-// It talks to the service only as other programs do (HTTP, the brokers,
-// the database), so it has a module of its own and the service's module
-// does not carry its dependencies.
 package main
 
 import (
+	"allocation/cmd/allocation/service"
 	"context"
 	"errors"
 	"flag"
@@ -34,49 +33,21 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime"
-	"runtime/debug"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 )
 
 func main() {
-	settings := runtimeSettings(os.Getenv, runtime.GOMAXPROCS(0))
-	applyRuntimeSettings(settings)
-	os.Exit(benchMain(os.Args[1:], settings, os.Stdout, os.Stderr))
-}
-
-// runtimeSettings are the GOGC and GOMAXPROCS that README recommends for
-// a small machine (at least 4 Ps, as the service shares its cores with
-// PostgreSQL and Redis), as KEY=VALUE, each unless the environment sets
-// it; procs is Go's default.
-func runtimeSettings(getenv func(string) string, procs int) []string {
-	var env []string
-	if getenv("GOGC") == "" {
-		env = append(env, "GOGC=400")
+	if len(os.Args) > 1 && os.Args[1] == "serve" {
+		os.Exit(serveMain(os.Args[2:]))
 	}
-	if getenv("GOMAXPROCS") == "" {
-		env = append(env, "GOMAXPROCS="+strconv.Itoa(max(4, procs)))
-	}
-	return env
-}
-
-// applyRuntimeSettings gives the load generator and the ceiling's client
-// the services' settings, so that the ceiling is not handicapped.
-func applyRuntimeSettings(env []string) {
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		n, _ := strconv.Atoi(v)
-		switch k {
-		case "GOGC":
-			debug.SetGCPercent(n)
-		case "GOMAXPROCS":
-			runtime.GOMAXPROCS(n)
-		}
-	}
+	// The load generator and the ceiling's database/sql client get the
+	// service's runtime settings (GOGC, at least 4 Ps): the ceiling must not
+	// be handicapped by settings the service enjoys.
+	service.ApplyRuntimeDefaults(os.Getenv)
+	os.Exit(benchMain(os.Args[1:], os.Stdout, os.Stderr))
 }
 
 // options are the benchmark's settings; every one is a flag.
@@ -85,6 +56,7 @@ type options struct {
 	serviceEnv  []string
 	configs     []runConfig
 	concurrency int
+	client      string
 	warmup      time.Duration
 	round       time.Duration
 	rounds      int
@@ -121,7 +93,9 @@ type options struct {
 	sqlPollInterval string
 
 	resultsPath  string
+	chartPath    string
 	markdownPath string
+	profileDir   string
 	logDir       string
 	command      string
 }
@@ -220,16 +194,14 @@ func envOr(name, def string) string {
 	return def
 }
 
-// parseOptions reads the flags; runtimeEnv is the services' GOGC and
-// GOMAXPROCS, which -service-env can override.
-func parseOptions(args []string, runtimeEnv []string, stderr io.Writer) (options, error) {
-	o := options{serviceEnv: slices.Clone(runtimeEnv)}
+func parseOptions(args []string, stderr io.Writer) (options, error) {
+	var o options
 	fs := flag.NewFlagSet("allocation-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configs := fs.String("configs", "memory/memory,postgres/redis,postgres/sql", "comma-separated STORE/BROKER configurations to run")
 	scenarios := fs.String("scenarios", strings.Join(allScenarios, ","), "comma-separated scenarios to run: uniform (mixed load, round trip, ceiling), flash (flash sale; PostgreSQL store with Redis or SQL broker), history (allocation on a product with a long history)")
 	fs.StringVar(&o.binary, "binary", "bin/allocation", "the service binary to benchmark")
-	fs.Func("service-env", "extra KEY=VALUE for the service's environment, e.g. GOGC=100 (repeatable; GOGC=400 and GOMAXPROCS=max(4, cores) unless set)", func(s string) error {
+	fs.Func("service-env", "extra KEY=VALUE for the service's environment, e.g. GOGC=400 (repeatable)", func(s string) error {
 		if !strings.Contains(s, "=") {
 			return fmt.Errorf("want KEY=VALUE, got %q", s)
 		}
@@ -237,6 +209,7 @@ func parseOptions(args []string, runtimeEnv []string, stderr io.Writer) (options
 		return nil
 	})
 	fs.IntVar(&o.concurrency, "concurrency", 8, "concurrent closed-loop HTTP clients (and ceiling workers)")
+	fs.StringVar(&o.client, "client", "raw", "HTTP client of the measured loop: raw (a minimal keep-alive HTTP/1.1 client, cheap on CPU) or net/http")
 	fs.DurationVar(&o.warmup, "warmup", 3*time.Second, "warm-up before the measured rounds")
 	fs.DurationVar(&o.round, "round", 5*time.Second, "length of one measured round")
 	fs.IntVar(&o.rounds, "rounds", 4, "measured rounds; the median is reported")
@@ -262,8 +235,10 @@ func parseOptions(args []string, runtimeEnv []string, stderr io.Writer) (options
 	fs.StringVar(&o.databaseURL, "database-url", envOr("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/allocation_test?sslmode=disable"), "PostgreSQL database in which schemas are created (env TEST_DATABASE_URL)")
 	fs.StringVar(&o.redisAddr, "redis-addr", envOr("TEST_REDIS_ADDR", "127.0.0.1:6379"), "Redis address (env TEST_REDIS_ADDR)")
 	fs.StringVar(&o.sqlPollInterval, "sql-poll-interval", "", "SQL_POLL_INTERVAL for the service and the round-trip subscriber; empty keeps the service default")
-	fs.StringVar(&o.resultsPath, "results", "bench/results/results.json", "JSON results file; empty writes none")
+	fs.StringVar(&o.resultsPath, "results", "cmd/allocation-bench/results/results.json", "JSON results file; empty writes none")
+	fs.StringVar(&o.chartPath, "chart", "cmd/allocation-bench/results/chart.png", "PNG chart; empty draws none")
 	fs.StringVar(&o.markdownPath, "markdown", "BENCHMARKS.md", "Markdown file whose results section is rewritten; empty writes none")
+	fs.StringVar(&o.profileDir, "profile", "", "run the service with pprof (allocation-bench serve) and save a CPU profile of a measured round per configuration in this directory")
 	fs.StringVar(&o.logDir, "log-dir", "", "directory for the services' logs; empty: a temporary one")
 	fs.StringVar(&o.command, "command", "make bench", "the command reported as reproducing the results")
 	if err := fs.Parse(args); err != nil {
@@ -284,7 +259,7 @@ func parseOptions(args []string, runtimeEnv []string, stderr io.Writer) (options
 		// of them: it writes only what it is asked to.
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		for name, path := range map[string]*string{"results": &o.resultsPath, "markdown": &o.markdownPath} {
+		for name, path := range map[string]*string{"results": &o.resultsPath, "chart": &o.chartPath, "markdown": &o.markdownPath} {
 			if !set[name] {
 				*path = ""
 			}
@@ -293,6 +268,8 @@ func parseOptions(args []string, runtimeEnv []string, stderr io.Writer) (options
 	switch {
 	case o.concurrency < 1:
 		return options{}, errors.New("-concurrency must be at least 1")
+	case o.client != "raw" && o.client != "net/http":
+		return options{}, errors.New("-client must be raw or net/http")
 	case o.rounds < 1:
 		return options{}, errors.New("-rounds must be at least 1")
 	case o.round <= 0 || o.warmup < 0 || o.ceilingRound <= 0:
@@ -313,8 +290,8 @@ func parseOptions(args []string, runtimeEnv []string, stderr io.Writer) (options
 	return o, nil
 }
 
-func benchMain(args []string, runtimeEnv []string, stdout, stderr io.Writer) int {
-	o, err := parseOptions(args, runtimeEnv, stderr)
+func benchMain(args []string, stdout, stderr io.Writer) int {
+	o, err := parseOptions(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
@@ -346,6 +323,11 @@ func run(ctx context.Context, o options, stdout io.Writer) (*Results, error) {
 			return nil, err
 		}
 		o.logDir = dir
+	}
+	if o.profileDir != "" {
+		if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
+			return nil, err
+		}
 	}
 	results := &Results{
 		Machine:  describeMachine(ctx, o),
