@@ -82,15 +82,6 @@ func (a Application) Close(ctx context.Context) error {
 	return a.products.Close(ctx)
 }
 
-func knownCommandNames() []string {
-	m := Marshaler()
-	var names []string
-	for _, c := range domain.Commands() {
-		names = append(names, m.Name(c))
-	}
-	return names
-}
-
 // CommandHandlers is the command handler table: one handler per command.
 func (a Application) CommandHandlers() []cqrs.CommandHandler {
 	return []cqrs.CommandHandler{

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"testing"
 
+	"allocation/adapters/messagebus"
 	"allocation/app"
 	"allocation/domain"
 )
@@ -52,7 +53,7 @@ func TestErrorKinds(t *testing.T) {
 }
 
 func TestUndecodableMessagesArePermanent(t *testing.T) {
-	m := app.Marshaler()
+	m := messagebus.Marshaler()
 	msg, err := m.Marshal(&domain.Allocate{OrderID: "o1", SKU: "LAMP", Qty: 1})
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"sync"
 	"time"
+
+	"allocation/internal/workerpool"
 )
 
 // ProductQueue runs the commands of one product one burst at a time, in
@@ -16,7 +18,7 @@ import (
 type ProductQueue struct {
 	runBurst func(key productKey, burst []*queuedCommand)
 	maxBurst int
-	workers  *goroutinePool
+	workers  *workerpool.Pool // bursts run on goroutines whose stacks have grown
 
 	mu      sync.Mutex
 	waiting map[productKey][]*queuedCommand // present while the key's worker runs
@@ -57,7 +59,7 @@ func NewProductQueue(tx TransactionRunner, timeout ...time.Duration) *ProductQue
 }
 
 func newProductQueue(maxBurst int, runBurst func(productKey, []*queuedCommand)) *ProductQueue {
-	return &ProductQueue{runBurst: runBurst, maxBurst: maxBurst, workers: newGoroutinePool(handlerWorkersIdleTimeout),
+	return &ProductQueue{runBurst: runBurst, maxBurst: maxBurst, workers: workerpool.New(0, 10*time.Second),
 		waiting: map[productKey][]*queuedCommand{}}
 }
 
@@ -78,7 +80,7 @@ func (q *ProductQueue) run(ctx context.Context, key productKey, cmd productComma
 	q.waiting[key] = append(queue, c)
 	if !running {
 		q.running.Add(1)
-		q.workers.run(func() { q.work(key) })
+		q.workers.Go(func() { q.work(key) })
 	}
 	q.mu.Unlock()
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"allocation/adapters/messagebus"
 	"allocation/app"
 )
 
@@ -34,7 +35,7 @@ type PoisonQueue struct {
 // NewPoisonQueue subscribes to the poison topic at once, so that nothing
 // parked after it returns is missed, and keeps collecting until ctx ends.
 func NewPoisonQueue(ctx context.Context, sub message.Subscriber, pub message.Publisher, capacity int) (*PoisonQueue, error) {
-	messages, err := sub.Subscribe(ctx, app.PoisonTopic)
+	messages, err := sub.Subscribe(ctx, messagebus.PoisonTopic)
 	if err != nil {
 		return nil, fmt.Errorf("subscribing to the poison queue: %w", err)
 	}
@@ -52,11 +53,11 @@ func (q *PoisonQueue) park(msg *message.Message) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.nextID++
-	parkedAt, err := time.Parse(time.RFC3339Nano, msg.Metadata.Get(app.ParkedAtKey))
+	parkedAt, err := time.Parse(time.RFC3339Nano, msg.Metadata.Get(messagebus.ParkedAtKey))
 	if err != nil {
 		parkedAt = time.Now().UTC()
 	}
-	q.parked = append(q.parked, app.ParkedFromMessage(strconv.Itoa(q.nextID), msg, parkedAt))
+	q.parked = append(q.parked, messagebus.ParkedFromMessage(strconv.Itoa(q.nextID), msg, parkedAt))
 	if len(q.parked) > q.capacity {
 		q.dropped += len(q.parked) - q.capacity
 		q.parked = slices.Delete(q.parked, 0, len(q.parked)-q.capacity)
@@ -111,7 +112,7 @@ func (q *PoisonQueue) Replay(_ context.Context, ids []string) ([]string, error) 
 	var replayed []string
 	var errs []error
 	for _, p := range chosen {
-		topic, msg := app.ReplayMessage(p)
+		topic, msg := messagebus.ReplayMessage(p)
 		if err := q.publisher.Publish(topic, msg); err != nil {
 			errs = append(errs, fmt.Errorf("replaying %s: %w", p.ID, err))
 			continue

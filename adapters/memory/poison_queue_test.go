@@ -12,6 +12,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 
 	"allocation/adapters/memory"
+	"allocation/adapters/messagebus"
 	"allocation/app"
 )
 
@@ -24,7 +25,7 @@ func TestPoisonQueuePages(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 5 {
-		if err := ps.Publish(app.PoisonTopic, message.NewMessage(fmt.Sprint("m", i), nil)); err != nil {
+		if err := ps.Publish(messagebus.PoisonTopic, message.NewMessage(fmt.Sprint("m", i), nil)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"allocation/adapters/internal/idlepoll"
-	"allocation/app"
+	"allocation/adapters/messagebus"
 )
 
 const (
@@ -117,7 +117,7 @@ func NewOutboxRelay(db *sql.DB, destination RelayDestination, polling RelayPolli
 	}
 	f, err := forwarder.NewForwarder(subscriber, destination.Publisher, logger, forwarder.Config{
 		ForwarderTopic: OutboxTopic,
-		Middlewares:    []message.HandlerMiddleware{app.HandlerWorkersMiddleware()},
+		Middlewares:    []message.HandlerMiddleware{messagebus.HandlerWorkersMiddleware()},
 	})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("creating outbox forwarder: %w", err), subscriber.Close())

@@ -9,17 +9,17 @@ import (
 	watermillsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
 
-	"allocation/app"
+	"allocation/adapters/messagebus"
 	"allocation/domain"
 )
 
 // EventTopics are the topics the store's transactions publish events on.
 func EventTopics() []string {
-	m := app.Marshaler()
+	m := messagebus.Marshaler()
 	return []string{
-		app.EventTopic(m.Name(domain.Allocated{})),
-		app.EventTopic(m.Name(domain.Deallocated{})),
-		app.EventTopic(m.Name(domain.OutOfStock{})),
+		messagebus.EventTopic(m.Name(domain.Allocated{})),
+		messagebus.EventTopic(m.Name(domain.Deallocated{})),
+		messagebus.EventTopic(m.Name(domain.OutOfStock{})),
 	}
 }
 

@@ -15,12 +15,13 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 
+	"allocation/adapters/messagebus"
 	"allocation/adapters/postgres"
 	"allocation/app"
 	"allocation/domain"
 )
 
-var allocatedTopic = app.EventTopic("Allocated")
+var allocatedTopic = messagebus.EventTopic("Allocated")
 
 // A command that fails, before or during its commit, leaves no trace: no
 // product change and no message in any outbox table.

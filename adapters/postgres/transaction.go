@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 
+	"allocation/adapters/messagebus"
 	"allocation/app"
 	"allocation/domain"
 )
@@ -137,11 +138,11 @@ func (t *transaction) publish(recorded []app.RecordedEvents) (published int, err
 		return 0, fmt.Errorf("creating outbox publisher: %w", err)
 	}
 	defer func() { err = errors.Join(err, publisher.Close()) }()
-	bus, err := app.NewEventBus(publisher, t.uow.logger)
+	bus, err := messagebus.NewEventBus(publisher, t.uow.logger)
 	if err != nil {
 		return 0, fmt.Errorf("creating outbox event bus: %w", err)
 	}
-	events := app.NewBusEventPublisher(bus)
+	events := messagebus.NewBusEventPublisher(bus)
 	for _, r := range recorded {
 		if err := events.PublishEvents(r.Ctx, r.Events); err != nil {
 			return 0, err

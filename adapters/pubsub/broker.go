@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"allocation/adapters/memory"
+	"allocation/adapters/messagebus"
 	"allocation/app"
 )
 
@@ -55,7 +56,7 @@ type BrokerConfig struct {
 // Broker is the broker the configuration chose: the pub/sub (with the
 // topic prefix applied), its poison queue, and how to check and close it.
 type Broker struct {
-	PubSub app.PubSub
+	PubSub messagebus.PubSub
 	Poison app.PoisonQueue
 	// Ping checks that the broker answers and has what the service needs
 	// (Redis: the subscriptions' consumer groups); nil when there is
@@ -98,7 +99,7 @@ func (b *Broker) Close() error {
 // that must outlive this call (the in-memory poison queue's subscription).
 func OpenBroker(lifetime context.Context, cfg BrokerConfig, logger watermill.LoggerAdapter) (*Broker, error) {
 	b := &Broker{}
-	var raw app.PubSub
+	var raw messagebus.PubSub
 	switch cfg.Kind {
 	case KindMemory:
 		channel := NewGoChannelPubSub(logger)
@@ -111,7 +112,7 @@ func OpenBroker(lifetime context.Context, cfg BrokerConfig, logger watermill.Log
 		}
 		redisPS, err := NewRedisStreamsPubSub(RedisStreamsConfig{
 			Redis:       redis.Options{Addr: cfg.RedisAddr},
-			Trim:        RedisTrimConfig{Untrimmed: untrimmed, PoisonStream: cfg.TopicPrefix + app.PoisonTopic},
+			Trim:        RedisTrimConfig{Untrimmed: untrimmed, PoisonStream: cfg.TopicPrefix + messagebus.PoisonTopic},
 			StateLogger: cfg.StateLogger,
 		}, logger)
 		if err != nil {

@@ -5,18 +5,18 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
-	"allocation/app"
+	"allocation/adapters/messagebus"
 )
 
 // NamespacedPubSub prefixes every topic, so that several deployments (or
 // test runs) can share one broker without seeing each other's messages.
 // Handlers and metadata keep the bare topic names.
 type NamespacedPubSub struct {
-	inner  app.PubSub
+	inner  messagebus.PubSub
 	prefix string
 }
 
-func NewNamespacedPubSub(inner app.PubSub, prefix string) *NamespacedPubSub {
+func NewNamespacedPubSub(inner messagebus.PubSub, prefix string) *NamespacedPubSub {
 	return &NamespacedPubSub{inner: inner, prefix: prefix}
 }
 

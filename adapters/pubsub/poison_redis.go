@@ -12,6 +12,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/redis/go-redis/v9"
 
+	"allocation/adapters/messagebus"
 	"allocation/app"
 )
 
@@ -19,7 +20,7 @@ import (
 const redisPoisonPageSize = 500
 
 // RedisPoisonQueue is the poison queue on Redis Streams: the entries of
-// the stream topicPrefix+app.PoisonTopic, which the router's PoisonQueue
+// the stream topicPrefix+messagebus.PoisonTopic, which the router's PoisonQueue
 // middleware writes in the RedisEntryMarshaller format. A parked message's
 // ID is its stream entry ID.
 //
@@ -38,13 +39,13 @@ type RedisPoisonQueue struct {
 // caller owns (and closes).
 //
 // publisher must publish to bare topic names, exactly as the message bus
-// does: the service's app.PubSub publisher, that is the one wrapped by
+// does: the service's messagebus.PubSub publisher, that is the one wrapped by
 // NewNamespacedPubSub when topicPrefix is set. A message parked from topic T
 // is replayed with publisher.Publish(T, ...), which lands on the stream
 // topicPrefix+T. topicPrefix (the same one given to NewNamespacedPubSub,
 // "" for none) only locates the poison stream.
 func NewRedisPoisonQueue(client redis.Cmdable, publisher message.Publisher, topicPrefix string) *RedisPoisonQueue {
-	return &RedisPoisonQueue{client: client, publisher: publisher, stream: topicPrefix + app.PoisonTopic}
+	return &RedisPoisonQueue{client: client, publisher: publisher, stream: topicPrefix + messagebus.PoisonTopic}
 }
 
 // List returns one page of parked messages, oldest first: one XRANGE
@@ -92,11 +93,11 @@ func (q *RedisPoisonQueue) parked(entry redis.XMessage) app.ParkedMessage {
 	// derived UUID on every read; a malformed one becomes a message marked
 	// as such.
 	msg := decodeRedisEntry(q.stream, entry)
-	parkedAt, err := time.Parse(time.RFC3339Nano, msg.Metadata.Get(app.ParkedAtKey))
+	parkedAt, err := time.Parse(time.RFC3339Nano, msg.Metadata.Get(messagebus.ParkedAtKey))
 	if err != nil {
 		parkedAt = redisEntryTime(entry.ID)
 	}
-	return app.ParkedFromMessage(entry.ID, msg, parkedAt)
+	return messagebus.ParkedFromMessage(entry.ID, msg, parkedAt)
 }
 
 // redisEntryTime is the time in a stream entry ID ("<ms>-<seq>").
@@ -184,10 +185,10 @@ func (q *RedisPoisonQueue) replay(ctx context.Context, p app.ParkedMessage) erro
 	return nil
 }
 
-// replayTarget is app.ReplayMessage, refusing a message without its
+// replayTarget is messagebus.ReplayMessage, refusing a message without its
 // original topic: it would be published to the bare prefix.
 func replayTarget(p app.ParkedMessage) (string, *message.Message, error) {
-	topic, msg := app.ReplayMessage(p)
+	topic, msg := messagebus.ReplayMessage(p)
 	if topic == "" {
 		return "", nil, fmt.Errorf("parked message has no original topic (metadata key %s)", middleware.PoisonedTopicKey)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/redis/go-redis/v9"
 
+	"allocation/adapters/messagebus"
 	"allocation/app"
 )
 
@@ -23,17 +24,17 @@ const poisonTestTopic = "orders"
 var parkedAt = time.Date(2024, 5, 6, 7, 8, 9, 123456000, time.UTC)
 
 // park writes to the poison topic what the PoisonQueue middleware would.
-func park(t *testing.T, raw app.PubSub, prefix string, payload string) *message.Message {
+func park(t *testing.T, raw messagebus.PubSub, prefix string, payload string) *message.Message {
 	t.Helper()
 	msg := message.NewMessage(watermill.NewUUID(), []byte(payload))
 	msg.Metadata.Set(middleware.ReasonForPoisonedKey, "boom: "+msg.UUID)
 	msg.Metadata.Set(middleware.PoisonedTopicKey, poisonTestTopic)
 	msg.Metadata.Set(middleware.PoisonedHandlerKey, "orders.handler")
 	msg.Metadata.Set(middleware.PoisonedSubscriberKey, "sub")
-	msg.Metadata.Set(app.ParkedAtKey, parkedAt.Format(time.RFC3339Nano))
+	msg.Metadata.Set(messagebus.ParkedAtKey, parkedAt.Format(time.RFC3339Nano))
 	msg.Metadata.Set(middleware.CorrelationIDMetadataKey, "corr-"+msg.UUID)
 	msg.Metadata.Set("custom", "kept")
-	if err := raw.Publisher().Publish(prefix+app.PoisonTopic, msg.Copy()); err != nil {
+	if err := raw.Publisher().Publish(prefix+messagebus.PoisonTopic, msg.Copy()); err != nil {
 		t.Fatal(err)
 	}
 	return msg
@@ -72,7 +73,7 @@ func checkReplayed(t *testing.T, got, want *message.Message) {
 	if got.UUID != want.UUID || string(got.Payload) != string(want.Payload) {
 		t.Errorf("replayed %s %s, want %s %s", got.UUID, got.Payload, want.UUID, want.Payload)
 	}
-	for _, key := range []string{middleware.ReasonForPoisonedKey, middleware.PoisonedTopicKey, middleware.PoisonedHandlerKey, middleware.PoisonedSubscriberKey, app.ParkedAtKey} {
+	for _, key := range []string{middleware.ReasonForPoisonedKey, middleware.PoisonedTopicKey, middleware.PoisonedHandlerKey, middleware.PoisonedSubscriberKey, messagebus.ParkedAtKey} {
 		if v, ok := got.Metadata[key]; ok {
 			t.Errorf("replayed message keeps poison metadata %s=%q", key, v)
 		}
@@ -82,7 +83,7 @@ func checkReplayed(t *testing.T, got, want *message.Message) {
 	}
 }
 
-func testPoisonQueueListAndReplay(t *testing.T, raw app.PubSub, prefix string, q app.PoisonQueue, unknownID string) {
+func testPoisonQueueListAndReplay(t *testing.T, raw messagebus.PubSub, prefix string, q app.PoisonQueue, unknownID string) {
 	if parked := listParked(t, q); len(parked) != 0 {
 		t.Fatalf("empty queue lists %v", parked)
 	}
@@ -154,11 +155,11 @@ func testPoisonQueueListAndReplay(t *testing.T, raw app.PubSub, prefix string, q
 
 // testPoisonQueueRoundTrip parks a message through the real router and
 // replays it once its handler works again.
-func testPoisonQueueRoundTrip(t *testing.T, raw app.PubSub, prefix, topic string, q app.PoisonQueue) {
+func testPoisonQueueRoundTrip(t *testing.T, raw messagebus.PubSub, prefix, topic string, q app.PoisonQueue) {
 	ps := NewNamespacedPubSub(raw, prefix)
-	bus, err := app.NewMessageBus(app.MessageBusConfig{
+	bus, err := messagebus.NewMessageBus(messagebus.MessageBusConfig{
 		PubSub:       ps,
-		Retry:        app.HandlerRetryPolicy{MaxRetries: 1, InitialInterval: time.Millisecond, MaxInterval: time.Millisecond},
+		Retry:        messagebus.HandlerRetryPolicy{MaxRetries: 1, InitialInterval: time.Millisecond, MaxInterval: time.Millisecond},
 		CloseTimeout: waitTimeout,
 	})
 	if err != nil {
@@ -223,7 +224,7 @@ func testPoisonQueueRoundTrip(t *testing.T, raw app.PubSub, prefix, topic string
 		if got.UUID != msg.UUID || string(got.Payload) != string(msg.Payload) || middleware.MessageCorrelationID(got) != "corr-roundtrip" {
 			t.Errorf("handled %s %s %v", got.UUID, got.Payload, got.Metadata)
 		}
-		if got.Metadata.Get(middleware.ReasonForPoisonedKey) != "" || got.Metadata.Get(app.ParkedAtKey) != "" {
+		if got.Metadata.Get(middleware.ReasonForPoisonedKey) != "" || got.Metadata.Get(messagebus.ParkedAtKey) != "" {
 			t.Errorf("replayed message keeps poison metadata: %v", got.Metadata)
 		}
 	case <-time.After(waitTimeout):
@@ -240,7 +241,7 @@ func newRedisPoisonFixture(t *testing.T, topics ...string) (*RedisStreamsPubSub,
 	raw := newTestRedisPubSub(t, RedisStreamsConfig{})
 	prefix := uniqueName("pq") + "."
 	t.Cleanup(func() {
-		keys := []string{prefix + app.PoisonTopic}
+		keys := []string{prefix + messagebus.PoisonTopic}
 		for _, topic := range topics {
 			keys = append(keys, prefix+topic)
 		}
@@ -268,7 +269,7 @@ func TestRedisPoisonQueueListsPlainEntries(t *testing.T) {
 	t.Parallel()
 	client := newTestRedisClient(t)
 	prefix := uniqueName("pq") + "."
-	stream := prefix + app.PoisonTopic
+	stream := prefix + messagebus.PoisonTopic
 	t.Cleanup(func() { client.Del(context.Background(), stream) })
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()

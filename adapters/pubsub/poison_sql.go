@@ -13,11 +13,12 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/lib/pq"
 
+	"allocation/adapters/messagebus"
 	"allocation/app"
 )
 
 // SQLPoisonQueue is the poison queue on the SQL broker: the rows of the
-// messages table of topic topicPrefix+app.PoisonTopic, which the router's
+// messages table of topic topicPrefix+messagebus.PoisonTopic, which the router's
 // PoisonQueue middleware writes. A parked message's ID is its "offset"
 // column, in decimal.
 //
@@ -38,14 +39,14 @@ type SQLPoisonQueue struct {
 // NewSQLPoisonQueue reads the poison table in db, the broker's database
 // (the caller owns it). topicPrefix is the one given to
 // NewNamespacedPubSub ("" for none): the poison table is that of
-// topicPrefix+app.PoisonTopic and a message parked from topic T is replayed
+// topicPrefix+messagebus.PoisonTopic and a message parked from topic T is replayed
 // to the table of topicPrefix+T. It fails when those names cannot be
 // tables (see InitializeSQLTopic).
 func NewSQLPoisonQueue(db *sql.DB, topicPrefix string) (*SQLPoisonQueue, error) {
 	if db == nil {
 		return nil, errors.New("sql poison queue: no database")
 	}
-	topic := topicPrefix + app.PoisonTopic
+	topic := topicPrefix + messagebus.PoisonTopic
 	if err := checkSQLTopicName(topic); err != nil {
 		return nil, err
 	}
@@ -109,11 +110,11 @@ func (q *SQLPoisonQueue) query(ctx context.Context, where, limit string, args ..
 		if msg.Metadata == nil { // JSON null
 			msg.Metadata = message.Metadata{}
 		}
-		parkedAt, err := time.Parse(time.RFC3339Nano, msg.Metadata.Get(app.ParkedAtKey))
+		parkedAt, err := time.Parse(time.RFC3339Nano, msg.Metadata.Get(messagebus.ParkedAtKey))
 		if err != nil {
 			parkedAt = createdAt.UTC()
 		}
-		parked = append(parked, app.ParkedFromMessage(strconv.FormatInt(offset, 10), msg, parkedAt))
+		parked = append(parked, messagebus.ParkedFromMessage(strconv.FormatInt(offset, 10), msg, parkedAt))
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("reading the poison queue %s: %w", q.topic, err)

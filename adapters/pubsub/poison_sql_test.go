@@ -11,6 +11,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 
+	"allocation/adapters/messagebus"
 	"allocation/app"
 )
 
@@ -18,7 +19,7 @@ func newSQLPoisonFixture(t *testing.T, topics ...string) (*SQLPubSub, string, *S
 	t.Helper()
 	raw := newTestSQLPubSub(t)
 	prefix := uniqueName("pq") + "."
-	dropSQLTopic(t, raw, prefix+app.PoisonTopic)
+	dropSQLTopic(t, raw, prefix+messagebus.PoisonTopic)
 	for _, topic := range topics {
 		dropSQLTopic(t, raw, prefix+topic)
 	}
@@ -56,7 +57,7 @@ func TestSQLPoisonQueueReplaysOnceUnderConcurrency(t *testing.T) {
 	before := time.Now().Add(-time.Second)
 	msg := message.NewMessage(watermill.NewUUID(), []byte(`{"n": 1}`))
 	msg.Metadata.Set(middleware.PoisonedTopicKey, poisonTestTopic)
-	if err := raw.Publisher().Publish(prefix+app.PoisonTopic, msg); err != nil {
+	if err := raw.Publisher().Publish(prefix+messagebus.PoisonTopic, msg); err != nil {
 		t.Fatal(err)
 	}
 	parked := waitParked(t, q, 1)[0]

@@ -1,7 +1,7 @@
 package pubsub
 
 // MissingConsumerGroupError is returned for a subscriber without a consumer
-// group: every subscriber of app.PubSub belongs to one, and the brokers'
+// group: every subscriber of messagebus.PubSub belongs to one, and the brokers'
 // group-less modes lose what is published while nobody listens.
 type MissingConsumerGroupError struct{}
 

@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/trace"
 
+	"allocation/adapters/messagebus"
 	"allocation/adapters/pubsub"
 	"allocation/app"
 	"allocation/contracts"
@@ -26,7 +27,7 @@ import (
 	"allocation/ports/broker"
 )
 
-// The consumer on the real router (app.NewMessageBus: poison queue, retry,
+// The consumer on the real router (messagebus.NewMessageBus: poison queue, retry,
 // recoverer) on real brokers. Integration: fails when Redis or PostgreSQL
 // is unreachable, unless SKIP_INTEGRATION=1.
 
@@ -68,18 +69,18 @@ func (c *calls) snapshot() ([]domain.ChangeBatchQuantity, []string) {
 type running struct {
 	calls  *calls
 	poison <-chan *message.Message
-	ps     app.PubSub
+	ps     messagebus.PubSub
 }
 
 // runConsumer starts a router with the consumer and a reader of the
 // poison queue, the way the service is wired (with middlewares inside the
 // poison queue and retry, as the service's tracing and logging).
-func runConsumer(t *testing.T, ps app.PubSub, middlewares ...message.HandlerMiddleware) *running {
+func runConsumer(t *testing.T, ps messagebus.PubSub, middlewares ...message.HandlerMiddleware) *running {
 	t.Helper()
-	bus, err := app.NewMessageBus(app.MessageBusConfig{
+	bus, err := messagebus.NewMessageBus(messagebus.MessageBusConfig{
 		PubSub:      ps,
 		Logger:      watermill.NopLogger{},
-		Retry:       app.HandlerRetryPolicy{MaxRetries: 3, InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond},
+		Retry:       messagebus.HandlerRetryPolicy{MaxRetries: 3, InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond},
 		Middlewares: middlewares,
 	})
 	if err != nil {
@@ -90,7 +91,7 @@ func runConsumer(t *testing.T, ps app.PubSub, middlewares ...message.HandlerMidd
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub, err := ps.Subscriber(app.ConsumerGroup(broker.ChangeBatchQuantityHandlerName))
+	sub, err := ps.Subscriber(messagebus.ConsumerGroup(broker.ChangeBatchQuantityHandlerName))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +102,7 @@ func runConsumer(t *testing.T, ps app.PubSub, middlewares ...message.HandlerMidd
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	poison, err := poisonSub.Subscribe(ctx, app.PoisonTopic)
+	poison, err := poisonSub.Subscribe(ctx, messagebus.PoisonTopic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +168,7 @@ func envOr(name, def string) string {
 	return def
 }
 
-func newRedis(t *testing.T) (app.PubSub, *redis.Client, string) {
+func newRedis(t *testing.T) (messagebus.PubSub, *redis.Client, string) {
 	t.Helper()
 	requireIntegration(t)
 	addr := envOr("TEST_REDIS_ADDR", "127.0.0.1:6379")
@@ -183,12 +184,12 @@ func newRedis(t *testing.T) (app.PubSub, *redis.Client, string) {
 	t.Cleanup(func() { _ = ps.Close() })
 	prefix := "test." + strings.ToLower(watermill.NewShortUUID()) + "."
 	t.Cleanup(func() {
-		client.Del(context.Background(), prefix+contracts.ChangeBatchQuantityTopic, prefix+app.PoisonTopic)
+		client.Del(context.Background(), prefix+contracts.ChangeBatchQuantityTopic, prefix+messagebus.PoisonTopic)
 	})
 	return pubsub.NewNamespacedPubSub(ps, prefix), client, prefix
 }
 
-func newSQL(t *testing.T) (app.PubSub, string) {
+func newSQL(t *testing.T) (messagebus.PubSub, string) {
 	t.Helper()
 	requireIntegration(t)
 	dsn := envOr("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/allocation_test?sslmode=disable")
@@ -213,7 +214,7 @@ func newSQL(t *testing.T) (app.PubSub, string) {
 	prefix := "t" + strings.ToLower(watermill.NewShortUUID())[:10] + "."
 	t.Cleanup(func() {
 		_ = ps.Close()
-		for _, topic := range []string{contracts.ChangeBatchQuantityTopic, app.PoisonTopic} {
+		for _, topic := range []string{contracts.ChangeBatchQuantityTopic, messagebus.PoisonTopic} {
 			_, _ = db.Exec(`DROP TABLE IF EXISTS "watermill_` + prefix + topic + `", "watermill_offsets_` + prefix + topic + `"`)
 		}
 	})
@@ -240,7 +241,7 @@ func createDatabase(t *testing.T, dsn string) {
 	}
 }
 
-func publish(t *testing.T, ps app.PubSub, payload, correlationID string) *message.Message {
+func publish(t *testing.T, ps messagebus.PubSub, payload, correlationID string) *message.Message {
 	t.Helper()
 	msg := message.NewMessage(uuid.NewString(), []byte(payload))
 	if correlationID != "" {
@@ -298,7 +299,7 @@ func TestBrokerConsumerOnRedisStreams(t *testing.T) {
 	}
 
 	// Parked entries are plain too: readable with XRANGE.
-	entries, err := client.XRange(ctx, prefix+app.PoisonTopic, "-", "+").Result()
+	entries, err := client.XRange(ctx, prefix+messagebus.PoisonTopic, "-", "+").Result()
 	if err != nil || len(entries) != 3 {
 		t.Fatalf("poison stream: %d entries, %v", len(entries), err)
 	}

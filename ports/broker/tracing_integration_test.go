@@ -12,8 +12,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"allocation/adapters/messagebus"
 	"allocation/adapters/tracing"
-	"allocation/app"
 	"allocation/contracts"
 	"allocation/ports/broker"
 )
@@ -30,7 +30,7 @@ func TestBrokerConsumerOnRedisStreamsContinuesTheEntrysTrace(t *testing.T) {
 	t.Cleanup(func() { _ = provider.Shutdown(context.Background()) })
 
 	ps, client, prefix := newRedis(t)
-	r := runConsumer(t, ps, tracing.ConsumerMiddleware("redis", app.ConsumerGroup))
+	r := runConsumer(t, ps, tracing.ConsumerMiddleware("redis", messagebus.ConsumerGroup))
 	ctx := context.Background()
 	stream := prefix + contracts.ChangeBatchQuantityTopic
 	const (
@@ -67,7 +67,7 @@ func TestBrokerConsumerOnRedisStreamsContinuesTheEntrysTrace(t *testing.T) {
 	wantAttrs := map[string]string{
 		"messaging.system":              "redis",
 		"messaging.destination.name":    contracts.ChangeBatchQuantityTopic, // the topic, before TOPIC_PREFIX
-		"messaging.consumer.group.name": app.ConsumerGroup(broker.ChangeBatchQuantityHandlerName),
+		"messaging.consumer.group.name": messagebus.ConsumerGroup(broker.ChangeBatchQuantityHandlerName),
 		"messaging.handler.name":        broker.ChangeBatchQuantityHandlerName,
 	}
 	for k, want := range wantAttrs {
@@ -84,7 +84,7 @@ func TestBrokerConsumerOnRedisStreamsContinuesTheEntrysTrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertParked(t, r.nextParked(t), "not valid JSON")
-	entries, err := client.XRange(ctx, prefix+app.PoisonTopic, "-", "+").Result()
+	entries, err := client.XRange(ctx, prefix+messagebus.PoisonTopic, "-", "+").Result()
 	if err != nil || len(entries) != 1 {
 		t.Fatalf("poison stream: %d entries, %v", len(entries), err)
 	}

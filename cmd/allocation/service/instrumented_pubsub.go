@@ -3,18 +3,18 @@ package service
 import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"allocation/adapters/messagebus"
 	"allocation/adapters/metrics"
-	"allocation/app"
 )
 
 // instrumentedPubSub decorates the publisher with Watermill's publisher
 // metrics; subscribers are decorated by the router.
 type instrumentedPubSub struct {
-	app.PubSub
+	messagebus.PubSub
 	publisher message.Publisher
 }
 
-func newInstrumentedPubSub(ps app.PubSub, m *metrics.Metrics) (app.PubSub, error) {
+func newInstrumentedPubSub(ps messagebus.PubSub, m *metrics.Metrics) (messagebus.PubSub, error) {
 	pub, err := m.DecoratePublisher(ps.Publisher())
 	if err != nil {
 		return nil, err

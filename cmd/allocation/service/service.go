@@ -22,6 +22,7 @@ import (
 
 	"allocation/adapters/external"
 	"allocation/adapters/memory"
+	"allocation/adapters/messagebus"
 	"allocation/adapters/metrics"
 	"allocation/adapters/notify"
 	"allocation/adapters/postgres"
@@ -38,13 +39,13 @@ import (
 type Service struct {
 	Config  config.Config
 	Logger  *slog.Logger
-	Bus     *app.MessageBus
+	Bus     *messagebus.MessageBus
 	App     app.Application
 	Handler http.Handler
 	Metrics *metrics.Metrics
 	Poison  app.PoisonQueue
 	// PubSub is the configured broker (in-process tests publish on it).
-	PubSub app.PubSub
+	PubSub messagebus.PubSub
 
 	db *sql.DB
 	// handlerDB is the pool of event handlers' own writes (read model,
@@ -86,12 +87,12 @@ type Service struct {
 
 // addInboundConsumers subscribes to the external topics other services
 // publish on (the book's Redis consumer).
-func (s *Service) addInboundConsumers(ps app.PubSub) error {
+func (s *Service) addInboundConsumers(ps messagebus.PubSub) error {
 	consumer, err := broker.NewChangeBatchQuantityConsumer(s.App.ChangeBatchQuantity.Handle, s.Logger)
 	if err != nil {
 		return err
 	}
-	sub, err := ps.Subscriber(app.ConsumerGroup(broker.ChangeBatchQuantityHandlerName))
+	sub, err := ps.Subscriber(messagebus.ConsumerGroup(broker.ChangeBatchQuantityHandlerName))
 	if err != nil {
 		return err
 	}
@@ -131,16 +132,16 @@ func New(cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
 	if err != nil {
 		return nil, err
 	}
-	bus, err := app.NewMessageBus(app.MessageBusConfig{
+	bus, err := messagebus.NewMessageBus(messagebus.MessageBusConfig{
 		PubSub:       ps,
 		Logger:       wmLogger,
-		Retry:        app.HandlerRetryPolicy{MaxRetries: cfg.RetryMax, InitialInterval: cfg.RetryInitialInterval, MaxInterval: 2 * time.Second},
+		Retry:        messagebus.HandlerRetryPolicy{MaxRetries: cfg.RetryMax, InitialInterval: cfg.RetryInitialInterval, MaxInterval: 2 * time.Second},
 		CloseTimeout: cfg.ShutdownTimeout,
-		Outage:       app.DefaultOutagePolicy(),
+		Outage:       messagebus.DefaultOutagePolicy(),
 		OnOutageWait: s.Metrics.WaitedForOutage,
 		OnRetry:      s.Metrics.Retried,
 		OnPoisoned:   s.Metrics.Poisoned,
-		Middlewares:  []message.HandlerMiddleware{traceMessages(cfg.Broker), app.LogMessages(logger)},
+		Middlewares:  []message.HandlerMiddleware{traceMessages(cfg.Broker), messagebus.LogMessages(logger)},
 	})
 	if err != nil {
 		return nil, err
@@ -203,7 +204,7 @@ func New(cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
 
 // newPubSub opens the configured broker; the SQL broker shares the
 // store's database pool.
-func (s *Service) newPubSub(logger watermill.LoggerAdapter) (app.PubSub, error) {
+func (s *Service) newPubSub(logger watermill.LoggerAdapter) (messagebus.PubSub, error) {
 	cfg := pubsub.BrokerConfig{
 		Kind:             s.Config.Broker,
 		RedisAddr:        s.Config.RedisAddr,
@@ -253,10 +254,10 @@ func (s *Service) newPubSub(logger watermill.LoggerAdapter) (app.PubSub, error) 
 	return broker.PubSub, nil
 }
 
-func (s *Service) newStore(ps app.PubSub, bus *app.MessageBus, logger watermill.LoggerAdapter) (app.UnitOfWork, app.AllocationsView, app.HandledEvents, error) {
+func (s *Service) newStore(ps messagebus.PubSub, bus *messagebus.MessageBus, logger watermill.LoggerAdapter) (app.UnitOfWork, app.AllocationsView, app.HandledEvents, error) {
 	switch s.Config.Store {
 	case config.StoreMemory:
-		return tracing.DecorateUnitOfWork(memory.NewUnitOfWork(app.NewBusEventPublisher(bus.EventBus)), "memory"), memory.NewAllocationsView(),
+		return tracing.DecorateUnitOfWork(memory.NewUnitOfWork(messagebus.NewBusEventPublisher(bus.EventBus)), "memory"), memory.NewAllocationsView(),
 			memory.NewHandledEvents(memory.DefaultHandledEventsCapacity), nil
 	case config.StorePostgres:
 		uow, view, err := s.newPostgresStore(ps, logger)
@@ -273,7 +274,7 @@ func (s *Service) newStore(ps app.PubSub, bus *app.MessageBus, logger watermill.
 // transactional outbox: with the SQL broker events are written straight
 // to their topic tables in the command's transaction; with another broker
 // they are written to the outbox table and a forwarder relays them.
-func (s *Service) newPostgresStore(ps app.PubSub, logger watermill.LoggerAdapter) (app.UnitOfWork, app.AllocationsView, error) {
+func (s *Service) newPostgresStore(ps messagebus.PubSub, logger watermill.LoggerAdapter) (app.UnitOfWork, app.AllocationsView, error) {
 	ctx, cancel := context.WithTimeout(s.lifetime, startupTimeout)
 	defer cancel()
 	db, err := s.database(ctx)
@@ -283,8 +284,8 @@ func (s *Service) newPostgresStore(ps app.PubSub, logger watermill.LoggerAdapter
 	if err := postgres.Migrate(ctx, db); err != nil {
 		return nil, nil, fmt.Errorf("migrating the database: %w", err)
 	}
-	outbox := postgres.ForwarderOutbox(logger)
-	topics := []string{postgres.OutboxTopic}
+	outbox := postgres.RelayedOutbox
+	var topics []string
 	if s.Config.Broker == config.BrokerSQL {
 		// Events go straight to their topic tables, under the prefix the
 		// subscribers read.

@@ -5,9 +5,9 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"allocation/adapters/messagebus"
 	"allocation/adapters/postgres"
 	"allocation/adapters/tracing"
-	"allocation/app"
 	"allocation/config"
 )
 
@@ -15,11 +15,11 @@ import (
 // spans, traceparent in the metadata); subscribers are traced by the
 // router's middleware.
 type tracedPubSub struct {
-	app.PubSub
+	messagebus.PubSub
 	publisher message.Publisher
 }
 
-func newTracedPubSub(ps app.PubSub, system string) app.PubSub {
+func newTracedPubSub(ps messagebus.PubSub, system string) messagebus.PubSub {
 	return tracedPubSub{PubSub: ps, publisher: tracing.DecoratePublisher(ps.Publisher(), system)}
 }
 
@@ -40,7 +40,7 @@ func messagingSystem(broker string) string {
 // traceMessages is the router middleware that continues a message's trace
 // in a consumer span per handler.
 func traceMessages(broker string) message.HandlerMiddleware {
-	return tracing.ConsumerMiddleware(messagingSystem(broker), app.ConsumerGroup)
+	return tracing.ConsumerMiddleware(messagingSystem(broker), messagebus.ConsumerGroup)
 }
 
 // traceOutbox traces what a command's transaction stores for publishing:

@@ -1,4 +1,4 @@
-package app_test
+package messagebus_test
 
 import (
 	"context"
@@ -8,15 +8,16 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
 
+	"allocation/adapters/messagebus"
 	"allocation/adapters/pubsub"
 	"allocation/app"
 	"allocation/domain"
 )
 
-func newBus(t *testing.T) *app.MessageBus {
+func newBus(t *testing.T) *messagebus.MessageBus {
 	ps := pubsub.NewGoChannelPubSub(watermill.NopLogger{})
 	t.Cleanup(func() { _ = ps.Close() })
-	bus, err := app.NewMessageBus(app.MessageBusConfig{PubSub: ps})
+	bus, err := messagebus.NewMessageBus(messagebus.MessageBusConfig{PubSub: ps})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +31,7 @@ func TestStartUpFailsWhenACommandHasNoHandler(t *testing.T) {
 		cqrs.NewCommandHandler("A", noop[domain.Allocate]),
 		cqrs.NewCommandHandler("B", noop[domain.CreateBatch]),
 	}, nil)
-	var missing app.MissingCommandHandlerError
+	var missing messagebus.MissingCommandHandlerError
 	if !errors.As(err, &missing) || missing.Command != "ChangeBatchQuantity" {
 		t.Fatalf("err = %v, want MissingCommandHandlerError for ChangeBatchQuantity", err)
 	}
@@ -43,7 +44,7 @@ func TestStartUpFailsWhenACommandHasTwoHandlers(t *testing.T) {
 		cqrs.NewCommandHandler("B", noop[domain.CreateBatch]),
 		cqrs.NewCommandHandler("C", noop[domain.ChangeBatchQuantity]),
 	}, nil)
-	var duplicate app.DuplicateCommandHandlerError
+	var duplicate messagebus.DuplicateCommandHandlerError
 	if !errors.As(err, &duplicate) || duplicate.Command != "Allocate" || len(duplicate.Handlers) != 2 {
 		t.Fatalf("err = %v, want DuplicateCommandHandlerError for Allocate", err)
 	}

@@ -1,4 +1,4 @@
-package app
+package messagebus
 
 import (
 	"log/slog"
@@ -6,6 +6,8 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+
+	"allocation/app"
 )
 
 // LogMessages logs every handling attempt with the handler, the message
@@ -29,7 +31,7 @@ func LogMessages(logger *slog.Logger) message.HandlerMiddleware {
 				"duration", time.Since(started),
 			}
 			if err != nil {
-				logger.WarnContext(ctx, "message handling failed", append(attrs, "error", err, "permanent", IsPermanent(err))...)
+				logger.WarnContext(ctx, "message handling failed", append(attrs, "error", err, "permanent", app.IsPermanent(err))...)
 			} else {
 				logger.DebugContext(ctx, "message handled", attrs...)
 			}

@@ -1,17 +1,17 @@
-package app
+package messagebus
 
 import (
 	"errors"
-	"runtime"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+
+	"allocation/internal/workerpool"
 )
 
 func TestHandlerWorkersReturnWhatTheHandlerReturns(t *testing.T) {
-	w := newHandlerWorkers(2, time.Minute)
+	w := runOnWorkers(workerpool.New(2, time.Minute))
 	produced := message.NewMessage("out", nil)
 	failure := errors.New("handler failed")
 	tests := []struct {
@@ -26,7 +26,7 @@ func TestHandlerWorkersReturnWhatTheHandlerReturns(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got *message.Message
-			h := w.Middleware(func(msg *message.Message) ([]*message.Message, error) {
+			h := w(func(msg *message.Message) ([]*message.Message, error) {
 				got = msg
 				return tt.out, tt.err
 			})
@@ -42,40 +42,11 @@ func TestHandlerWorkersReturnWhatTheHandlerReturns(t *testing.T) {
 	}
 }
 
-func TestHandlerWorkersReuseAnIdleWorker(t *testing.T) {
-	w := newHandlerWorkers(4, time.Minute)
-	ranOn := map[string]int{}
-	h := w.Middleware(func(*message.Message) ([]*message.Message, error) {
-		ranOn[goroutineID()]++
-		return nil, nil
-	})
-	for range 100 {
-		if _, err := h(message.NewMessage("m", nil)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	caller := goroutineID()
-	for id, n := range ranOn {
-		if id != caller && n > 1 {
-			return
-		}
-	}
-	t.Fatalf("no worker ran more than one of 100 sequential messages: %v (caller %s)", ranOn, caller)
-}
-
-// goroutineID is the id in the first line of the goroutine's stack trace,
-// "goroutine 42 [running]:".
-func goroutineID() string {
-	buf := make([]byte, 64)
-	buf = buf[:runtime.Stack(buf, false)]
-	return strings.Fields(string(buf))[1]
-}
-
 func TestHandlerWorkersRunOnTheCallerWhenAllAreBusy(t *testing.T) {
-	w := newHandlerWorkers(1, time.Minute)
+	w := runOnWorkers(workerpool.New(1, time.Minute))
 	release := make(chan struct{})
 	started := make(chan struct{})
-	blocking := w.Middleware(func(*message.Message) ([]*message.Message, error) {
+	blocking := w(func(*message.Message) ([]*message.Message, error) {
 		close(started)
 		<-release
 		return nil, nil
@@ -90,7 +61,7 @@ func TestHandlerWorkersRunOnTheCallerWhenAllAreBusy(t *testing.T) {
 	// The only worker is blocked: this one must still run, on the caller,
 	// rather than wait for the worker.
 	ran := make(chan struct{})
-	quick := w.Middleware(func(*message.Message) ([]*message.Message, error) {
+	quick := w(func(*message.Message) ([]*message.Message, error) {
 		close(ran)
 		return nil, nil
 	})
@@ -107,33 +78,18 @@ func TestHandlerWorkersRunOnTheCallerWhenAllAreBusy(t *testing.T) {
 }
 
 func TestHandlerWorkersRaiseAPanicOnTheCaller(t *testing.T) {
-	w := newHandlerWorkers(1, time.Minute)
-	h := w.Middleware(func(*message.Message) ([]*message.Message, error) { panic("boom") })
+	w := runOnWorkers(workerpool.New(1, time.Minute))
+	h := w(func(*message.Message) ([]*message.Message, error) { panic("boom") })
 	defer func() {
 		if r := recover(); r != "boom" {
 			t.Fatalf("recovered %v, want the handler's panic", r)
 		}
 		// The worker survived and serves the next message.
-		ok := w.Middleware(func(*message.Message) ([]*message.Message, error) { return nil, nil })
+		ok := w(func(*message.Message) ([]*message.Message, error) { return nil, nil })
 		if _, err := ok(message.NewMessage("next", nil)); err != nil {
 			t.Fatal(err)
 		}
 	}()
 	_, _ = h(message.NewMessage("m", nil))
 	t.Fatal("no panic reached the caller")
-}
-
-func TestHandlerWorkersExitWhenIdle(t *testing.T) {
-	w := newHandlerWorkers(2, 10*time.Millisecond)
-	h := w.Middleware(func(*message.Message) ([]*message.Message, error) { return nil, nil })
-	if _, err := h(message.NewMessage("m", nil)); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for len(w.running) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d workers still running after their idle timeout", len(w.running))
-		}
-		time.Sleep(time.Millisecond)
-	}
 }

@@ -1,4 +1,4 @@
-package app_test
+package messagebus_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 
+	"allocation/adapters/messagebus"
 	"allocation/app"
 	"allocation/domain"
 )
@@ -159,7 +160,7 @@ func TestFailingEventHandlerIsRetriedThenParkedWithoutStoppingOthers(t *testing.
 		if reason := parked.Metadata.Get(middleware.ReasonForPoisonedKey); !strings.Contains(reason, errBrokerAway.Error()) {
 			t.Errorf("reason = %q", reason)
 		}
-		if topic := parked.Metadata.Get(middleware.PoisonedTopicKey); topic != app.EventTopic("Allocated") {
+		if topic := parked.Metadata.Get(middleware.PoisonedTopicKey); topic != messagebus.EventTopic("Allocated") {
 			t.Errorf("origin topic = %q", topic)
 		}
 		if _, _, attempts := h.external.snapshot(); attempts != testMaxRetries+1 {

@@ -1,4 +1,4 @@
-package app
+package messagebus
 
 import "github.com/ThreeDotsLabs/watermill/message"
 

@@ -1,4 +1,4 @@
-package app
+package messagebus
 
 import (
 	"context"
@@ -9,13 +9,10 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	gojson "github.com/goccy/go-json"
-	"github.com/google/uuid"
 
+	"allocation/app"
 	"allocation/domain"
 )
-
-// eventIDNamespace makes event ids name-based UUIDs (v5) of the event's key.
-var eventIDNamespace = uuid.MustParse("6f1c2a52-4d7e-4f0b-9a53-3c1b8c0d2e11")
 
 // Marshaler is the JSON marshaler of every command and event, named by the
 // bare struct name ("Allocate", "Allocated").
@@ -43,7 +40,7 @@ func (m jsonMarshaler) Marshal(v any) (*message.Message, error) {
 
 func (jsonMarshaler) Unmarshal(msg *message.Message, v any) error {
 	if err := gojson.Unmarshal(msg.Payload, v); err != nil {
-		return Permanent(fmt.Errorf("decoding %s payload: %w", msg.Metadata.Get("name"), err))
+		return app.Permanent(fmt.Errorf("decoding %s payload: %w", msg.Metadata.Get("name"), err))
 	}
 	return nil
 }
@@ -54,17 +51,10 @@ func (m jsonMarshaler) NameFromMessage(msg *message.Message) string {
 	return m.names.NameFromMessage(msg)
 }
 
-// EventID is the stable id of an event: the same fact always gets the same
-// id, which is used as the message UUID so that consumers can drop
-// duplicates.
-func EventID(e domain.Event) string {
-	return uuid.NewSHA1(eventIDNamespace, []byte(e.Key())).String()
-}
-
 // stampCorrelationID puts the correlation id of ctx on msg, or a new one
 // when there is none (the message starts a new conversation).
 func stampCorrelationID(ctx context.Context, msg *message.Message) {
-	id := CorrelationIDFromContext(ctx)
+	id := app.CorrelationIDFromContext(ctx)
 	if id == "" {
 		id = watermill.NewUUID()
 	}
@@ -80,7 +70,7 @@ func NewEventBus(publisher message.Publisher, logger watermill.LoggerAdapter) (*
 		},
 		OnPublish: func(p cqrs.OnEventSendParams) error {
 			if e, ok := p.Event.(domain.Event); ok {
-				p.Message.UUID = EventID(e)
+				p.Message.UUID = app.EventID(e)
 			}
 			stampCorrelationID(p.Message.Context(), p.Message)
 			return nil

@@ -1,4 +1,4 @@
-package app_test
+package messagebus_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 
 	"allocation/adapters/memory"
+	"allocation/adapters/messagebus"
 	"allocation/adapters/pubsub"
 	"allocation/app"
 	"allocation/domain"
@@ -18,7 +19,7 @@ import (
 // newHarness wires it (which takes a *testing.T), with an external
 // publisher that signals each line_allocated it is given.
 type benchHarness struct {
-	bus    *app.MessageBus
+	bus    *messagebus.MessageBus
 	app    app.Application
 	lines  chan string   // order ids, as PublishLineAllocated hands them over
 	closed chan struct{} // closed before the router stops
@@ -28,17 +29,17 @@ func newBenchHarness(b *testing.B) *benchHarness {
 	b.Helper()
 	ps := pubsub.NewGoChannelPubSub(watermill.NopLogger{})
 	b.Cleanup(func() { _ = ps.Close() })
-	bus, err := app.NewMessageBus(app.MessageBusConfig{
+	bus, err := messagebus.NewMessageBus(messagebus.MessageBusConfig{
 		PubSub: ps,
 		Logger: watermill.NopLogger{},
-		Retry:  app.HandlerRetryPolicy{MaxRetries: testMaxRetries, InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond},
+		Retry:  messagebus.HandlerRetryPolicy{MaxRetries: testMaxRetries, InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond},
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
 	h := &benchHarness{bus: bus, lines: make(chan string, 1024), closed: make(chan struct{})}
 	h.app, err = app.NewApplication(app.Dependencies{
-		UnitOfWork:     memory.NewUnitOfWork(app.NewBusEventPublisher(bus.EventBus)),
+		UnitOfWork:     memory.NewUnitOfWork(messagebus.NewBusEventPublisher(bus.EventBus)),
 		View:           memory.NewAllocationsView(),
 		Notifier:       &fakeNotifier{},
 		HandledEvents:  memory.NewHandledEvents(1000),

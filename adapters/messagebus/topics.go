@@ -1,4 +1,4 @@
-package app
+package messagebus
 
 // Topic names. Commands and events live under the service's own prefix so
 // that they never mix with the external topics other services read.

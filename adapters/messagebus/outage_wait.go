@@ -1,10 +1,12 @@
-package app
+package messagebus
 
 import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/cenkalti/backoff/v5"
+
+	"allocation/app"
 )
 
 // OutagePolicy is how long a message handler waits for a dependency that
@@ -39,7 +41,7 @@ func waitOutDependencies(policy OutagePolicy, onWait func()) message.HandlerMidd
 			started := time.Now()
 			for {
 				produced, err := h(msg)
-				if err == nil || !IsUnavailable(err) || time.Since(started) >= policy.MaxElapsed {
+				if err == nil || !app.IsUnavailable(err) || time.Since(started) >= policy.MaxElapsed {
 					return produced, err
 				}
 				if onWait != nil {

@@ -1,4 +1,4 @@
-package app
+package messagebus
 
 import (
 	"errors"
@@ -9,6 +9,9 @@ import (
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+
+	"allocation/app"
+	"allocation/domain"
 )
 
 // HandlerRetryPolicy is how a failing message handler is retried before
@@ -24,13 +27,6 @@ type HandlerRetryPolicy struct {
 func DefaultHandlerRetryPolicy() HandlerRetryPolicy {
 	return HandlerRetryPolicy{MaxRetries: 5, InitialInterval: 100 * time.Millisecond, MaxInterval: 2 * time.Second}
 }
-
-// Handler workers (see handlerWorkers): enough for the handlers of every
-// consumer group to run at once; one idle for a while exits.
-const (
-	handlerWorkersMax         = 64
-	handlerWorkersIdleTimeout = 10 * time.Second
-)
 
 // MessageBusConfig configures the message bus.
 type MessageBusConfig struct {
@@ -86,7 +82,7 @@ func NewMessageBus(cfg MessageBusConfig) (*MessageBus, error) {
 		return nil, err
 	}
 	router.AddMiddleware(
-		newHandlerWorkers(handlerWorkersMax, handlerWorkersIdleTimeout).Middleware,
+		HandlerWorkersMiddleware(),
 		poison,
 		middleware.Retry{
 			MaxRetries:          cfg.Retry.MaxRetries,
@@ -96,7 +92,7 @@ func NewMessageBus(cfg MessageBusConfig) (*MessageBus, error) {
 			RandomizationFactor: 0.2,
 			ResetContextOnRetry: true,
 			ShouldRetry: func(p middleware.RetryParams) bool {
-				retry := !IsPermanent(p.Err)
+				retry := !app.IsPermanent(p.Err)
 				if retry && cfg.OnRetry != nil {
 					cfg.OnRetry()
 				}
@@ -205,6 +201,16 @@ func checkOneHandlerPerCommand(handlers []cqrs.CommandHandler) error {
 	return errors.Join(errs...)
 }
 
+// knownCommandNames names every command the domain defines.
+func knownCommandNames() []string {
+	m := Marshaler()
+	var names []string
+	for _, c := range domain.Commands() {
+		names = append(names, m.Name(c))
+	}
+	return names
+}
+
 // poisonCounter stamps the time a message is parked, bounds its reason
 // (MaxPoisonReasonBytes: the error may quote megabytes of input) and
 // counts it.
@@ -217,7 +223,7 @@ func (p *poisonCounter) Publish(topic string, msgs ...*message.Message) error {
 	now := time.Now().UTC().Format(time.RFC3339Nano)
 	for _, m := range msgs {
 		m.Metadata.Set(ParkedAtKey, now)
-		m.Metadata.Set(middleware.ReasonForPoisonedKey, TruncateForLog(m.Metadata.Get(middleware.ReasonForPoisonedKey), MaxPoisonReasonBytes))
+		m.Metadata.Set(middleware.ReasonForPoisonedKey, app.TruncateForLog(m.Metadata.Get(middleware.ReasonForPoisonedKey), app.MaxPoisonReasonBytes))
 	}
 	if err := p.publisher.Publish(topic, msgs...); err != nil {
 		return err

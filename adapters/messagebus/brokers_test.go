@@ -1,4 +1,4 @@
-package app_test
+package messagebus_test
 
 import (
 	"testing"
@@ -7,9 +7,9 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/redis/go-redis/v9"
 
+	"allocation/adapters/messagebus"
 	"allocation/adapters/postgres"
 	"allocation/adapters/pubsub"
-	"allocation/app"
 	"allocation/tests/testenv"
 )
 
@@ -17,12 +17,12 @@ import (
 // the same handlers, only the pub/sub differs.
 func brokers() []brokerCase {
 	return []brokerCase{
-		{name: "memory", newPubSub: func(t *testing.T) app.PubSub {
+		{name: "memory", newPubSub: func(t *testing.T) messagebus.PubSub {
 			ps := pubsub.NewGoChannelPubSub(watermill.NopLogger{})
 			t.Cleanup(func() { _ = ps.Close() })
 			return ps
 		}},
-		{name: "redis", newPubSub: func(t *testing.T) app.PubSub {
+		{name: "redis", newPubSub: func(t *testing.T) messagebus.PubSub {
 			ps, err := pubsub.NewRedisStreamsPubSub(pubsub.RedisStreamsConfig{
 				Redis: redis.Options{Addr: testenv.RedisAddr(t)},
 				// Short, so that a test's closing consumers do not hold up
@@ -36,7 +36,7 @@ func brokers() []brokerCase {
 			// Streams are shared by every test: a prefix keeps each apart.
 			return pubsub.NewNamespacedPubSub(ps, testenv.TopicPrefix())
 		}},
-		{name: "sql", newPubSub: func(t *testing.T) app.PubSub {
+		{name: "sql", newPubSub: func(t *testing.T) messagebus.PubSub {
 			db, err := postgres.Open(t.Context(), testenv.DatabaseURL(t))
 			if err != nil {
 				t.Fatal(err)

@@ -1,4 +1,4 @@
-package app_test
+package messagebus_test
 
 import (
 	"sort"
@@ -11,7 +11,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 
-	"allocation/app"
+	"allocation/adapters/messagebus"
 	"allocation/domain"
 )
 
@@ -43,7 +43,7 @@ func (p *recordingPubSub) record(call string) {
 func TestEventHandlersGetConcurrentSubscribersAndCommandHandlersOrderedOnes(t *testing.T) {
 	ps := &recordingPubSub{channel: gochannel.NewGoChannel(gochannel.Config{}, watermill.NopLogger{})}
 	t.Cleanup(func() { _ = ps.channel.Close() })
-	bus, err := app.NewMessageBus(app.MessageBusConfig{PubSub: ps})
+	bus, err := messagebus.NewMessageBus(messagebus.MessageBusConfig{PubSub: ps})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,10 +60,10 @@ func TestEventHandlersGetConcurrentSubscribersAndCommandHandlersOrderedOnes(t *t
 	got := append([]string(nil), ps.calls...)
 	sort.Strings(got)
 	want := []string{
-		"concurrent " + app.ConsumerGroup("UpdateView"),
-		"ordered " + app.ConsumerGroup("AllocateHandler"),
-		"ordered " + app.ConsumerGroup("ChangeBatchQuantityHandler"),
-		"ordered " + app.ConsumerGroup("CreateBatchHandler"),
+		"concurrent " + messagebus.ConsumerGroup("UpdateView"),
+		"ordered " + messagebus.ConsumerGroup("AllocateHandler"),
+		"ordered " + messagebus.ConsumerGroup("ChangeBatchQuantityHandler"),
+		"ordered " + messagebus.ConsumerGroup("CreateBatchHandler"),
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("subscribers made:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

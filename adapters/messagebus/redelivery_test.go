@@ -1,4 +1,4 @@
-package app_test
+package messagebus_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"allocation/adapters/messagebus"
 	"allocation/app"
 	"allocation/domain"
 )
@@ -68,7 +69,7 @@ func (h *harness) redeliverAndWait(name string, msg *message.Message, handlers .
 	for _, handler := range handlers {
 		eventually(h.t, handler+" to handle the first delivery", func() bool { return h.handled.count(handler, msg.UUID) == 1 })
 	}
-	h.redeliver(app.EventTopic(name), msg)
+	h.redeliver(messagebus.EventTopic(name), msg)
 	for _, handler := range handlers {
 		eventually(h.t, handler+" to handle the redelivery", func() bool { return h.handled.count(handler, msg.UUID) == 2 })
 	}

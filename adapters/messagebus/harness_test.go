@@ -1,4 +1,4 @@
-package app_test
+package messagebus_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"allocation/adapters/memory"
+	"allocation/adapters/messagebus"
 	"allocation/app"
 	"allocation/domain"
 )
@@ -20,14 +21,14 @@ import (
 // the service supports runs the same tests.
 type brokerCase struct {
 	name      string
-	newPubSub func(t *testing.T) app.PubSub
+	newPubSub func(t *testing.T) messagebus.PubSub
 }
 
 // harness is the service layer running on real Watermill buses with
 // in-memory adapters and fakes.
 type harness struct {
 	t        *testing.T
-	bus      *app.MessageBus
+	bus      *messagebus.MessageBus
 	app      app.Application
 	uow      *memory.UnitOfWork
 	view     *memory.AllocationsView
@@ -36,7 +37,7 @@ type harness struct {
 	poison   *collector
 	events   map[string]*collector
 	handled  *handledCounter
-	pubsub   app.PubSub
+	pubsub   messagebus.PubSub
 }
 
 const testMaxRetries = 3
@@ -46,10 +47,10 @@ func newHarness(t *testing.T, broker brokerCase) *harness {
 	ps := broker.newPubSub(t)
 	logger := watermill.NopLogger{}
 	handled := &handledCounter{counts: map[string]int{}}
-	bus, err := app.NewMessageBus(app.MessageBusConfig{
+	bus, err := messagebus.NewMessageBus(messagebus.MessageBusConfig{
 		PubSub:      ps,
 		Logger:      logger,
-		Retry:       app.HandlerRetryPolicy{MaxRetries: testMaxRetries, InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond},
+		Retry:       messagebus.HandlerRetryPolicy{MaxRetries: testMaxRetries, InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond},
 		Middlewares: []message.HandlerMiddleware{handled.middleware},
 	})
 	if err != nil {
@@ -58,7 +59,7 @@ func newHarness(t *testing.T, broker brokerCase) *harness {
 	h := &harness{
 		t:        t,
 		bus:      bus,
-		uow:      memory.NewUnitOfWork(app.NewBusEventPublisher(bus.EventBus)),
+		uow:      memory.NewUnitOfWork(messagebus.NewBusEventPublisher(bus.EventBus)),
 		view:     memory.NewAllocationsView(),
 		notifier: &fakeNotifier{},
 		external: &fakeExternalPublisher{},
@@ -82,9 +83,9 @@ func newHarness(t *testing.T, broker brokerCase) *harness {
 		t.Fatal(err)
 	}
 	// Test subscribers listen like any other consumer group.
-	h.poison = h.collect(ps, app.PoisonTopic, "test.poison")
+	h.poison = h.collect(ps, messagebus.PoisonTopic, "test.poison")
 	for _, name := range []string{"Allocated", "Deallocated", "OutOfStock"} {
-		h.events[name] = h.collect(ps, app.EventTopic(name), "test.events."+name)
+		h.events[name] = h.collect(ps, messagebus.EventTopic(name), "test.events."+name)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -105,7 +106,7 @@ func newHarness(t *testing.T, broker brokerCase) *harness {
 	return h
 }
 
-func (h *harness) collect(ps app.PubSub, topic, group string) *collector {
+func (h *harness) collect(ps messagebus.PubSub, topic, group string) *collector {
 	sub, err := ps.Subscriber(group)
 	if err != nil {
 		h.t.Fatal(err)

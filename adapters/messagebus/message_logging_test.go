@@ -1,4 +1,4 @@
-package app_test
+package messagebus_test
 
 import (
 	"bytes"
@@ -14,8 +14,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 
+	"allocation/adapters/messagebus"
 	"allocation/adapters/pubsub"
-	"allocation/app"
 )
 
 type lockedBuffer struct {
@@ -49,7 +49,7 @@ func TestLogMessagesNamesHandlerMessageAndCorrelation(t *testing.T) {
 	router.AddConsumerHandler("NotifyOutOfStock", "topic", ps.Publisher().(message.Subscriber), func(*message.Message) error {
 		once.Do(func() { close(handled) })
 		return errors.New("database away")
-	}).AddMiddleware(app.LogMessages(logger), middleware.Recoverer)
+	}).AddMiddleware(messagebus.LogMessages(logger), middleware.Recoverer)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { _ = router.Run(ctx) }()

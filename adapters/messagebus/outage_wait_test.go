@@ -1,4 +1,4 @@
-package app
+package messagebus
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+
+	"allocation/app"
 )
 
 // failingUntil fails with err on its first n calls, then succeeds.
@@ -21,7 +23,7 @@ func failingUntil(n int, err error, calls *int) message.HandlerFunc {
 }
 
 func TestAMessageWaitsForADependencyThatIsAway(t *testing.T) {
-	away := UnavailableError{Dependency: "database", Err: errors.New("connection refused")}
+	away := app.UnavailableError{Dependency: "database", Err: errors.New("connection refused")}
 	var calls, waits int
 	h := waitOutDependencies(OutagePolicy{MaxElapsed: time.Minute, MaxInterval: 10 * time.Millisecond}, func() { waits++ })(failingUntil(3, away, &calls))
 	if _, err := h(message.NewMessage("m1", nil)); err != nil {
@@ -40,8 +42,8 @@ func TestOtherErrorsAndLongOutagesGoOnToRetryAndPoison(t *testing.T) {
 		calls  int
 	}{
 		{"a failure of the message's own", errors.New("boom"), OutagePolicy{MaxElapsed: time.Minute, MaxInterval: time.Millisecond}, 1},
-		{"an outage longer than the policy", UnavailableError{Dependency: "redis", Err: errors.New("EOF")}, OutagePolicy{MaxElapsed: 50 * time.Millisecond, MaxInterval: time.Millisecond}, 0},
-		{"waiting turned off", UnavailableError{Dependency: "redis", Err: errors.New("EOF")}, OutagePolicy{}, 1},
+		{"an outage longer than the policy", app.UnavailableError{Dependency: "redis", Err: errors.New("EOF")}, OutagePolicy{MaxElapsed: 50 * time.Millisecond, MaxInterval: time.Millisecond}, 0},
+		{"waiting turned off", app.UnavailableError{Dependency: "redis", Err: errors.New("EOF")}, OutagePolicy{}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var calls int
@@ -60,7 +62,7 @@ func TestOtherErrorsAndLongOutagesGoOnToRetryAndPoison(t *testing.T) {
 }
 
 func TestAWaitingMessageStopsWhenItsContextEnds(t *testing.T) {
-	away := UnavailableError{Dependency: "database", Err: errors.New("connection refused")}
+	away := app.UnavailableError{Dependency: "database", Err: errors.New("connection refused")}
 	var calls int
 	h := waitOutDependencies(OutagePolicy{MaxElapsed: time.Hour, MaxInterval: time.Hour}, nil)(failingUntil(1000, away, &calls))
 	msg := message.NewMessage("m1", nil)
