@@ -68,7 +68,7 @@ fuzz:
 BENCH_FLAGS ?=
 bench: build
 	$(GO) build -o bin/allocation-bench ./cmd/allocation-bench
-	$(GO) test -run '^$$' -bench . -benchtime 20000x -benchmem ./domain/ ./app/
+	$(GO) test -run '^$$' -bench . -benchtime 20000x -benchmem ./domain/ ./adapters/messagebus/
 	$(WITH_SERVICES) ./bin/allocation-bench -binary bin/allocation $(BENCH_FLAGS)
 
 clean:
