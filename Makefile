@@ -24,16 +24,21 @@ services:
 	./scripts/ensure-services.sh allocation_test
 
 # gofmt, go vet and staticcheck (pinned by the tool directive in go.mod;
-# every check on, no exclusions).
+# every check on, no exclusions), on the service and on the bench module
+# (bench/, which staticcheck reaches by the path of the pinned build).
 lint:
 	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+	cd bench && $(GO) vet ./...
+	cd bench && "$$($(GO) -C .. tool -n staticcheck)" ./...
 
 # Every test: unit, handler, integration (PostgreSQL, Redis) and end-to-end;
-# every benchmark runs once too, so that make bench cannot break unseen.
+# every benchmark runs once too, so that make bench cannot break unseen;
+# then the bench module's own tests (./... above stops at its go.mod).
 test: lint
 	$(WITH_SERVICES) $(GO) test -race -count=1 -timeout 15m -bench . -benchtime 1x ./...
+	cd bench && $(GO) test -race -count=1 ./...
 
 # Tests that need no external service.
 unit:
@@ -57,17 +62,19 @@ fuzz:
 
 # Benchmarks, about 5 minutes on 2 cores (see BENCHMARKS.md): the Go
 # micro-benchmarks (domain allocate, in-memory bus round trip), then
-# bin/allocation-bench drives the real binary for each STORE/BROKER
-# configuration (mixed load, event round trip, database ceiling) and, on
-# postgres/redis and postgres/sql, issue 12's flash sale and long history
-# (about a minute of the total), and rewrites the results section of
-# BENCHMARKS.md, its chart and JSON under cmd/allocation-bench/results/.
+# bin/allocation-bench (the bench/ module) drives the real binary for each
+# STORE/BROKER configuration (mixed load, event round trip, database
+# ceiling) and, on postgres/redis and postgres/sql, issue 12's flash sale
+# and long history (about a minute of the total), and rewrites the results
+# section of BENCHMARKS.md and its JSON, bench/results/results.json. The
+# services it starts get GOGC=400 and GOMAXPROCS=max(4, cores) unless the
+# environment sets them (README, Running in production).
 # BENCH_FLAGS passes flags on (allocation-bench -h), e.g.
 # BENCH_FLAGS='-configs postgres/redis -rounds 3', or
 # BENCH_FLAGS='-scenarios flash,history' for those alone (no files unless asked).
 BENCH_FLAGS ?=
 bench: build
-	$(GO) build -o bin/allocation-bench ./cmd/allocation-bench
+	cd bench && $(GO) build -o ../bin/allocation-bench .
 	$(GO) test -run '^$$' -bench . -benchtime 20000x -benchmem ./domain/ ./adapters/messagebus/
 	$(WITH_SERVICES) ./bin/allocation-bench -binary bin/allocation $(BENCH_FLAGS)
 
