@@ -8,15 +8,11 @@ import (
 	"fmt"
 )
 
-// Advisory lock keys. Start-up DDL takes one so that several processes
-// starting at once do not race: concurrent CREATE TABLE IF NOT EXISTS of the
-// same table can still fail with a unique violation in PostgreSQL's catalog.
 const (
+	// migrationsLockKey serialises migrations of processes starting at once.
 	migrationsLockKey int64 = 0x616c6c6f63_6d // "alloc", "m"
-	// sqlTopicsLockKey is on purpose the key adapters/pubsub takes
-	// (sqlSchemaLockKey) when its subscribers create topic tables, so that
-	// both serialise on one lock when they create the same tables.
-	sqlTopicsLockKey int64 = 0x616c6c6f63_01 // "alloc", 1
+	// outboxRelayLockKey is held by the one relay at work (relayBatch).
+	outboxRelayLockKey int64 = 0x616c6c6f63_72 // "alloc", "r"
 )
 
 // withAdvisoryLock runs fn on one connection while holding a session-level

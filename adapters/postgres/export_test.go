@@ -16,6 +16,3 @@ type ViewUpdateForTest struct {
 	OrderID, SKU, BatchRef string
 	Version                int
 }
-
-// IdleWaits is how many times the relay has begun to wait while idle.
-func (r *OutboxRelay) IdleWaits() int64 { return r.backoff.IdleWaits() }

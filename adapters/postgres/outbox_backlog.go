@@ -7,20 +7,16 @@ import (
 	"time"
 )
 
-// outboxBacklogAge is how long the oldest event not yet relayed has waited:
-// those after the relay's acknowledged position, in the order watermill-sql
-// reads them (transaction id, then offset). One index range scan.
+// outboxBacklogAge is how long the oldest event of the outbox has waited
+// (the lowest offset, found on the primary key's index).
 const outboxBacklogAge = `
-SELECT coalesce(extract(epoch FROM localtimestamp - min(m.created_at)), 0)
-FROM "watermill_` + OutboxTopic + `" m
-LEFT JOIN "watermill_offsets_` + OutboxTopic + `" o ON o.consumer_group = $1
-WHERE o.consumer_group IS NULL OR (m.transaction_id, m."offset") > (o.last_processed_transaction_id, o.offset_acked)`
+SELECT coalesce(extract(epoch FROM statement_timestamp() - (SELECT created_at FROM outbox ORDER BY "offset" LIMIT 1)), 0)`
 
 // OutboxBacklogAge tells how long the oldest committed event has waited for
 // the outbox relay; 0 when nothing waits.
 func OutboxBacklogAge(ctx context.Context, db *sql.DB) (time.Duration, error) {
 	var seconds float64
-	if err := db.QueryRowContext(ctx, outboxBacklogAge, outboxConsumerGroup).Scan(&seconds); err != nil {
+	if err := db.QueryRowContext(ctx, outboxBacklogAge).Scan(&seconds); err != nil {
 		return 0, asUnavailable(fmt.Errorf("reading the outbox backlog: %w", err))
 	}
 	return time.Duration(seconds * float64(time.Second)), nil

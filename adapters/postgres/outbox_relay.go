@@ -3,55 +3,38 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
-	watermillsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
-	"github.com/ThreeDotsLabs/watermill/components/forwarder"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/lib/pq"
 
 	"allocation/adapters/internal/idlepoll"
-	"allocation/adapters/messagebus"
 )
 
 const (
-	// OutboxTopic is the watermill-sql topic holding the enveloped events
-	// of committed transactions until the forwarder relays them.
-	OutboxTopic = "allocation.outbox"
-	// outboxConsumerGroup is the forwarder's offset: every forwarder
-	// instance shares it, so each event is relayed by one of them.
-	outboxConsumerGroup = "allocation.outbox"
-	// DefaultOutboxPollInterval bounds the delay an event waits in the
-	// outbox. An event chain (change of quantity -> Deallocated ->
-	// Allocate -> Allocated) waits twice; at 10 ms the external round trip
-	// p99 was 32 ms, at 2 ms 14 ms, for ~0.1 core of idle polling on each
-	// of the service and PostgreSQL (measured, BENCHMARKS.md).
+	// DefaultOutboxPollInterval bounds how long an event waits in the
+	// outbox while events flow (see BENCHMARKS.md for how it was chosen).
 	DefaultOutboxPollInterval = 2 * time.Millisecond
+	// relayBatchSize bounds the events of one relay transaction, which the
+	// destination gets with one Flush.
+	relayBatchSize = 100
+	// relayRetryInterval is the wait after a batch failed, so that a
+	// broker that is away is not hammered.
+	relayRetryInterval = time.Second
+	// relayFlushTimeout bounds one Flush, during which every relay waits.
+	relayFlushTimeout = 10 * time.Second
 )
-
-// ForwarderOutbox stores events, enveloped with their destination topic,
-// on OutboxTopic in the transaction (BROKER=memory or redis); the relay
-// made by NewOutboxRelay publishes them to the broker after commit.
-func ForwarderOutbox(logger watermill.LoggerAdapter) OutboxPublisherFactory {
-	return func(tx *sql.Tx) (message.Publisher, error) {
-		p, err := newTxPublisher(tx, logger)
-		if err != nil {
-			return nil, err
-		}
-		return forwarder.NewPublisher(p, forwarder.PublisherConfig{ForwarderTopic: OutboxTopic}), nil
-	}
-}
 
 // RelayDestination is where the outbox relay publishes.
 type RelayDestination struct {
 	Publisher message.Publisher
 	// Flush, when set, completes what Publisher accepted (a publisher that
-	// queues, such as pubsub.RedisPipelinedPublisher). The relay calls it
-	// before it records a batch as relayed, so a batch counts as relayed
-	// only once Flush returned nil; after an error the batch is read and
-	// published again.
+	// queues, such as pubsub.RedisPipelinedPublisher); a batch leaves the
+	// outbox only once Flush returned nil.
 	Flush func(context.Context) error
 }
 
@@ -61,84 +44,174 @@ type OutboxSignal = idlepoll.Signal
 
 func NewOutboxSignal() *OutboxSignal { return idlepoll.NewSignal() }
 
-// RelayPolling is how the outbox relay polls the outbox table. Polling
-// every 2 ms while idle kept ~0.15 core of the service and ~0.1 core of
-// PostgreSQL busy (measured); events committed by another process are
-// relayed by that process's relay, or by this one within IdleInterval if
-// it died first.
+// RelayPolling is how the outbox relay polls the outbox table.
 type RelayPolling struct {
 	// Interval between polls while events flow, and for IdleInterval
 	// after the last one. Default DefaultOutboxPollInterval.
 	Interval time.Duration
-	// IdleInterval between polls once no event has come for that long;
-	// an idle relay also polls at once when Signal says that this process
-	// committed events. Zero never idles: a poll every Interval.
+	// IdleInterval between polls once no event has come for that long, so
+	// that events of a process whose relay died are still relayed; an idle
+	// relay polls at once when Signal says that this process committed
+	// events. Zero never idles: a poll every Interval.
 	IdleInterval time.Duration
 	// Signal is notified by this process's unit of work after it commits
-	// events (WithCommitNotify(signal.Notify)); nil: an idle relay polls
-	// every IdleInterval only.
+	// events (WithCommitNotify(signal.Notify)).
 	Signal *OutboxSignal
 }
 
-// OutboxRelay relays the outbox to the broker (a Watermill forwarder).
+// OutboxRelay publishes the events of the outbox table to the broker and
+// deletes them, oldest first, at least once each: message UUIDs stay the
+// same, so consumers de-duplicate. Several relays may run at once.
 type OutboxRelay struct {
-	forwarder *forwarder.Forwarder
-	backoff   *idlepoll.Backoff
+	db          *sql.DB
+	destination RelayDestination
+	polling     RelayPolling
+	logger      watermill.LoggerAdapter
+	running     chan struct{}
 }
 
-// NewOutboxRelay returns the relay from OutboxTopic to the destination,
-// keeping message UUIDs and metadata. It is not started: call Run(ctx) and
-// Close() when done; Running() is closed once it consumes. Events committed
-// while no relay runs wait in the outbox. Several relays may run at once.
+// NewOutboxRelay returns a relay to the destination; Run starts it.
 func NewOutboxRelay(db *sql.DB, destination RelayDestination, polling RelayPolling, logger watermill.LoggerAdapter) (*OutboxRelay, error) {
+	if db == nil || destination.Publisher == nil {
+		return nil, errors.New("outbox relay: no database or no destination")
+	}
 	if polling.Interval <= 0 {
 		polling.Interval = DefaultOutboxPollInterval
 	}
 	if logger == nil {
 		logger = watermill.NopLogger{}
 	}
-	var offsets watermillsql.OffsetsAdapter = watermillsql.DefaultPostgreSQLOffsetsAdapter{}
-	if destination.Flush != nil {
-		offsets = flushingOffsetsAdapter{OffsetsAdapter: offsets, flush: destination.Flush, logger: logger}
-	}
-	// Between polls while events flow: BatchingBackoff, so that they
-	// gather; once idle, a wait for this process's commits.
-	backoff := idlepoll.New(NewBatchingBackoff(polling.Interval, polling.Interval, time.Second), polling.IdleInterval, polling.Signal)
-	subscriber, err := watermillsql.NewSubscriber(db, watermillsql.SubscriberConfig{
-		ConsumerGroup:    outboxConsumerGroup,
-		PollInterval:     polling.Interval,
-		BackoffManager:   backoff,
-		SchemaAdapter:    watermillsql.DefaultPostgreSQLSchema{},
-		OffsetsAdapter:   offsets,
-		InitializeSchema: true,
-	}, logger)
-	if err != nil {
-		return nil, fmt.Errorf("creating outbox subscriber: %w", err)
-	}
-	f, err := forwarder.NewForwarder(subscriber, destination.Publisher, logger, forwarder.Config{
-		ForwarderTopic: OutboxTopic,
-		Middlewares:    []message.HandlerMiddleware{messagebus.HandlerWorkersMiddleware()},
-	})
-	if err != nil {
-		return nil, errors.Join(fmt.Errorf("creating outbox forwarder: %w", err), subscriber.Close())
-	}
-	return &OutboxRelay{forwarder: f, backoff: backoff}, nil
+	return &OutboxRelay{db: db, destination: destination, polling: polling, logger: logger, running: make(chan struct{})}, nil
 }
 
-// Run relays until ctx is cancelled.
+// Running is closed once the relay has polled the outbox once.
+func (r *OutboxRelay) Running() <-chan struct{} { return r.running }
+
+// Run relays until ctx is cancelled, then returns nil; call it once.
 func (r *OutboxRelay) Run(ctx context.Context) error {
-	// An idle relay waits for a signal inside the subscriber's polling
-	// loop; end that wait, or closing would wait for the idle interval.
-	stopWaiting := context.AfterFunc(ctx, r.backoff.Stop)
-	defer stopWaiting()
-	return r.forwarder.Run(ctx)
+	var lastActive time.Time
+	for first := true; ; first = false {
+		relayed, err := r.relayBatch(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if first {
+			close(r.running)
+		}
+		if relayed > 0 {
+			lastActive = time.Now()
+		}
+		wait := r.polling.Interval
+		switch {
+		case err != nil:
+			r.logger.Error("Outbox relay could not relay a batch; it will be relayed again", err, nil)
+			wait = relayRetryInterval
+		case relayed == relayBatchSize:
+			continue
+		case r.polling.IdleInterval > 0 && time.Since(lastActive) >= r.polling.IdleInterval:
+			if r.waitIdle(ctx) {
+				lastActive = time.Now()
+			}
+			continue
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil
+		}
+	}
 }
 
-// Running is closed once the relay consumes.
-func (r *OutboxRelay) Running() chan struct{} { return r.forwarder.Running() }
+// waitIdle waits for the signal, the idle interval or ctx; it tells
+// whether the signal came.
+func (r *OutboxRelay) waitIdle(ctx context.Context) bool {
+	timer := time.NewTimer(r.polling.IdleInterval)
+	defer timer.Stop()
+	select {
+	case <-r.polling.Signal.C():
+		return true
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	return false
+}
 
-// Close stops the relay.
-func (r *OutboxRelay) Close() error {
-	r.backoff.Stop()
-	return r.forwarder.Close()
+// relayBatch publishes the oldest events of the outbox and deletes them in
+// one transaction, which rolls back when the destination fails so that
+// they are published again; it returns how many it relayed.
+func (r *OutboxRelay) relayBatch(ctx context.Context) (int, error) {
+	tx, err := r.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("beginning a relay transaction: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	// One relay works at a time: two relays publishing neighbouring
+	// batches at once could reorder a product's events.
+	var ours bool
+	if err := tx.QueryRowContext(ctx, `SELECT pg_try_advisory_xact_lock($1)`, outboxRelayLockKey).Scan(&ours); err != nil || !ours {
+		return 0, err
+	}
+	batch, err := readOutboxBatch(ctx, tx)
+	if err != nil || len(batch) == 0 {
+		return 0, err
+	}
+	offsets := make([]int64, len(batch))
+	for i, e := range batch {
+		e.msg.SetContext(ctx)
+		if err := r.destination.Publisher.Publish(e.topic, e.msg); err != nil {
+			return 0, fmt.Errorf("publishing event %s: %w", e.msg.UUID, err)
+		}
+		offsets[i] = e.offset
+	}
+	if r.destination.Flush != nil {
+		flushCtx, cancel := context.WithTimeout(ctx, relayFlushTimeout)
+		defer cancel()
+		if err := r.destination.Flush(flushCtx); err != nil {
+			return 0, fmt.Errorf("flushing a batch of %d events: %w", len(batch), err)
+		}
+	}
+	// The rows read, not a range of offsets: a transaction that committed
+	// after the read may hold a lower offset.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE "offset" = ANY($1)`, pq.Array(offsets)); err != nil {
+		return 0, fmt.Errorf("deleting relayed events: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("committing relayed events: %w", err)
+	}
+	return len(batch), nil
+}
+
+type outboxEvent struct {
+	offset int64
+	topic  string
+	msg    *message.Message
+}
+
+func readOutboxBatch(ctx context.Context, tx *sql.Tx) ([]outboxEvent, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT "offset", uuid, topic, payload, metadata FROM outbox ORDER BY "offset" LIMIT $1`, relayBatchSize)
+	if err != nil {
+		return nil, fmt.Errorf("reading the outbox: %w", err)
+	}
+	defer rows.Close()
+	var batch []outboxEvent
+	for rows.Next() {
+		var (
+			e        outboxEvent
+			uuid     string
+			payload  []byte
+			metadata []byte
+		)
+		if err := rows.Scan(&e.offset, &uuid, &e.topic, &payload, &metadata); err != nil {
+			return nil, fmt.Errorf("reading the outbox: %w", err)
+		}
+		e.msg = message.NewMessage(uuid, payload)
+		if err := json.Unmarshal(metadata, &e.msg.Metadata); err != nil {
+			return nil, fmt.Errorf("decoding the metadata of event %s: %w", uuid, err)
+		}
+		if e.msg.Metadata == nil {
+			e.msg.Metadata = message.Metadata{}
+		}
+		batch = append(batch, e)
+	}
+	return batch, rows.Err()
 }

@@ -9,6 +9,7 @@ import (
 	watermillsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"allocation/adapters/internal/sqltopics"
 	"allocation/adapters/messagebus"
 	"allocation/domain"
 )
@@ -46,23 +47,8 @@ func newTxPublisher(tx *sql.Tx, logger watermill.LoggerAdapter) (*watermillsql.P
 	return p, nil
 }
 
-// InitializeSQLTopics creates the watermill-sql tables of the topics (the
-// messages table and the consumer offsets table) with the library's own
-// queries, under an advisory lock so that processes starting together do
-// not race. Call it at start-up with EventTopics() for SQLOutbox or
-// OutboxTopic for ForwarderOutbox.
+// InitializeSQLTopics creates the watermill-sql tables of the topics
+// SQLOutbox writes (EventTopics, under the broker's prefix) at start-up.
 func InitializeSQLTopics(ctx context.Context, db *sql.DB, topics []string) error {
-	schema := watermillsql.DefaultPostgreSQLSchema{}
-	offsets := watermillsql.DefaultPostgreSQLOffsetsAdapter{}
-	return withAdvisoryLock(ctx, db, sqlTopicsLockKey, func(conn *sql.Conn) error {
-		for _, topic := range topics {
-			queries := append(schema.SchemaInitializingQueries(topic), offsets.SchemaInitializingQueries(topic)...)
-			for _, q := range queries {
-				if _, err := conn.ExecContext(ctx, q.Query, q.Args...); err != nil {
-					return fmt.Errorf("creating tables of topic %s: %w", topic, err)
-				}
-			}
-		}
-		return nil
-	})
+	return sqltopics.Create(ctx, db, topics...)
 }

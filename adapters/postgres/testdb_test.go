@@ -62,7 +62,7 @@ func newEmptySchema(t testing.TB) *sql.DB {
 	return db
 }
 
-// newTestDB is a migrated schema with the outbox topics initialised, as the
+// newTestDB is a migrated schema with the SQL outbox's topics created, as the
 // service prepares it at start-up.
 func newTestDB(t testing.TB) *sql.DB {
 	t.Helper()
@@ -71,8 +71,7 @@ func newTestDB(t testing.TB) *sql.DB {
 	if err := postgres.Migrate(ctx, db); err != nil {
 		t.Fatalf("migrating: %v", err)
 	}
-	topics := append(postgres.EventTopics(), postgres.OutboxTopic)
-	if err := postgres.InitializeSQLTopics(ctx, db, topics); err != nil {
+	if err := postgres.InitializeSQLTopics(ctx, db, postgres.EventTopics()); err != nil {
 		t.Fatalf("initialising topics: %v", err)
 	}
 	return db
@@ -103,6 +102,18 @@ func addBatch(t testing.TB, uow app.UnitOfWork, ref, sku string, qty int, eta *t
 	if err != nil {
 		t.Fatalf("adding batch %s: %v", ref, err)
 	}
+}
+
+// allocate allocates qty of sku, whose one batch is ref, to a new order and
+// returns the event its commit stored.
+func allocate(t testing.TB, db *sql.DB, uow app.UnitOfWork, ref, sku string, qty int) domain.Allocated {
+	t.Helper()
+	version := productVersion(t, db, sku)
+	order := unique("o")
+	if _, err := app.NewAllocateHandler(app.NewProductQueue(retryingRunner(uow))).Handle(context.Background(), &domain.Allocate{OrderID: order, SKU: sku, Qty: qty}); err != nil {
+		t.Fatalf("allocating: %v", err)
+	}
+	return domain.Allocated{OrderID: order, SKU: sku, Qty: qty, BatchRef: ref, Version: version + 1}
 }
 
 func queryInt(t testing.TB, db *sql.DB, query string, args ...any) int {
