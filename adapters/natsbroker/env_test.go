@@ -1,0 +1,91 @@
+package natsbroker
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats.go"
+
+	"allocation/tests/testenv"
+)
+
+// Integration tests run against a real nats-server with JetStream and
+// fail when it is unreachable, unless SKIP_INTEGRATION=1.
+
+const waitTimeout = 15 * time.Second
+
+func testNATSURL() string {
+	if u := os.Getenv("TEST_NATS_URL"); u != "" {
+		return u
+	}
+	return DefaultURL
+}
+
+// newTestPubSub connects to cfg.URL (the shared server when empty) and
+// deletes the streams of the topics under prefix when the test ends.
+func newTestPubSub(t *testing.T, cfg Config, prefix string) *PubSub {
+	t.Helper()
+	if testenv.SkipIntegration() {
+		t.Skip("SKIP_INTEGRATION=1")
+	}
+	if cfg.URL == "" {
+		cfg.URL = testNATSURL()
+	}
+	ps, err := NewPubSub(cfg)
+	if err != nil {
+		t.Fatalf("nats at %s unreachable (run scripts/ensure-services.sh, or set SKIP_INTEGRATION=1): %v", cfg.URL, err)
+	}
+	t.Cleanup(func() {
+		deleteStreams(t, ps.Conn(), prefix)
+		_ = ps.Close()
+	})
+	return ps
+}
+
+// deleteStreams deletes the streams of the topics under prefix.
+func deleteStreams(t *testing.T, conn *nats.Conn, prefix string) {
+	t.Helper()
+	js, err := conn.JetStream()
+	if err != nil {
+		t.Log(err)
+		return
+	}
+	for name := range js.StreamNames() {
+		if strings.HasPrefix(name, safeName(prefix)) {
+			_ = js.DeleteStream(name)
+		}
+	}
+}
+
+func subscribe(t *testing.T, s message.Subscriber, topic string) <-chan *message.Message {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() {
+		cancel()
+		_ = s.Close()
+	})
+	ch, err := s.Subscribe(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
+
+// receive waits for the next message, failing the test at the deadline.
+func receive(t *testing.T, ch <-chan *message.Message) *message.Message {
+	t.Helper()
+	select {
+	case msg, ok := <-ch:
+		if !ok {
+			t.Fatal("subscription closed")
+		}
+		return msg
+	case <-time.After(waitTimeout):
+		t.Fatal("no message within", waitTimeout)
+	}
+	return nil
+}
