@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The event backlog. POST /allocate answers once the allocation and its
+// Allocated event are committed; the event's consequences (the read
+// model, line_allocated for other services) follow asynchronously. When
+// they are handled more slowly than allocations are made, a backlog grows
+// during the load, and the HTTP throughput is not sustainable as such.
+// Right after the load a sentinel order is allocated; the time until its
+// line_allocated comes out and the read model shows it (the two consumer
+// groups of Allocated) is how far the event pipeline lagged behind.
+// The wait is capped (-drain-timeout); on the SQL broker the events still
+// pending then are counted, and the time to drain them estimated from the
+// rate at which they were handled meanwhile.
+
+// DrainResult is the event lag at the end of the load.
+type DrainResult struct {
+	// Seconds until the sentinel's line_allocated came out and the read
+	// model showed it; the cap when either did not.
+	Seconds float64 `json:"seconds"`
+	Drained bool    `json:"drained"`
+	// PendingAtCap, RatePerSecond and EstimatedSeconds: SQL broker only,
+	// when the cap was reached.
+	PendingAtCap     int     `json:"pending_at_cap,omitempty"`
+	RatePerSecond    float64 `json:"drain_rate_per_second,omitempty"`
+	EstimatedSeconds float64 `json:"estimated_seconds,omitempty"`
+}
+
+func (d *DrainResult) String() string {
+	switch {
+	case d == nil:
+		return "n/a"
+	case d.Drained && d.Seconds < 1:
+		return fmt.Sprintf("%.0f ms", 1000*d.Seconds)
+	case d.Drained:
+		return fmt.Sprintf("%.1f s", d.Seconds)
+	case d.EstimatedSeconds > 0:
+		return fmt.Sprintf("> %.0f s (≈ %.0f s)", d.Seconds, d.EstimatedSeconds)
+	default:
+		return fmt.Sprintf("> %.0f s", d.Seconds)
+	}
+}
+
+func measureDrain(ctx context.Context, o options, cfg runConfig, baseURL, databaseURL, prefix string) (*DrainResult, error) {
+	h := httpSide{newLoad(o, baseURL)}
+	var (
+		start time.Time
+		order string
+	)
+	sentinel := func() (string, string, error) {
+		start = time.Now()
+		sku := "drain" + randomHex(3)
+		if err := h.addBatch(ctx, batchSpec{Ref: sku + "-a", SKU: sku, Qty: 10}); err != nil {
+			return "", "", err
+		}
+		order = sku + "-order"
+		ref, err := h.allocate(ctx, order, sku, 1)
+		return order, ref, err
+	}
+	var (
+		res *DrainResult
+		err error
+	)
+	switch cfg.Broker {
+	case "redis":
+		res, err = drainRedis(ctx, o, prefix, sentinel)
+	case "sql":
+		res, err = drainSQL(ctx, o, databaseURL, sentinel)
+	default:
+		// gochannel blocks publishers once a subscriber's buffer is full:
+		// the backlog is bounded by the buffers, and nothing outside the
+		// process can watch line_allocated.
+		return nil, nil
+	}
+	if err != nil || !res.Drained {
+		return res, err
+	}
+	// The read model is the other consumer group of Allocated, with a
+	// backlog of its own: the load's events are handled when both caught up.
+	deadline := start.Add(o.drainTimeout)
+	viewAt, err := waitForReadModel(ctx, h.l, order, deadline)
+	if err != nil {
+		return nil, err
+	}
+	if viewAt.IsZero() {
+		return &DrainResult{Seconds: o.drainTimeout.Seconds()}, nil
+	}
+	if s := viewAt.Sub(start).Seconds(); s > res.Seconds {
+		res.Seconds = s
+	}
+	return res, nil
+}
+
+// waitForReadModel polls GET /allocations/{order} until it answers 200 and
+// returns when; zero when the deadline passed first.
+func waitForReadModel(ctx context.Context, l *load, order string, deadline time.Time) (time.Time, error) {
+	for {
+		status, _, err := l.get(ctx, "/allocations/"+order)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("reading the read model: %w", err)
+		}
+		at := time.Now()
+		switch {
+		case status == http.StatusOK:
+			return at, nil
+		case status != http.StatusNotFound:
+			return time.Time{}, fmt.Errorf("GET /allocations/%s: status %d", order, status)
+		case at.After(deadline):
+			return time.Time{}, nil
+		}
+		select {
+		case <-ctx.Done():
+			return time.Time{}, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+func drainRedis(ctx context.Context, o options, prefix string, sentinel func() (string, string, error)) (*DrainResult, error) {
+	rdb := redis.NewClient(&redis.Options{Addr: o.redisAddr})
+	defer rdb.Close()
+	stream := prefix + lineAllocatedTopic
+	last := "0-0"
+	entries, err := rdb.XRevRangeN(ctx, stream, "+", "-", 1).Result()
+	if err != nil {
+		return nil, err
+	}
+	if len(entries) > 0 {
+		last = entries[0].ID
+	}
+	start := time.Now()
+	order, ref, err := sentinel()
+	if err != nil {
+		return nil, err
+	}
+	waiter := newLineWaiter()
+	deadline := start.Add(o.drainTimeout)
+	for time.Now().Before(deadline) {
+		streams, err := rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{stream, last}, Count: 10000, Block: 200 * time.Millisecond}).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, err
+		}
+		at := time.Now()
+		for _, s := range streams {
+			for _, m := range s.Messages {
+				last = m.ID
+				if payload, ok := m.Values[redisPayloadField].(string); ok {
+					waiter.add([]byte(payload), at)
+				}
+			}
+		}
+		if arrived, err := waiter.wait(ctx, order, ref, 0); err == nil {
+			return &DrainResult{Seconds: arrived.Sub(start).Seconds(), Drained: true}, nil
+		}
+	}
+	return &DrainResult{Seconds: o.drainTimeout.Seconds()}, nil
+}
+
+func drainSQL(ctx context.Context, o options, databaseURL string, sentinel func() (string, string, error)) (*DrainResult, error) {
+	db, err := openDB(ctx, databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	topic := lineAllocatedTopic
+	pendingBefore, err := pendingAllocated(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	order, _, err := sentinel()
+	if err != nil {
+		return nil, err
+	}
+	var seen int64
+	for {
+		// Only rows newer than the last look are scanned (less a margin:
+		// offsets may commit out of order).
+		var (
+			newest sql.NullInt64
+			found  sql.NullBool
+		)
+		err := db.QueryRowContext(ctx, `SELECT MAX("offset"), bool_or(payload->>'orderid' = $2)
+			FROM "watermill_`+topic+`" WHERE "offset" > $1`, seen-1000, order).Scan(&newest, &found)
+		if err != nil {
+			return nil, fmt.Errorf("waiting for the load's events: %w", err)
+		}
+		if found.Bool {
+			return &DrainResult{Seconds: time.Since(start).Seconds(), Drained: true}, nil
+		}
+		if newest.Valid {
+			seen = newest.Int64
+		}
+		if time.Since(start) > o.drainTimeout {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	elapsed := time.Since(start)
+	res := &DrainResult{Seconds: elapsed.Seconds()}
+	pendingAfter, err := pendingAllocated(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	res.PendingAtCap = pendingAfter
+	// The sentinel's event came on top of those pending before.
+	if handled := pendingBefore + 1 - pendingAfter; handled > 0 {
+		res.RatePerSecond = float64(handled) / elapsed.Seconds()
+		res.EstimatedSeconds = elapsed.Seconds() + float64(pendingAfter)/res.RatePerSecond
+	}
+	return res, nil
+}
+
+// pendingAllocated counts the Allocated events that the handler publishing
+// line_allocated has not consumed yet (its watermill-sql offset).
+func pendingAllocated(ctx context.Context, db *sql.DB) (int, error) {
+	topic := allocatedEventTopic
+	var n int
+	err := db.QueryRowContext(ctx, `SELECT count(*) FROM "watermill_`+topic+`" m
+		WHERE NOT EXISTS (SELECT 1 FROM "watermill_offsets_`+topic+`" o
+			WHERE o.consumer_group = $1
+			AND (m.transaction_id < o.last_processed_transaction_id
+				OR (m.transaction_id = o.last_processed_transaction_id AND m."offset" <= o.offset_acked)))`,
+		lineAllocatedPublisher).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("counting pending events: %w", err)
+	}
+	return n, nil
+}
