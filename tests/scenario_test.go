@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"allocation/tests/testenv"
 	"net/http"
 	"strconv"
 	"testing"
@@ -100,8 +101,8 @@ func reallocationScenario(t *testing.T, svc runningService) {
 	}
 
 	var parked []map[string]any
-	waitUntil(t, 30*time.Second, "the malformed message in the poison queue", func() bool {
-		get(t, svc.URL+"/admin/poison").json(t, &parked)
+	testenv.Eventually(t, 30*time.Second, "the malformed message in the poison queue", func() bool {
+		parked = parkedMessages(t, svc.URL)
 		for _, p := range parked {
 			if p["correlation_id"] == "corr-broken-"+sku {
 				return true
