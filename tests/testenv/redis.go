@@ -36,13 +36,13 @@ func RedisNamespace(t testing.TB) (addr, prefix string) {
 	t.Cleanup(func() {
 		client := redis.NewClient(&redis.Options{Addr: addr})
 		defer client.Close()
-		DeleteKeys(client, prefix)
+		deleteKeys(client, prefix)
 	})
 	return addr, prefix
 }
 
-// DeleteKeys deletes every key under prefix.
-func DeleteKeys(client *redis.Client, prefix string) {
+// deleteKeys deletes every key under prefix.
+func deleteKeys(client *redis.Client, prefix string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	iter := client.Scan(ctx, 0, prefix+"*", 100).Iterator()
