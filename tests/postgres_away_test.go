@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"allocation/tests/testenv"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -40,12 +39,17 @@ type allocationAnswer struct {
 func postgresAwayUnderLoad(t *testing.T, broker string) {
 	const requestTimeout = 5 * time.Second
 	pg := newProxiedDatabase(t)
-	env := postgresEnv(t, broker, pg.url)
+	env := pg.env(t, broker)
 	env["REQUEST_TIMEOUT"] = requestTimeout.String()
-	// Through the real address: the outside world still reaches the
-	// database; only the service has lost it.
-	outside := outsideClientFor(t, merge(env, map[string]string{"DATABASE_URL": pg.direct}))
-	p := startService(t, env)
+	var outside outsideClient
+	if broker == "redis" {
+		outside = newRedisClient(t, env["REDIS_ADDR"], env["TOPIC_PREFIX"])
+	} else {
+		// Through the real address: the outside world still reaches the
+		// database; only the service has lost it.
+		outside = newSQLClient(t, pg.direct)
+	}
+	p := startService(t, binary.get(t), env)
 
 	run := watermill.NewShortUUID()
 	skus := make([]string, 4)
@@ -104,21 +108,21 @@ func postgresAwayUnderLoad(t *testing.T, broker string) {
 	defer stopClients()
 
 	began := time.Now()
-	testenv.Eventually(t, 30*time.Second, "20 allocations before the outage", func() bool { return count(http.StatusCreated, began) >= 20 })
+	waitUntil(t, 30*time.Second, "20 allocations before the outage", func() bool { return count(http.StatusCreated, began) >= 20 })
 
-	pg.proxy.Stop()
+	pg.proxy.stop()
 	outageBegan := time.Now()
 	for round := range 2 {
 		for i, ref := range changed {
 			outside.publish(t, inboundTopic, fmt.Sprintf(`{"batchref":%q,"qty":%d}`, ref, 20+10*round+i), "")
 		}
 	}
-	testenv.Eventually(t, 30*time.Second, "4 s of outage, with 503s", func() bool {
+	waitUntil(t, 30*time.Second, "4 s of outage, with 503s", func() bool {
 		return time.Since(outageBegan) >= 4*time.Second && count(http.StatusServiceUnavailable, outageBegan) > 0
 	})
-	pg.proxy.Start()
+	pg.proxy.start()
 	outageEnded := time.Now()
-	testenv.Eventually(t, 60*time.Second, "20 allocations answered 201 after the outage", func() bool {
+	waitUntil(t, 60*time.Second, "20 allocations answered 201 after the outage", func() bool {
 		return count(http.StatusCreated, outageEnded) >= 20
 	})
 	recovered := time.Now()
@@ -183,7 +187,7 @@ func postgresAwayUnderLoad(t *testing.T, broker string) {
 	}
 	ambiguous := len(visible) - count(http.StatusCreated, began)
 	t.Logf("%d orders stored (%d of them answered 503: committed, answer lost), %d answered 503 and not stored", len(visible), ambiguous, len(absent))
-	testenv.Eventually(t, 60*time.Second, "the read model showing every stored order", func() bool {
+	waitUntil(t, 60*time.Second, "the read model showing every stored order", func() bool {
 		for order, ref := range visible {
 			r := timedCall("GET", p.URL+"/allocations/"+order, "")
 			if r.status != http.StatusOK || !strings.Contains(r.body, `"batchref":"`+ref+`"`) {
@@ -206,8 +210,8 @@ func postgresAwayUnderLoad(t *testing.T, broker string) {
 	// and none was parked.
 	for i, ref := range changed {
 		want := 30 + i
-		testenv.Eventually(t, 60*time.Second, fmt.Sprintf("batch %s at %d", ref, want), func() bool {
-			return purchasedQuantity(t, pg.db, ref) == want
+		waitUntil(t, 60*time.Second, fmt.Sprintf("batch %s at %d", ref, want), func() bool {
+			return pg.purchasedQuantity(t, ref) == want
 		})
 	}
 	if parked := parkedMessages(t, p.URL); len(parked) > 0 {

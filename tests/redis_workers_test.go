@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,10 +18,16 @@ import (
 // once between them, and every one has its effect.
 func TestTwoProcessesShareInboundMessagesExactlyOnce(t *testing.T) {
 	const messages = 200
-	env := postgresEnv(t, "redis", testenv.DatabaseURL(t))
-	one := startService(t, env)
-	two := startService(t, env)
-	client := newRedisClient(t, env["REDIS_ADDR"], env["TOPIC_PREFIX"])
+	bin := binary.get(t)
+	addr := testenv.RedisAddr(t)
+	env := map[string]string{
+		"STORE": "postgres", "BROKER": "redis", "REDIS_ADDR": addr,
+		"DATABASE_URL": testenv.DatabaseURL(t), "TOPIC_PREFIX": testenv.TopicPrefix(),
+		"LOG_LEVEL": "info",
+	}
+	one := startService(t, bin, env)
+	two := startService(t, bin, env)
+	client := newRedisClient(t, addr, env["TOPIC_PREFIX"])
 
 	// Each message empties a batch holding one order line, which then moves
 	// to its sku's spare batch: one line_allocated per message handled.
@@ -60,11 +65,11 @@ func TestTwoProcessesShareInboundMessagesExactlyOnce(t *testing.T) {
 	}
 	series := `allocation_handler_execution_time_seconds_count{handler_name="ChangeBatchQuantityFromBroker",success="true"}`
 	var handledOne, handledTwo float64
-	testenv.Eventually(t, 60*time.Second, strconv.Itoa(messages)+" messages handled", func() bool {
+	waitUntil(t, 60*time.Second, strconv.Itoa(messages)+" messages handled", func() bool {
 		handledOne, handledTwo = metric(t, one.URL, series), metric(t, two.URL, series)
 		return handledOne+handledTwo >= messages
 	})
-	testenv.Eventually(t, 60*time.Second, "every line re-allocated", func() bool {
+	waitUntil(t, 60*time.Second, "every line re-allocated", func() bool {
 		moved := map[string]bool{}
 		for _, m := range client.received(outboundTopic) {
 			if b, _ := m.Payload["batchref"].(string); len(b) > 6 && b[:6] == "spare-" {
@@ -93,7 +98,7 @@ func jsonOrNull(s string) string {
 
 // postQuiet posts from any goroutine and returns the status (0 on error).
 func postQuiet(url, body string) int {
-	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	resp, err := http.Post(url, "application/json", stringReader(body))
 	if err != nil {
 		return 0
 	}

@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"allocation/tests/testenv"
 	"net/http"
 	"strconv"
 	"testing"
@@ -101,8 +100,8 @@ func reallocationScenario(t *testing.T, svc runningService) {
 	}
 
 	var parked []map[string]any
-	testenv.Eventually(t, 30*time.Second, "the malformed message in the poison queue", func() bool {
-		parked = parkedMessages(t, svc.URL)
+	waitUntil(t, 30*time.Second, "the malformed message in the poison queue", func() bool {
+		get(t, svc.URL+"/admin/poison").json(t, &parked)
 		for _, p := range parked {
 			if p["correlation_id"] == "corr-broken-"+sku {
 				return true

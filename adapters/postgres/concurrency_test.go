@@ -17,8 +17,9 @@ import (
 // retries must let exactly as many through as the batch holds.
 func TestConcurrentAllocationsNeverOverAllocate(t *testing.T) {
 	t.Parallel()
-	db, uow := newStore(t)
+	db := newTestDB(t)
 	ctx := context.Background()
+	uow := newUnitOfWork(t, db, nil)
 	const (
 		goroutines = 20
 		lineQty    = 2
@@ -81,8 +82,9 @@ func TestConcurrentAllocationsNeverOverAllocate(t *testing.T) {
 // one hot product from failing each other's commands.
 func TestSecondLoadOfTheSameProductWaitsForTheFirstTransaction(t *testing.T) {
 	t.Parallel()
-	db, uow := newStore(t)
+	db := newTestDB(t)
 	ctx := context.Background()
+	uow := newUnitOfWork(t, db, nil)
 	sku := unique("CONTESTED")
 	addBatch(t, uow, unique("b"), sku, 100, nil)
 	noRetries := app.NewTransactionRunner(uow, app.ConflictRetryPolicy{MaxRetries: 0}, nil)
@@ -91,7 +93,8 @@ func TestSecondLoadOfTheSameProductWaitsForTheFirstTransaction(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		if err := allocateLine(product, order, 1); err != nil {
+		line, _ := domain.NewOrderLine(order, sku, 1)
+		if _, err := product.Allocate(line); err != nil {
 			return nil, err
 		}
 		return product, nil

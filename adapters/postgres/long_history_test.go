@@ -86,7 +86,10 @@ func runHistoryScenario(t *testing.T, uow app.UnitOfWork, sku, warehouse, shipme
 	ctx := context.Background()
 	addBatch(t, uow, warehouse, sku, 3000, nil)
 	addBatch(t, uow, shipment, sku, 3000, date(2030, 1, 1))
-	tx := begin(t, uow)
+	tx, err := uow.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	product, err := tx.Products().Get(ctx, sku)
 	if err != nil {
 		t.Fatal(err)

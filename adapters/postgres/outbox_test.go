@@ -52,7 +52,8 @@ func TestOutboxStoresNothingWhenTheCommandFails(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				if err := allocateLine(product, unique("o"), 1); err != nil {
+				line, _ := domain.NewOrderLine(unique("o"), sku, 1)
+				if _, err := product.Allocate(line); err != nil {
 					return err
 				}
 				return handlerFailed

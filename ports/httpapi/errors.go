@@ -16,42 +16,24 @@ type errorBody struct {
 	Message string `json:"message"`
 }
 
-// httpStatus maps an error to its HTTP status: the one place where domain
-// and application errors meet HTTP.
+// httpStatus maps an error to its HTTP status: the one place where error
+// kinds meet HTTP. An unavailable request is fine; another process, or
+// this one a moment later, will take it.
 func httpStatus(err error) int {
-	var (
-		badRequest  badRequestError
-		validation  domain.ValidationError
-		noProduct   domain.ProductNotFoundError
-		mismatch    domain.SKUMismatchError
-		duplicate   domain.DuplicateBatchError
-		outOfStock  domain.OutOfStockError
-		noBatch     domain.BatchNotFoundError
-		conflict    app.ConcurrencyConflictError
-		stopping    app.ShuttingDownError
-		notFoundErr notFoundError
-		notParked   app.UnknownParkedMessageError
-		badCursor   app.PoisonCursorError
-	)
-	switch {
-	case errors.As(err, &badRequest), errors.As(err, &validation), errors.As(err, &noProduct), errors.As(err, &mismatch),
-		errors.As(err, &badCursor):
-		return http.StatusBadRequest
-	case errors.As(err, new(tooLargeError)):
+	if errors.As(err, new(tooLargeError)) {
 		return http.StatusRequestEntityTooLarge
-	case errors.As(err, &duplicate), errors.As(err, &outOfStock):
-		return http.StatusConflict
-	case errors.As(err, &noBatch), errors.As(err, &notFoundErr), errors.As(err, &notParked):
-		return http.StatusNotFound
-	case errors.As(err, &conflict), errors.As(err, &stopping), app.IsUnavailable(err),
-		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		// The request is fine; another process, or this one a moment
-		// later, will take it. A request that ran out of time waited for
-		// the database.
-		return http.StatusServiceUnavailable
-	default:
-		return http.StatusInternalServerError
 	}
+	switch app.KindOf(err) {
+	case domain.KindInvalid:
+		return http.StatusBadRequest
+	case domain.KindNotFound:
+		return http.StatusNotFound
+	case domain.KindConflict:
+		return http.StatusConflict
+	case domain.KindUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
 }
 
 // abortWithError answers with the error's status and message. Internal
@@ -88,8 +70,10 @@ func unavailableMessage(err error) string {
 // badRequestError is malformed input caught by the HTTP layer itself.
 type badRequestError struct{ reason string }
 
-func (e badRequestError) Error() string { return e.reason }
+func (badRequestError) Kind() domain.ErrorKind { return domain.KindInvalid }
+func (e badRequestError) Error() string        { return e.reason }
 
 type notFoundError struct{ what string }
 
-func (e notFoundError) Error() string { return e.what + " not found" }
+func (notFoundError) Kind() domain.ErrorKind { return domain.KindNotFound }
+func (e notFoundError) Error() string        { return e.what + " not found" }
