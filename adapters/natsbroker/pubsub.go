@@ -15,7 +15,9 @@ import (
 // topic name), one durable push consumer per consumer group and topic,
 // whose deliver group spreads the messages over the subscribers of every
 // process. Messages are acknowledged explicitly; JetStream delivers one
-// again after Config.AckWait without an acknowledgement.
+// again after Config.AckWait without an acknowledgement. The server pushes
+// to a group's subscriptions at random, not by load: a busy subscription
+// keeps what it was pushed until it is free or the ack wait has passed.
 type PubSub struct {
 	cfg         Config
 	conn        *nats.Conn
