@@ -7,9 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"strconv"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -218,71 +215,33 @@ const (
 	outcomeOutOfStock
 )
 
+// runPhase runs the closed loop on the database; nothing is expected to
+// fail (the lock leaves no conflict to retry), so any error ends it.
 func (c *ceiling) runPhase(ctx context.Context, phase phaseSKUs, d time.Duration) (RoundResult, error) {
-	stats := make([]workerStats, c.o.concurrency)
-	reloads := make([]int, c.o.concurrency)
-	var (
-		wg       sync.WaitGroup
-		errOnce  sync.Once
-		firstErr error
-	)
-	start := time.Now()
-	deadline := start.Add(d)
-	for w := 0; w < c.o.concurrency; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			s := &stats[w]
-			s.latencies = make([]time.Duration, 0, 4096)
-			pick := picker{
-				rng:   rand.New(rand.NewPCG(uint64(w)+1, uint64(len(phase.name))*7919)),
-				phase: phase, hotShare: c.o.hotShare, scarceShare: c.o.scarceShare, maxQty: c.o.maxQty,
-			}
-			prefix := fmt.Sprintf("%s-%s-w%02d-", c.runID, phase.name, w)
-			for n := 0; ctx.Err() == nil && time.Now().Before(deadline); n++ {
-				sku, qty := pick.next()
-				orderID := prefix + strconv.Itoa(n)
-				sent := time.Now()
-				outcome, reloaded, err := c.allocate(ctx, orderID, sku, qty)
-				elapsed := time.Since(sent)
-				if err != nil {
-					// Nothing is expected to fail: the lock leaves no
-					// conflict to retry, so any error ends the phase.
-					s.fail(err.Error())
-					errOnce.Do(func() { firstErr = err })
-					return
-				}
-				if reloaded {
-					reloads[w]++
-				}
-				s.latencies = append(s.latencies, elapsed)
-				if outcome == outcomeAllocated {
-					s.created++
-				} else {
-					s.outOfStock++
-				}
-			}
-		}(w)
+	order := func(ctx context.Context, orderID []byte, sku string, qty int, s *workerStats) bool {
+		sent := time.Now()
+		outcome, reloaded, err := c.allocate(ctx, string(orderID), sku, qty)
+		if err != nil {
+			s.fail(err.Error())
+			return false
+		}
+		s.latencies = append(s.latencies, time.Since(sent))
+		if reloaded {
+			s.reloads++
+		}
+		if outcome == outcomeAllocated {
+			s.created++
+		} else {
+			s.outOfStock++
+		}
+		return true
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return RoundResult{}, firstErr
-	}
-	elapsed := time.Since(start)
-	r := RoundResult{Seconds: elapsed.Seconds()}
-	var all []time.Duration
-	for w, s := range stats {
-		all = append(all, s.latencies...)
-		r.Created += s.created
-		r.OutOfStock += s.outOfStock
-		r.Errors += s.errors
-		r.Reloads += reloads[w]
-	}
-	r.Requests = r.Created + r.OutOfStock + r.Errors
-	r.Throughput = float64(r.Created+r.OutOfStock) / elapsed.Seconds()
-	r.P50ms, r.P99ms = percentilesMS(all)
-	if r.Requests > 0 {
-		r.ErrorRate = float64(r.Errors) / float64(r.Requests)
+	r := runClosedLoop(ctx, closedLoop{
+		runID: c.runID, phase: phase, d: d, clients: c.o.concurrency, client: func(int) (orderFunc, func()) { return order, func() {} },
+		hotShare: c.o.hotShare, scarceShare: c.o.scarceShare, maxQty: c.o.maxQty,
+	})
+	if r.Errors > 0 {
+		return r, errors.New(r.FirstError)
 	}
 	return r, nil
 }

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // The event backlog. POST /allocate answers once the allocation and its
@@ -52,7 +50,7 @@ func (d *DrainResult) String() string {
 }
 
 func measureDrain(ctx context.Context, o options, cfg runConfig, baseURL, databaseURL, prefix string) (*DrainResult, error) {
-	h := httpSide{newLoad(o, baseURL)}
+	l := newLoad(o, baseURL)
 	var (
 		start time.Time
 		order string
@@ -60,11 +58,11 @@ func measureDrain(ctx context.Context, o options, cfg runConfig, baseURL, databa
 	sentinel := func() (string, string, error) {
 		start = time.Now()
 		sku := "drain" + randomHex(3)
-		if err := h.addBatch(ctx, batchSpec{Ref: sku + "-a", SKU: sku, Qty: 10}); err != nil {
+		if err := l.addBatch(ctx, batchSpec{Ref: sku + "-a", SKU: sku, Qty: 10}); err != nil {
 			return "", "", err
 		}
 		order = sku + "-order"
-		ref, err := h.allocate(ctx, order, sku, 1)
+		ref, err := l.allocateCreated(ctx, order, sku, 1)
 		return order, ref, err
 	}
 	var (
@@ -73,7 +71,7 @@ func measureDrain(ctx context.Context, o options, cfg runConfig, baseURL, databa
 	)
 	switch cfg.Broker {
 	case "redis":
-		res, err = drainRedis(ctx, o, prefix, sentinel)
+		res, err = drainRedis(ctx, o, cfg, prefix, sentinel)
 	case "sql":
 		res, err = drainSQL(ctx, o, databaseURL, sentinel)
 	default:
@@ -88,7 +86,7 @@ func measureDrain(ctx context.Context, o options, cfg runConfig, baseURL, databa
 	// The read model is the other consumer group of Allocated, with a
 	// backlog of its own: the load's events are handled when both caught up.
 	deadline := start.Add(o.drainTimeout)
-	viewAt, err := waitForReadModel(ctx, h.l, order, deadline)
+	viewAt, err := waitForReadModel(ctx, l, order, deadline)
 	if err != nil {
 		return nil, err
 	}
@@ -126,44 +124,25 @@ func waitForReadModel(ctx context.Context, l *load, order string, deadline time.
 	}
 }
 
-func drainRedis(ctx context.Context, o options, prefix string, sentinel func() (string, string, error)) (*DrainResult, error) {
-	rdb := redis.NewClient(&redis.Options{Addr: o.redisAddr})
-	defer rdb.Close()
-	stream := prefix + lineAllocatedTopic
-	last := "0-0"
-	entries, err := rdb.XRevRangeN(ctx, stream, "+", "-", 1).Result()
+func drainRedis(ctx context.Context, o options, cfg runConfig, prefix string, sentinel func() (string, string, error)) (*DrainResult, error) {
+	b, err := openBroker(ctx, o, cfg, "", prefix)
 	if err != nil {
 		return nil, err
 	}
-	if len(entries) > 0 {
-		last = entries[0].ID
-	}
+	defer b.close()
 	start := time.Now()
 	order, ref, err := sentinel()
 	if err != nil {
 		return nil, err
 	}
-	waiter := newLineWaiter()
-	deadline := start.Add(o.drainTimeout)
-	for time.Now().Before(deadline) {
-		streams, err := rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{stream, last}, Count: 10000, Block: 200 * time.Millisecond}).Result()
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return nil, err
-		}
-		at := time.Now()
-		for _, s := range streams {
-			for _, m := range s.Messages {
-				last = m.ID
-				if payload, ok := m.Values[redisPayloadField].(string); ok {
-					waiter.add([]byte(payload), at)
-				}
-			}
-		}
-		if arrived, err := waiter.wait(ctx, order, ref, 0); err == nil {
-			return &DrainResult{Seconds: arrived.Sub(start).Seconds(), Drained: true}, nil
-		}
+	arrived, err := b.lines.wait(ctx, order, ref, o.drainTimeout-time.Since(start))
+	switch {
+	case errors.Is(err, errNoLine):
+		return &DrainResult{Seconds: o.drainTimeout.Seconds()}, nil
+	case err != nil:
+		return nil, err
 	}
-	return &DrainResult{Seconds: o.drainTimeout.Seconds()}, nil
+	return &DrainResult{Seconds: arrived.Sub(start).Seconds(), Drained: true}, nil
 }
 
 func drainSQL(ctx context.Context, o options, databaseURL string, sentinel func() (string, string, error)) (*DrainResult, error) {

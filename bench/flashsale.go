@@ -111,7 +111,7 @@ func measureFlashSale(ctx context.Context, o options, cfg runConfig, c flashCase
 			return nil, fmt.Errorf("seeding the flash sale: %w", err)
 		}
 		before := sampleCPU(pids...)
-		r := l.run(ctx, closedLoop{phase: phase, d: o.flashRound, clients: o.flashClients, bases: urls, maxRequests: o.flashOrders, maxQty: 1})
+		r := runClosedLoop(ctx, closedLoop{runID: l.runID, phase: phase, d: o.flashRound, clients: o.flashClients, client: httpClients(urls), maxRequests: o.flashOrders, maxQty: 1})
 		r.CPU = cpuShare(before, sampleCPU(pids...), r.Created+r.OutOfStock)
 		r.Round = i
 		res.Rounds = append(res.Rounds, r)

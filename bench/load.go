@@ -296,6 +296,8 @@ type workerStats struct {
 	firstError string
 	// The errors by kind: 4xx other than 409, 5xx, and no HTTP answer.
 	clientErrors, serverErrors, transportErrors int
+	// reloads (the ceiling): products read again after a lock wait.
+	reloads int
 }
 
 func (s *workerStats) fail(what string) {
@@ -328,34 +330,55 @@ func (s *workerStats) answer(status int, err error, elapsed time.Duration, body 
 	}
 }
 
-// closedLoop is one run of closed-loop clients.
+// closedLoop is one run of closed-loop clients on a phase's skus.
 type closedLoop struct {
+	runID   string
 	phase   phaseSKUs
 	d       time.Duration
 	clients int
-	// bases are the service processes: client w sends to bases[w%len].
-	bases []string
 	// maxRequests ends the run once that many requests are sent (0: only
 	// the clock ends it).
 	maxRequests           int
 	hotShare, scarceShare float64
 	maxQty                int
+	// client makes client w's way to place an order, which records the
+	// outcome in s and returns false to end that client's loop, and a
+	// function that releases it.
+	client func(w int) (order orderFunc, release func())
+}
+
+type orderFunc func(ctx context.Context, orderID []byte, sku string, qty int, s *workerStats) bool
+
+// httpClients post orders to the service processes at bases (client w to
+// bases[w%len]), each client on a raw connection of its own.
+func httpClients(bases []string) func(w int) (orderFunc, func()) {
+	return func(w int) (orderFunc, func()) {
+		conn := newRawConn(strings.TrimPrefix(bases[w%len(bases)], "http://"))
+		var body []byte
+		respBuf := bytes.NewBuffer(make([]byte, 0, 512))
+		return func(ctx context.Context, orderID []byte, sku string, qty int, s *workerStats) bool {
+			body = appendAllocateBody(body[:0], string(orderID), sku, qty)
+			began := time.Now()
+			status, err := conn.post("/allocate", body, respBuf)
+			s.answer(status, err, time.Since(began), respBuf.Bytes())
+			return true
+		}, conn.close
+	}
 }
 
 // runPhase runs the uniform load's closed loop on the service.
 func (l *load) runPhase(ctx context.Context, phase phaseSKUs, d time.Duration) RoundResult {
-	return l.run(ctx, closedLoop{
-		phase: phase, d: d, clients: l.o.concurrency, bases: []string{l.base},
+	return runClosedLoop(ctx, closedLoop{
+		runID: l.runID, phase: phase, d: d, clients: l.o.concurrency, client: httpClients([]string{l.base}),
 		hotShare: l.o.hotShare, scarceShare: l.o.scarceShare, maxQty: l.o.maxQty,
 	})
 }
 
-// run runs a closed loop: c.clients clients, each sending its next
-// request as soon as the previous one is answered, until c.d has passed
-// (or c.maxRequests are sent). Requests started before the deadline are
-// all counted, and the elapsed time runs until the last of them is
-// answered.
-func (l *load) run(ctx context.Context, c closedLoop) RoundResult {
+// runClosedLoop runs c.clients clients, each placing its next order as
+// soon as the previous one is answered, until c.d has passed (or
+// c.maxRequests are sent). Orders started before the deadline are all
+// counted, and the elapsed time runs until the last of them is answered.
+func runClosedLoop(ctx context.Context, c closedLoop) RoundResult {
 	stats := make([]workerStats, c.clients)
 	var (
 		wg   sync.WaitGroup
@@ -373,21 +396,19 @@ func (l *load) run(ctx context.Context, c closedLoop) RoundResult {
 				rng:   rand.New(rand.NewPCG(uint64(w)+1, uint64(len(c.phase.name))*7919)),
 				phase: c.phase, hotShare: c.hotShare, scarceShare: c.scarceShare, maxQty: c.maxQty,
 			}
-			prefix := fmt.Sprintf("%s-%s-w%02d-", l.runID, c.phase.name, w)
-			send := newRawConn(strings.TrimPrefix(c.bases[w%len(c.bases)], "http://"))
-			defer send.close()
-			var body, orderID []byte
-			respBuf := bytes.NewBuffer(make([]byte, 0, 512))
+			prefix := fmt.Sprintf("%s-%s-w%02d-", c.runID, c.phase.name, w)
+			order, release := c.client(w)
+			defer release()
+			var orderID []byte
 			for n := 0; ctx.Err() == nil && time.Now().Before(deadline); n++ {
 				if c.maxRequests > 0 && sent.Add(1) > int64(c.maxRequests) {
 					return
 				}
 				sku, qty := pick.next()
 				orderID = strconv.AppendInt(append(orderID[:0], prefix...), int64(n), 10)
-				body = appendAllocateBody(body[:0], string(orderID), sku, qty)
-				began := time.Now()
-				status, err := send.post("/allocate", body, respBuf)
-				s.answer(status, err, time.Since(began), respBuf.Bytes())
+				if !order(ctx, orderID, sku, qty, s) {
+					return
+				}
 			}
 		}(w)
 	}
@@ -403,6 +424,7 @@ func (l *load) run(ctx context.Context, c closedLoop) RoundResult {
 		r.ClientErrors += s.clientErrors
 		r.ServerErrors += s.serverErrors
 		r.TransportErrors += s.transportErrors
+		r.Reloads += s.reloads
 		if r.FirstError == "" {
 			r.FirstError = s.firstError
 		}
