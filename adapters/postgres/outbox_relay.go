@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -179,39 +178,4 @@ func (r *OutboxRelay) relayBatch(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("committing relayed events: %w", err)
 	}
 	return len(batch), nil
-}
-
-type outboxEvent struct {
-	offset int64
-	topic  string
-	msg    *message.Message
-}
-
-func readOutboxBatch(ctx context.Context, tx *sql.Tx) ([]outboxEvent, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT "offset", uuid, topic, payload, metadata FROM outbox ORDER BY "offset" LIMIT $1`, relayBatchSize)
-	if err != nil {
-		return nil, fmt.Errorf("reading the outbox: %w", err)
-	}
-	defer rows.Close()
-	var batch []outboxEvent
-	for rows.Next() {
-		var (
-			e        outboxEvent
-			uuid     string
-			payload  []byte
-			metadata []byte
-		)
-		if err := rows.Scan(&e.offset, &uuid, &e.topic, &payload, &metadata); err != nil {
-			return nil, fmt.Errorf("reading the outbox: %w", err)
-		}
-		e.msg = message.NewMessage(uuid, payload)
-		if err := json.Unmarshal(metadata, &e.msg.Metadata); err != nil {
-			return nil, fmt.Errorf("decoding the metadata of event %s: %w", uuid, err)
-		}
-		if e.msg.Metadata == nil {
-			e.msg.Metadata = message.Metadata{}
-		}
-		batch = append(batch, e)
-	}
-	return batch, rows.Err()
 }

@@ -11,20 +11,16 @@ import (
 )
 
 // defaultStatementCacheSize bounds the prepared statements of one
-// connection. The store, the read model, watermill-sql and the outbox use a
-// few dozen distinct queries with arguments.
+// connection, well above the few dozen distinct queries the service runs.
 const defaultStatementCacheSize = 256
 
 // statementCachingConnector gives every connection a cache of prepared
 // statements, as pgx does and lib/pq does not: a query with arguments is
-// prepared (a named statement) the first time it runs on a connection, and
-// later runs send only Bind and Execute, in the same single round trip. So
-// PostgreSQL stops parsing the query on every run and, once it settles on
-// a generic plan, planning it. Parsing and planning were a third of
-// PostgreSQL's CPU under the benchmark's load (perf, BENCHMARKS.md);
-// watermill-sql's polling query alone takes ~1 ms to plan.
-//
-// Queries without arguments (BEGIN, DDL, migrations) go through unchanged.
+// prepared the first time it runs on a connection, and later runs send only
+// Bind and Execute, in the same single round trip, so PostgreSQL stops
+// parsing and planning it every time. It is kept because it still pays:
+// BenchmarkAllocate with and without it is in BENCHMARKS.md. Queries
+// without arguments (BEGIN, DDL, migrations) go through unchanged.
 type statementCachingConnector struct {
 	driver.Connector
 	capacity int
