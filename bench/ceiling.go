@@ -238,7 +238,7 @@ func (c *ceiling) runPhase(ctx context.Context, phase phaseSKUs, d time.Duration
 	}
 	r := runClosedLoop(ctx, closedLoop{
 		runID: c.runID, phase: phase, d: d, clients: c.o.concurrency, client: func(int) (orderFunc, func()) { return order, func() {} },
-		hotShare: c.o.hotShare, scarceShare: c.o.scarceShare, maxQty: c.o.maxQty,
+		hotShare: hotShare, scarceShare: scarceShare, maxQty: maxQty,
 	})
 	if r.Errors > 0 {
 		return r, errors.New(r.FirstError)

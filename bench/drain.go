@@ -17,7 +17,7 @@ import (
 // Right after the load a sentinel order is allocated; the time until its
 // line_allocated comes out and the read model shows it (the two consumer
 // groups of Allocated) is how far the event pipeline lagged behind.
-// The wait is capped (-drain-timeout); on the SQL broker the events still
+// The wait is capped (drainTimeout); on the SQL broker the events still
 // pending then are counted, and the time to drain them estimated from the
 // rate at which they were handled meanwhile.
 
@@ -85,13 +85,13 @@ func measureDrain(ctx context.Context, o options, cfg runConfig, baseURL, databa
 	}
 	// The read model is the other consumer group of Allocated, with a
 	// backlog of its own: the load's events are handled when both caught up.
-	deadline := start.Add(o.drainTimeout)
+	deadline := start.Add(drainTimeout)
 	viewAt, err := waitForReadModel(ctx, l, order, deadline)
 	if err != nil {
 		return nil, err
 	}
 	if viewAt.IsZero() {
-		return &DrainResult{Seconds: o.drainTimeout.Seconds()}, nil
+		return &DrainResult{Seconds: drainTimeout.Seconds()}, nil
 	}
 	if s := viewAt.Sub(start).Seconds(); s > res.Seconds {
 		res.Seconds = s
@@ -135,10 +135,10 @@ func drainRedis(ctx context.Context, o options, cfg runConfig, prefix string, se
 	if err != nil {
 		return nil, err
 	}
-	arrived, err := b.lines.wait(ctx, order, ref, o.drainTimeout-time.Since(start))
+	arrived, err := b.lines.wait(ctx, order, ref, drainTimeout-time.Since(start))
 	switch {
 	case errors.Is(err, errNoLine):
-		return &DrainResult{Seconds: o.drainTimeout.Seconds()}, nil
+		return &DrainResult{Seconds: drainTimeout.Seconds()}, nil
 	case err != nil:
 		return nil, err
 	}
@@ -180,7 +180,7 @@ func drainSQL(ctx context.Context, o options, databaseURL string, sentinel func(
 		if newest.Valid {
 			seen = newest.Int64
 		}
-		if time.Since(start) > o.drainTimeout {
+		if time.Since(start) > drainTimeout {
 			break
 		}
 		select {

@@ -8,16 +8,16 @@ import (
 )
 
 // The flash sale (issue 12): everyone wants the same few skus at once, a
-// launch. 32 clients (-flash-concurrency) order 1 unit at a time, spread
+// launch. 32 clients (flashClients) order 1 unit at a time, spread
 // at random over 1 or 5 hot skus, from one service process or from two on
 // one database and one broker namespace (client w talks to process
 // w % 2, as behind a load balancer). The stock is 75 % of the round's
-// orders (-flash-stock), in 3 batches per sku (warehouse stock, then two
+// orders (flashStockShare), in 3 batches per sku (warehouse stock, then two
 // shipments), so each round sells out part-way: its first orders are
 // allocated and spill from batch to batch, the last ones are told 409,
 // and every one of them should get one of those two answers.
 //
-// A round sends -flash-orders orders, or fewer if -flash-round passes
+// A round sends -flash-orders orders, or fewer if flashRoundMax passes
 // first (a slow service is measured for as long, not made to take as
 // long); each round has skus of its own, so rounds are alike. Throughput
 // and latency count 201 and 409 answers, as in the uniform load; every
@@ -76,7 +76,7 @@ func (f FlashResult) totals() (sent, created, outOfStock, clientErrors, serverEr
 // flashStock splits the round's stock between the hot skus and, per sku,
 // into its three batches.
 func flashStock(o options, hotSKUs int) (perSKU int, batches [3]int) {
-	perSKU = max(3, int(math.Round(o.flashStock*float64(o.flashOrders)))/hotSKUs)
+	perSKU = max(3, int(math.Round(flashStockShare*float64(o.flashOrders)))/hotSKUs)
 	third := perSKU / 3
 	return perSKU, [3]int{perSKU - 2*third, third, third}
 }
@@ -93,7 +93,7 @@ func measureFlashSale(ctx context.Context, o options, cfg runConfig, c flashCase
 	}
 	l := newLoad(o, urls[0])
 	perSKU, split := flashStock(o, c.hotSKUs)
-	res := &FlashResult{Name: c.String(), HotSKUs: c.hotSKUs, Processes: c.processes, Clients: o.flashClients, Stock: perSKU * c.hotSKUs}
+	res := &FlashResult{Name: c.String(), HotSKUs: c.hotSKUs, Processes: c.processes, Clients: flashClients, Stock: perSKU * c.hotSKUs}
 	for i := 1; i <= o.flashRounds; i++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -111,7 +111,7 @@ func measureFlashSale(ctx context.Context, o options, cfg runConfig, c flashCase
 			return nil, fmt.Errorf("seeding the flash sale: %w", err)
 		}
 		before := sampleCPU(pids...)
-		r := runClosedLoop(ctx, closedLoop{runID: l.runID, phase: phase, d: o.flashRound, clients: o.flashClients, client: httpClients(urls), maxRequests: o.flashOrders, maxQty: 1})
+		r := runClosedLoop(ctx, closedLoop{runID: l.runID, phase: phase, d: flashRoundMax, clients: flashClients, client: httpClients(urls), maxRequests: o.flashOrders, maxQty: 1})
 		r.CPU = cpuShare(before, sampleCPU(pids...), r.Created+r.OutOfStock)
 		r.Round = i
 		res.Rounds = append(res.Rounds, r)

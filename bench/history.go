@@ -18,7 +18,7 @@ import (
 // warehouse batch already holds 50,000 order lines (-history-lines), the
 // batch new orders go to. Then one client allocates 1 unit alternately on
 // each (the pair's order swapped every time, so that neither always
-// follows the other) for -history-duration, one request at a time, so
+// follows the other) for historyDuration, one request at a time, so
 // nothing queues or conflicts: what is measured is one command's cost on
 // each product, on the same service at the same moments. Reported: p50
 // and p99 of each, and the long product's over the fresh one's.
@@ -97,11 +97,11 @@ func measureHistory(ctx context.Context, o options, baseURL, databaseURL string)
 		}
 		stats[which].latencies = append(stats[which].latencies, elapsed)
 	}
-	deadline := time.Now().Add(o.historyDuration)
+	deadline := time.Now().Add(historyDuration)
 	for n := 0; ctx.Err() == nil && (n < historyWarmup || time.Now().Before(deadline)); n++ {
 		if n == historyWarmup {
 			stats = [2]workerStats{}
-			deadline = time.Now().Add(o.historyDuration)
+			deadline = time.Now().Add(historyDuration)
 		}
 		order := l.runID + "-history-" + strconv.Itoa(n)
 		first := n % 2 // 0: the fresh product first, 1: the long one

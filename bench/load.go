@@ -53,11 +53,11 @@ type batchSpec struct {
 
 func newPhase(o options, runID, name string) phaseSKUs {
 	p := phaseSKUs{name: name}
-	normal := o.skus - o.hotSKUs - o.scarceSKUs
-	for i := 0; i < o.hotSKUs; i++ {
+	normal := o.skus - hotSKUs - scarceSKUs
+	for i := 0; i < hotSKUs; i++ {
 		p.hot = append(p.hot, fmt.Sprintf("%s-%s-HOT-%03d", runID, name, i))
 	}
-	for i := 0; i < o.scarceSKUs; i++ {
+	for i := 0; i < scarceSKUs; i++ {
 		p.scarce = append(p.scarce, fmt.Sprintf("%s-%s-SCARCE-%03d", runID, name, i))
 	}
 	for i := 0; i < normal; i++ {
@@ -370,7 +370,7 @@ func httpClients(bases []string) func(w int) (orderFunc, func()) {
 func (l *load) runPhase(ctx context.Context, phase phaseSKUs, d time.Duration) RoundResult {
 	return runClosedLoop(ctx, closedLoop{
 		runID: l.runID, phase: phase, d: d, clients: l.o.concurrency, client: httpClients([]string{l.base}),
-		hotShare: l.o.hotShare, scarceShare: l.o.scarceShare, maxQty: l.o.maxQty,
+		hotShare: hotShare, scarceShare: scarceShare, maxQty: maxQty,
 	})
 }
 

@@ -79,6 +79,33 @@ func applyRuntimeSettings(env []string) {
 	}
 }
 
+// The workload's fixed shape (BENCHMARKS.md, How the figures are taken);
+// the rest is in options.
+const (
+	// Of the uniform load's skus: hot ones, taking hotShare of the
+	// requests (contention), and scarce ones, taking scarceShare (out of
+	// stock); order lines ask for 1..maxQty units.
+	hotSKUs     = 5
+	hotShare    = 0.10
+	scarceSKUs  = 10
+	scarceShare = 0.05
+	maxQty      = 5
+	// rtWarmup untimed round trips come before the timed ones; a wait for
+	// one line_allocated ends after rtTimeout.
+	rtWarmup  = 20
+	rtTimeout = 10 * time.Second
+	// drainTimeout is the longest wait, after the load, for its events.
+	drainTimeout = 30 * time.Second
+	// The flash sale: flashClients clients, stock of flashStockShare of
+	// the round's orders, a round ends after flashRoundMax at most.
+	flashClients    = 32
+	flashStockShare = 0.75
+	flashRoundMax   = 5 * time.Second
+	// historyDuration is how long allocations alternate between the
+	// long-history and the fresh product.
+	historyDuration = 4 * time.Second
+)
+
 // options are the benchmark's settings; every one is a flag.
 type options struct {
 	binary      string
@@ -89,31 +116,16 @@ type options struct {
 	round       time.Duration
 	rounds      int
 
-	skus        int
-	hotSKUs     int
-	hotShare    float64
-	scarceSKUs  int
-	scarceShare float64
-	maxQty      int
-
-	rtEvents  int
-	rtWarmup  int
-	rtTimeout time.Duration
-
-	drainTimeout time.Duration
+	skus     int
+	rtEvents int
 
 	scenarios scenarioSet
 
-	flashClients int
-	flashOrders  int
-	flashStock   float64
-	flashRound   time.Duration
-	flashRounds  int
+	flashOrders int
+	flashRounds int
 
-	historyLines    int
-	historyDuration time.Duration
+	historyLines int
 
-	ceiling      bool
 	ceilingRound time.Duration
 
 	databaseURL     string
@@ -240,24 +252,11 @@ func parseOptions(args []string, runtimeEnv []string, stderr io.Writer) (options
 	fs.DurationVar(&o.warmup, "warmup", 3*time.Second, "warm-up before the measured rounds")
 	fs.DurationVar(&o.round, "round", 5*time.Second, "length of one measured round")
 	fs.IntVar(&o.rounds, "rounds", 4, "measured rounds; the median is reported")
-	fs.IntVar(&o.skus, "skus", 200, "skus per round (each with 3 batches), hot and scarce ones included")
-	fs.IntVar(&o.hotSKUs, "hot-skus", 5, "hot skus, sharing -hot-share of the requests (contention)")
-	fs.Float64Var(&o.hotShare, "hot-share", 0.10, "share of requests on the hot skus")
-	fs.IntVar(&o.scarceSKUs, "scarce-skus", 10, "skus with little stock, sharing -scarce-share of the requests (out of stock)")
-	fs.Float64Var(&o.scarceShare, "scarce-share", 0.05, "share of requests on the scarce skus")
-	fs.IntVar(&o.maxQty, "max-qty", 5, "order lines ask for 1..max-qty units")
+	fs.IntVar(&o.skus, "skus", 200, "skus per round (each with 3 batches), 5 hot and 10 scarce ones included")
 	fs.IntVar(&o.rtEvents, "rt-events", 200, "timed external event round trips")
-	fs.IntVar(&o.rtWarmup, "rt-warmup", 20, "untimed round trips before them")
-	fs.DurationVar(&o.rtTimeout, "rt-timeout", 10*time.Second, "longest wait for one line_allocated")
-	fs.DurationVar(&o.drainTimeout, "drain-timeout", 30*time.Second, "longest wait, after the load, for its events to be handled")
-	fs.IntVar(&o.flashClients, "flash-concurrency", 32, "concurrent closed-loop clients of the flash sale")
 	fs.IntVar(&o.flashOrders, "flash-orders", 3000, "orders of 1 unit per flash-sale round, at most")
-	fs.Float64Var(&o.flashStock, "flash-stock", 0.75, "flash-sale stock, as a share of -flash-orders: the round sells out part-way")
-	fs.DurationVar(&o.flashRound, "flash-round", 5*time.Second, "longest flash-sale round (a round ends when its orders are sent or this has passed)")
 	fs.IntVar(&o.flashRounds, "flash-rounds", 2, "flash-sale rounds per case; the median is reported")
 	fs.IntVar(&o.historyLines, "history-lines", 50_000, "allocated lines of the product with a long history")
-	fs.DurationVar(&o.historyDuration, "history-duration", 4*time.Second, "how long allocations alternate between the long-history and the fresh product")
-	fs.BoolVar(&o.ceiling, "ceiling", true, "measure the database ceiling of PostgreSQL configurations")
 	fs.DurationVar(&o.ceilingRound, "ceiling-round", 4*time.Second, "length of one ceiling round (same warm-up and number of rounds)")
 	fs.StringVar(&o.databaseURL, "database-url", envOr("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/allocation_test?sslmode=disable"), "PostgreSQL database in which schemas are created (env TEST_DATABASE_URL)")
 	fs.StringVar(&o.redisAddr, "redis-addr", envOr("TEST_REDIS_ADDR", "127.0.0.1:6379"), "Redis address (env TEST_REDIS_ADDR)")
@@ -297,18 +296,10 @@ func parseOptions(args []string, runtimeEnv []string, stderr io.Writer) (options
 		return options{}, errors.New("-rounds must be at least 1")
 	case o.round <= 0 || o.warmup < 0 || o.ceilingRound <= 0:
 		return options{}, errors.New("-round and -ceiling-round must be positive, -warmup not negative")
-	case o.hotSKUs+o.scarceSKUs >= o.skus:
-		return options{}, errors.New("-skus must exceed -hot-skus + -scarce-skus")
-	case o.hotShare < 0 || o.scarceShare < 0 || o.hotShare+o.scarceShare >= 1:
-		return options{}, errors.New("-hot-share and -scarce-share must be non-negative and add up to less than 1")
-	case o.maxQty < 1:
-		return options{}, errors.New("-max-qty must be at least 1")
-	case o.flashClients < 1 || o.flashOrders < 1 || o.flashRounds < 1 || o.flashRound <= 0:
-		return options{}, errors.New("-flash-concurrency, -flash-orders, -flash-rounds and -flash-round must be positive")
-	case o.flashStock <= 0 || o.flashStock >= 1:
-		return options{}, errors.New("-flash-stock must be between 0 and 1 (some orders find stock, some do not)")
-	case o.historyLines < 1 || o.historyDuration <= 0:
-		return options{}, errors.New("-history-lines and -history-duration must be positive")
+	case o.skus <= hotSKUs+scarceSKUs:
+		return options{}, errors.New("-skus must exceed the 15 hot and scarce ones")
+	case o.flashOrders < 1 || o.flashRounds < 1 || o.historyLines < 1:
+		return options{}, errors.New("-flash-orders, -flash-rounds and -history-lines must be positive")
 	}
 	return o, nil
 }

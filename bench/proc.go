@@ -28,7 +28,7 @@ import (
 // average, not only at the speed of the minute after it.
 func runConfiguration(ctx context.Context, o options, cfg runConfig, stdout io.Writer) (res *ConfigResult, err error) {
 	res = &ConfigResult{Name: cfg.Name(), Store: cfg.Store, Broker: cfg.Broker}
-	withCeiling := o.ceiling && cfg.hasCeiling()
+	withCeiling := cfg.hasCeiling()
 	ceilingBefore := o.rounds / 2
 	var ceiling *CeilingResult
 	if withCeiling && ceilingBefore > 0 {

@@ -79,16 +79,16 @@ func settingsOf(o options) Settings {
 	s := Settings{
 		Concurrency: o.concurrency, WarmupSeconds: o.warmup.Seconds(), RoundSeconds: o.round.Seconds(),
 		Rounds: o.rounds, CeilingSeconds: o.ceilingRound.Seconds(), SKUs: o.skus,
-		HotSKUs: o.hotSKUs, HotShare: o.hotShare, ScarceSKUs: o.scarceSKUs, ScarceShare: o.scarceShare,
-		MaxQty: o.maxQty, RoundTrips: o.rtEvents, SQLPoll: o.sqlPollInterval,
+		HotSKUs: hotSKUs, HotShare: hotShare, ScarceSKUs: scarceSKUs, ScarceShare: scarceShare,
+		MaxQty: maxQty, RoundTrips: o.rtEvents, SQLPoll: o.sqlPollInterval,
 		ServiceEnv: o.serviceEnv, Binary: o.binary, Scenarios: o.scenarios.list(),
 	}
 	if o.scenarios.has(scenarioFlash) {
-		s.Flash = &FlashSettings{Clients: o.flashClients, Orders: o.flashOrders, StockShare: o.flashStock,
-			RoundSeconds: o.flashRound.Seconds(), Rounds: o.flashRounds}
+		s.Flash = &FlashSettings{Clients: flashClients, Orders: o.flashOrders, StockShare: flashStockShare,
+			RoundSeconds: flashRoundMax.Seconds(), Rounds: o.flashRounds}
 	}
 	if o.scenarios.has(scenarioHistory) {
-		s.History = &HistorySettings{Lines: o.historyLines, Seconds: o.historyDuration.Seconds()}
+		s.History = &HistorySettings{Lines: o.historyLines, Seconds: historyDuration.Seconds()}
 	}
 	return s
 }

@@ -39,7 +39,7 @@ func measureRoundTrip(ctx context.Context, o options, cfg runConfig, baseURL, da
 	run := "rt" + randomHex(3)
 	tomorrow := time.Now().AddDate(0, 0, 1).Format(time.DateOnly)
 	type event struct{ order, a, b string }
-	events := make([]event, o.rtWarmup+o.rtEvents)
+	events := make([]event, rtWarmup+o.rtEvents)
 	for i := range events {
 		sku := fmt.Sprintf("%s-SKU-%04d", run, i)
 		e := event{order: fmt.Sprintf("%s-order-%04d", run, i), a: sku + "-a", b: sku + "-b"}
@@ -52,7 +52,7 @@ func measureRoundTrip(ctx context.Context, o options, cfg runConfig, baseURL, da
 		}
 	}
 	for _, e := range events {
-		if _, err := b.lines.wait(ctx, e.order, e.a, o.rtTimeout); err != nil {
+		if _, err := b.lines.wait(ctx, e.order, e.a, rtTimeout); err != nil {
 			return nil, err
 		}
 	}
@@ -64,11 +64,11 @@ func measureRoundTrip(ctx context.Context, o options, cfg runConfig, baseURL, da
 		if err := b.publishChange(ctx, e.a, 1); err != nil {
 			return nil, err
 		}
-		arrived, err := b.lines.wait(ctx, e.order, e.b, o.rtTimeout)
+		arrived, err := b.lines.wait(ctx, e.order, e.b, rtTimeout)
 		if err != nil {
 			return nil, err
 		}
-		if i >= o.rtWarmup {
+		if i >= rtWarmup {
 			latencies = append(latencies, arrived.Sub(sent))
 		}
 	}

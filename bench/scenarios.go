@@ -35,7 +35,7 @@ func runHotProductScenarios(ctx context.Context, o options, cfg runConfig, res *
 	if !o.scenarios.has(scenarioFlash) {
 		return nil
 	}
-	logf(stdout, "%s: flash sale, %d cases of %d rounds (each at most %s)", cfg.Name(), len(flashCases), o.flashRounds, o.flashRound)
+	logf(stdout, "%s: flash sale, %d cases of %d rounds (each at most %s)", cfg.Name(), len(flashCases), o.flashRounds, flashRoundMax)
 	procs := []*serviceProcess{one}
 	for _, c := range flashCases {
 		if c.processes > len(procs) {

@@ -32,7 +32,7 @@ func TestPartialRunWritesOnlyWhatItIsAskedTo(t *testing.T) {
 // The flash sale's stock is the share of the round's orders asked for,
 // split evenly between the hot skus and, per sku, over its three batches.
 func TestFlashStockAddsUp(t *testing.T) {
-	o := options{flashOrders: 3000, flashStock: 0.75}
+	o := options{flashOrders: 3000}
 	for _, hot := range []int{1, 5, 7} {
 		perSKU, batches := flashStock(o, hot)
 		if batches[0]+batches[1]+batches[2] != perSKU {
