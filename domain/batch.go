@@ -2,7 +2,6 @@ package domain
 
 import (
 	"slices"
-	"sync/atomic"
 	"time"
 )
 
@@ -18,9 +17,6 @@ type Batch struct {
 	// loaded from storage holds the lines its command needs, not always
 	// all of them; allocated counts them all.
 	allocations []OrderLine
-	// appendRight is the right to append to allocations in place. Clones
-	// (Product.Clone) share the backing array; see add.
-	appendRight *appendRight
 	// lastChange is the Sequence of the last quantity change applied.
 	lastChange string
 	// allocated is the sum of the quantities of all the batch's lines,
@@ -44,7 +40,7 @@ func NewBatch(ref, sku string, qty int, eta *time.Time) (*Batch, error) {
 	if err := ValidateETA(eta); err != nil {
 		return nil, err
 	}
-	return &Batch{ref: ref, sku: sku, purchased: qty, eta: truncateDate(eta), appendRight: new(appendRight)}, nil
+	return &Batch{ref: ref, sku: sku, purchased: qty, eta: truncateDate(eta)}, nil
 }
 
 // UnmarshalBatchFromDatabase rebuilds a batch from stored state; for
@@ -64,8 +60,8 @@ func UnmarshalBatchFromDatabase(ref, sku string, purchased int, eta *time.Time, 
 	if allocated < known {
 		return nil, ValidationError{Field: "batch", Reason: "stored batch holds more lines than its allocated quantity"}
 	}
-	b := &Batch{ref: ref, sku: sku, purchased: purchased, eta: truncateDate(eta), appendRight: new(appendRight), allocated: allocated, lastChange: lastChange}
-	b.allocations = append(b.allocations, lines...)
+	b := &Batch{ref: ref, sku: sku, purchased: purchased, eta: truncateDate(eta), allocated: allocated, lastChange: lastChange}
+	b.allocations = slices.Clone(lines)
 	return b, nil
 }
 
@@ -127,39 +123,16 @@ func (b *Batch) Allocate(line OrderLine) error {
 	if b.AvailableQuantity() < line.qty {
 		return OutOfStockError{SKU: line.sku}
 	}
-	b.add(line)
+	b.allocations = append(b.allocations, line)
+	b.allocated += line.qty
 	return nil
 }
 
-// appendRight is the right to write past the last line of a batch's
-// allocations, in the spare capacity of their backing array. Clones of a
-// product share their batches' backing arrays and one appendRight per
-// array and length: the first clone to append takes the right and appends
-// in place, which no other clone can see (their lengths end before); every
-// other clone copies its lines first. Before, every clone copied on its
-// first append: O(lines) per allocation, 21 % of the bytes allocated by
-// the in-memory bus round trip (BenchmarkCommandBusRoundTrip).
-type appendRight struct{ taken atomic.Bool }
-
-// add appends a line the caller has checked: same sku, enough stock, and
-// no line of its order in the batch.
-func (b *Batch) add(line OrderLine) {
-	if !b.appendRight.taken.CompareAndSwap(false, true) {
-		// Another clone writes past these lines: append to a copy.
-		b.allocations = slices.Clip(b.allocations)
-	}
-	b.allocations = append(b.allocations, line)
-	b.appendRight = new(appendRight)
-	b.allocated += line.qty
-}
-
-// Deallocate removes the line of that order, if held. It builds a new
-// slice: clones share their lines' backing array (see Product.Clone).
+// Deallocate removes the line of that order, if held.
 func (b *Batch) Deallocate(orderID string) {
 	for i, l := range b.allocations {
 		if l.orderID == orderID {
-			b.allocations = slices.Concat(b.allocations[:i], b.allocations[i+1:])
-			b.appendRight = new(appendRight) // a new array, this batch's alone
+			b.allocations = slices.Delete(b.allocations, i, i+1)
 			b.allocated -= l.qty
 			return
 		}
@@ -171,13 +144,8 @@ func (b *Batch) deallocateOne() (OrderLine, bool) {
 	if len(b.allocations) == 0 {
 		return OrderLine{}, false
 	}
-	n := len(b.allocations)
-	last := b.allocations[n-1]
-	// Capacity clipped too, so that a later append copies rather than
-	// overwriting the removed line, which a clone may still hold; the
-	// right to append past the old length stays with the clones.
-	b.allocations = b.allocations[: n-1 : n-1]
-	b.appendRight = new(appendRight)
+	last := b.allocations[len(b.allocations)-1]
+	b.allocations = b.allocations[:len(b.allocations)-1]
 	b.allocated -= last.qty
 	return last, true
 }

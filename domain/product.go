@@ -95,7 +95,7 @@ func (p *Product) insertBatch(b *Batch) {
 
 // batchHolding returns the batch holding the order's line, if any. A scan:
 // a product is loaded for one command, so an index built per load would
-// cost more than it saves (measured).
+// cost more than it saves.
 func (p *Product) batchHolding(orderID string) (*Batch, bool) {
 	for _, b := range p.batches {
 		if b.HasLine(orderID) {
@@ -121,10 +121,9 @@ func (p *Product) Allocate(line OrderLine) (string, error) {
 		if !b.CanAllocate(line) {
 			continue
 		}
-		// batchHolding has just scanned every line; Batch.Allocate would
-		// scan this batch's again. Line scans were 5-6 % of the in-memory
-		// service's CPU, on products with many lines (pprof).
-		b.add(line)
+		if err := b.Allocate(line); err != nil {
+			return "", err
+		}
 		p.version++
 		p.record(Allocated{OrderID: line.orderID, SKU: line.sku, Qty: line.qty, BatchRef: b.ref, Version: p.version})
 		return b.ref, nil
@@ -174,26 +173,4 @@ func (p *Product) ApplyBatchQuantityChange(change ChangeBatchQuantity) error {
 		p.record(Deallocated{OrderID: line.orderID, SKU: line.sku, Qty: line.qty, BatchRef: b.ref, Version: p.version})
 	}
 	return nil
-}
-
-// Clone returns a copy of the product's state, without its pending events;
-// stores that keep products in memory hand out clones so that an
-// uncommitted change never leaks. Lines are shared until written: a clone
-// shares each batch's backing array; one clone may append in place past
-// the shared lines (see Batch.add), the others copy first, and removals
-// build new slices. Copying every line of every batch on each load was 5 %
-// of the in-memory service's CPU.
-func (p *Product) Clone() *Product {
-	c := &Product{sku: p.sku, version: p.version, batches: make([]*Batch, len(p.batches))}
-	index := make(map[*Batch]*Batch, len(p.batches))
-	for i, b := range p.batches {
-		cb := *b
-		c.batches[i] = &cb
-		index[b] = &cb
-	}
-	c.preferred = make([]*Batch, len(p.preferred))
-	for i, b := range p.preferred {
-		c.preferred[i] = index[b]
-	}
-	return c
 }

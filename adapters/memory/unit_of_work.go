@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"allocation/app"
 	"allocation/domain"
@@ -96,7 +97,11 @@ func (u *UnitOfWork) apply(seen map[string]*seenProduct) ([]domain.Event, error)
 		if !s.isNew && s.product.Version() == s.loadedVersion && len(s.product.Events()) == 0 {
 			continue
 		}
-		u.products[sku] = cloneProduct(s.product)
+		stored, err := copyProduct(s.product)
+		if err != nil {
+			return nil, err
+		}
+		u.products[sku] = stored
 		for _, b := range s.product.Batches() {
 			u.batchIndex[b.Ref()] = sku
 		}
@@ -132,13 +137,13 @@ func (r *repository) Get(_ context.Context, sku string, _ ...string) (*domain.Pr
 	}
 	r.store.mu.Lock()
 	stored, ok := r.store.products[sku]
-	var p *domain.Product
-	if ok {
-		p = cloneProduct(stored)
-	}
 	r.store.mu.Unlock()
 	if !ok {
 		return nil, domain.ProductNotFoundError{SKU: sku}
+	}
+	p, err := copyProduct(stored)
+	if err != nil {
+		return nil, err
 	}
 	r.seen[sku] = &seenProduct{product: p, loadedVersion: p.Version()}
 	return p, nil
@@ -159,6 +164,20 @@ func (r *repository) GetByBatchRef(ctx context.Context, ref string) (*domain.Pro
 	return r.Get(ctx, sku)
 }
 
-// cloneProduct copies a product's state (not its pending events), so that
+// copyProduct copies a product's state (not its pending events), so that
 // transactions never share mutable state with the store.
-func cloneProduct(p *domain.Product) *domain.Product { return p.Clone() }
+func copyProduct(p *domain.Product) (*domain.Product, error) {
+	batches := make([]*domain.Batch, 0, len(p.Batches()))
+	for _, b := range p.Batches() {
+		var eta *time.Time
+		if d, ok := b.ETA(); ok {
+			eta = &d
+		}
+		c, err := domain.UnmarshalBatchFromDatabase(b.Ref(), b.SKU(), b.PurchasedQuantity(), eta, b.AllocatedQuantity(), b.Allocations(), b.LastChange())
+		if err != nil {
+			return nil, err
+		}
+		batches = append(batches, c)
+	}
+	return domain.UnmarshalProductFromDatabase(p.SKU(), p.Version(), batches)
+}
