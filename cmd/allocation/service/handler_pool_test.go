@@ -23,7 +23,7 @@ func newServiceForTest(t *testing.T, env map[string]string) *Service {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := s.close(); err != nil {
+		if err := s.resources.close(); err != nil {
 			t.Errorf("closing: %v", err)
 		}
 	})
@@ -48,10 +48,10 @@ func TestEventHandlersWriteWithAsynchronousCommitOnlyOnTheSQLBroker(t *testing.T
 		s := newServiceForTest(t, map[string]string{
 			"STORE": "postgres", "BROKER": "sql", "DATABASE_URL": testenv.DatabaseURL(t),
 		})
-		if s.handlerDB == nil || s.handlerWrites() != s.handlerDB {
+		if s.handlerWrites == s.db {
 			t.Fatal("event handlers do not write through a pool of their own")
 		}
-		if got := synchronousCommit(t, s.handlerWrites()); got != "off" {
+		if got := synchronousCommit(t, s.handlerWrites); got != "off" {
 			t.Errorf("event handlers' pool: synchronous_commit = %q, want off", got)
 		}
 		if got := synchronousCommit(t, s.db); got != "on" {
@@ -63,10 +63,10 @@ func TestEventHandlersWriteWithAsynchronousCommitOnlyOnTheSQLBroker(t *testing.T
 			"STORE": "postgres", "BROKER": "redis", "DATABASE_URL": testenv.DatabaseURL(t),
 			"REDIS_ADDR": testenv.RedisAddr(t), "TOPIC_PREFIX": testenv.TopicPrefix(),
 		})
-		if s.handlerDB != nil || s.handlerWrites() != s.db {
+		if s.handlerWrites != s.db {
 			t.Fatal("event handlers write through another pool than the store's")
 		}
-		if got := synchronousCommit(t, s.handlerWrites()); got != "on" {
+		if got := synchronousCommit(t, s.handlerWrites); got != "on" {
 			t.Errorf("event handlers' pool: synchronous_commit = %q, want on", got)
 		}
 	})
