@@ -57,64 +57,46 @@ func pct(x float64) string {
 	return fmt.Sprintf("%.1f %%", 100*x)
 }
 
-// uniformConfigs are the configurations that ran the uniform load.
-func uniformConfigs(r *Results) []ConfigResult {
-	var out []ConfigResult
-	for _, c := range r.Configs {
-		if c.uniform() {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
 func resultsTable(r *Results) string {
-	if len(uniformConfigs(r)) == 0 {
-		return ""
-	}
-	var b strings.Builder
-	b.WriteString("| configuration | throughput (req/s) | p50 (ms) | p99 (ms) | errors | 409 out of stock | ceiling (tx/s) | ceiling p50 / p99 (ms) | service / ceiling | event round trip p50 / p99 (ms) | events handled after the load |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	for _, c := range uniformConfigs(r) {
-		ceiling, ceilingLat, ratio := "n/a", "n/a", "n/a"
+	var rows []string
+	for _, c := range r.Configs {
+		if !c.uniform() {
+			continue
+		}
+		ceiling, ceilingLat, ratio, rt := "n/a", "n/a", "n/a", "n/a"
 		if c.Ceiling != nil {
 			ceiling = f0(c.Ceiling.Summary.Throughput)
 			ceilingLat = f2(c.Ceiling.Summary.P50ms) + " / " + f2(c.Ceiling.Summary.P99ms)
 			ratio = fmt.Sprintf("%.0f %%", 100*c.Ratio)
 		}
-		rt := "n/a"
 		if c.RoundTrip != nil {
 			rt = f2(c.RoundTrip.P50ms) + " / " + f2(c.RoundTrip.P99ms)
-			if c.Broker == "memory" {
-				rt += " (in-process)"
-			}
 		}
-		fmt.Fprintf(&b, "| STORE=%s BROKER=%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+		rows = append(rows, fmt.Sprintf("| STORE=%s BROKER=%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			c.Store, c.Broker, f0(c.HTTP.Throughput), f2(c.HTTP.P50ms), f2(c.HTTP.P99ms),
-			pct(c.HTTP.ErrorRate), pct(c.HTTP.OutOfStock), ceiling, ceilingLat, ratio, rt, c.Drain)
+			pct(c.HTTP.ErrorRate), pct(c.HTTP.OutOfStock), ceiling, ceilingLat, ratio, rt, c.Drain))
 	}
-	return b.String()
+	return tableOrNothing("| configuration | throughput (req/s) | p50 (ms) | p99 (ms) | errors | 409 out of stock | ceiling (tx/s) | ceiling p50 / p99 (ms) | service / ceiling | event round trip p50 / p99 (ms) | events handled after the load |\n"+
+		"|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n", rows)
 }
 
 // cpuTable shows where the cores went: medians over rounds.
 func cpuTable(r *Results) string {
-	if len(uniformConfigs(r)) == 0 {
-		return ""
+	var rows []string
+	row := func(c ConfigResult, what string, cpu CPUShare) {
+		rows = append(rows, fmt.Sprintf("| STORE=%s BROKER=%s | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %s | %s |\n", c.Store, c.Broker, what,
+			cpu.Service, cpu.Bench, cpu.Postgres, cpu.Redis, cpu.Other, f0(cpu.ServiceMicros), f0(cpu.PostgresMicros)))
 	}
-	var b strings.Builder
-	b.WriteString("| configuration | what | service (cores) | load generator (cores) | PostgreSQL (cores) | Redis (cores) | other (cores) | service CPU per request (µs) | PostgreSQL CPU per request (µs) |\n")
-	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
-	row := func(name, what string, c CPUShare) {
-		fmt.Fprintf(&b, "| %s | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %s | %s |\n", name, what,
-			c.Service, c.Bench, c.Postgres, c.Redis, c.Other, f0(c.ServiceMicros), f0(c.PostgresMicros))
-	}
-	for _, c := range uniformConfigs(r) {
-		row("STORE="+c.Store+" BROKER="+c.Broker, "service", c.HTTP.CPU)
+	for _, c := range r.Configs {
+		if c.uniform() {
+			row(c, "service", c.HTTP.CPU)
+		}
 		if c.Ceiling != nil {
-			row("STORE="+c.Store+" BROKER="+c.Broker, "ceiling", c.Ceiling.Summary.CPU)
+			row(c, "ceiling", c.Ceiling.Summary.CPU)
 		}
 	}
-	return b.String()
+	return tableOrNothing("| configuration | what | service (cores) | load generator (cores) | PostgreSQL (cores) | Redis (cores) | other (cores) | service CPU per request (µs) | PostgreSQL CPU per request (µs) |\n"+
+		"|---|---|---:|---:|---:|---:|---:|---:|---:|\n", rows)
 }
 
 // flashTable puts each flash-sale case beside the same configuration's
@@ -283,7 +265,7 @@ func resultsSection(o options, r *Results) string {
 	if r.SpeedAtStart != nil && r.SpeedAtEnd != nil {
 		fmt.Fprintf(&b, "**Machine's speed during the run** (it drifts; see *Noise*): at the start %s; at the end %s.\n\n", r.SpeedAtStart, r.SpeedAtEnd)
 	}
-	uniform := len(uniformConfigs(r)) > 0
+	uniform := resultsTable(r) != ""
 	if uniform {
 		fmt.Fprintf(&b, "**Load:** closed loop, %d concurrent keep-alive clients; warm-up %.0f s, then %d rounds of %.0f s (ceiling: %.0f s), medians reported. "+
 			"Each round has fresh skus: %d skus of 3 batches each; %.0f %% of requests on %d hot skus, %.0f %% on %d skus that run out of stock at once (409), "+

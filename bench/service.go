@@ -18,9 +18,6 @@ const (
 	lineAllocatedTopic       = "line_allocated"
 	allocatedEventTopic      = "allocation.events.Allocated"
 	outOfStockEventTopic     = "allocation.events.OutOfStock"
-	// lineAllocatedPublisher is the consumer group of the handler that
-	// turns Allocated into line_allocated.
-	lineAllocatedPublisher = "allocation.PublishLineAllocated"
 	// redisPayloadField is the field of a Redis stream entry holding the
 	// message.
 	redisPayloadField = "payload"
