@@ -55,22 +55,12 @@ func (p *provisioner) consumerConfig(topic, group string) *nats.ConsumerConfig {
 // ensureStream provisions the stream of topic once (again after a
 // reconnection).
 func (p *provisioner) ensureStream(topic string) error {
-	p.mu.Lock()
-	done := p.streams[topic]
-	p.mu.Unlock()
-	if done {
-		return nil
-	}
-	if err := checkSubject(topic); err != nil {
-		return err
-	}
-	if err := p.addStream(topic); err != nil {
-		return err
-	}
-	p.mu.Lock()
-	p.streams[topic] = true
-	p.mu.Unlock()
-	return nil
+	return once(&p.mu, p.streams, topic, func() error {
+		if err := checkSubject(topic); err != nil {
+			return err
+		}
+		return p.addStream(topic)
+	})
 }
 
 // ensureConsumer provisions the stream of topic and the durable consumer
@@ -79,19 +69,23 @@ func (p *provisioner) ensureConsumer(topic, group string) error {
 	if err := p.ensureStream(topic); err != nil {
 		return err
 	}
-	key := consumerKey{topic, group}
-	p.mu.Lock()
-	done := p.consumers[key]
-	p.mu.Unlock()
-	if done {
+	return once(&p.mu, p.consumers, consumerKey{topic, group}, func() error { return p.addConsumer(topic, group) })
+}
+
+// once runs add unless done[key], and marks it done when add succeeds.
+func once[K comparable](mu *sync.Mutex, done map[K]bool, key K, add func() error) error {
+	mu.Lock()
+	ok := done[key]
+	mu.Unlock()
+	if ok {
 		return nil
 	}
-	if err := p.addConsumer(topic, group); err != nil {
+	if err := add(); err != nil {
 		return err
 	}
-	p.mu.Lock()
-	p.consumers[key] = true
-	p.mu.Unlock()
+	mu.Lock()
+	done[key] = true
+	mu.Unlock()
 	return nil
 }
 
