@@ -35,7 +35,6 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return 2
 	}
 	logger := newLogger(cfg, stderr)
-	service.ApplyRuntimeDefaults(getenv)
 	service.RouteRedisLibraryLog(logger)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
