@@ -2,10 +2,14 @@ package tests
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,9 +18,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/gin-gonic/gin"
-	"github.com/redis/go-redis/v9"
+	"github.com/lib/pq"
 
-	"allocation/adapters/postgres"
 	"allocation/adapters/pubsub"
 	"allocation/cmd/allocation/service"
 	"allocation/config"
@@ -51,26 +54,27 @@ var brokerSetups = []struct {
 	start func(t *testing.T, env map[string]string) runningService
 }{
 	{"memory", startInProcess},
-	{"redis", startWithRedis},
-	{"sql", startWithSQL},
+	{"redis", startBinaryOn("redis")},
+	{"sql", startBinaryOn("sql")},
 }
 
-func startWithRedis(t *testing.T, env map[string]string) runningService {
-	addr := testenv.RedisAddr(t)
-	prefix := testenv.TopicPrefix()
-	p := startService(t, binary.get(t), merge(env, map[string]string{
-		"STORE": "postgres", "BROKER": "redis", "REDIS_ADDR": addr,
-		"DATABASE_URL": testenv.DatabaseURL(t), "TOPIC_PREFIX": prefix,
-	}))
-	return runningService{URL: p.URL, client: newRedisClient(t, addr, prefix)}
+// startBinaryOn starts the binary with the PostgreSQL store and broker,
+// and env over that.
+func startBinaryOn(broker string) func(t *testing.T, env map[string]string) runningService {
+	return func(t *testing.T, env map[string]string) runningService {
+		env = merge(postgresEnv(t, broker, testenv.DatabaseURL(t)), env)
+		return runningService{URL: startService(t, env).URL, client: outsideClientFor(t, env)}
+	}
 }
 
-func startWithSQL(t *testing.T, env map[string]string) runningService {
-	url := testenv.DatabaseURL(t)
-	p := startService(t, binary.get(t), merge(env, map[string]string{
-		"STORE": "postgres", "BROKER": "sql", "DATABASE_URL": url,
-	}))
-	return runningService{URL: p.URL, client: newSQLClient(t, url)}
+// outsideClientFor is another service on the broker of env (as from
+// postgresEnv): Redis streams in its topic namespace, or the SQL tables.
+func outsideClientFor(t *testing.T, env map[string]string) outsideClient {
+	t.Helper()
+	if env["BROKER"] == "redis" {
+		return newRedisClient(t, env["REDIS_ADDR"], env["TOPIC_PREFIX"])
+	}
+	return newSQLClient(t, env["DATABASE_URL"])
 }
 
 func startInProcess(t *testing.T, env map[string]string) runningService {
@@ -96,71 +100,15 @@ func startInProcess(t *testing.T, env map[string]string) runningService {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = svc.Stop() })
-	srv := newHTTPServer(t, svc.Handler)
-	return runningService{URL: srv, client: newWatermillClient(t, svc.PubSub.Publisher(), func(group string) (message.Subscriber, error) {
+	srv := httptest.NewServer(svc.Handler)
+	t.Cleanup(srv.Close)
+	return runningService{URL: srv.URL, client: newWatermillClient(t, svc.PubSub.Publisher(), func(group string) (message.Subscriber, error) {
 		return svc.PubSub.Subscriber(group)
 	})}
 }
 
-func merge(a, b map[string]string) map[string]string {
-	out := map[string]string{}
-	for k, v := range a {
-		out[k] = v
-	}
-	for k, v := range b {
-		out[k] = v
-	}
-	return out
-}
-
-// redisClient speaks to the streams as a plain client would: XADD with a
-// payload field, XRANGE reading plain fields.
-type redisClient struct {
-	rdb    *redis.Client
-	prefix string
-}
-
-func newRedisClient(t *testing.T, addr, prefix string) *redisClient {
-	rdb := redis.NewClient(&redis.Options{Addr: addr})
-	t.Cleanup(func() { _ = rdb.Close() })
-	return &redisClient{rdb: rdb, prefix: prefix}
-}
-
-func (c *redisClient) publish(t *testing.T, topic, payload, correlationID string) {
-	t.Helper()
-	values := map[string]any{"payload": payload}
-	if correlationID != "" {
-		values["correlation_id"] = correlationID
-	}
-	if err := c.rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: c.prefix + topic, Values: values}).Err(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (c *redisClient) received(topic string) []outsideMessage {
-	entries, err := c.rdb.XRange(context.Background(), c.prefix+topic, "-", "+").Result()
-	if err != nil {
-		return nil
-	}
-	var out []outsideMessage
-	for _, e := range entries {
-		m := outsideMessage{ID: fmt.Sprint(e.Values["uuid"]), CorrelationID: fmt.Sprint(e.Values["correlation_id"])}
-		raw, _ := e.Values["payload"].(string)
-		if json.Unmarshal([]byte(raw), &m.Payload) != nil {
-			m.Payload = map[string]any{"_unparsable": raw}
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
 func newSQLClient(t *testing.T, databaseURL string) outsideClient {
-	db, err := postgres.Open(t.Context(), databaseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	ps, err := pubsub.NewSQLPubSub(db, pubsub.SQLConfig{}, watermill.NopLogger{})
+	ps, err := pubsub.NewSQLPubSub(testenv.Open(t, databaseURL), pubsub.SQLConfig{PollInterval: 20 * time.Millisecond}, watermill.NopLogger{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +176,7 @@ func (c *watermillClient) received(topic string) []outsideMessage {
 func waitForMessage(t *testing.T, c outsideClient, topic string, what string, match func(outsideMessage) bool) outsideMessage {
 	t.Helper()
 	var found outsideMessage
-	waitUntil(t, 60*time.Second, what, func() bool {
+	testenv.Eventually(t, 60*time.Second, what, func() bool {
 		for _, m := range c.received(topic) {
 			if match(m) {
 				found = m
@@ -238,4 +186,61 @@ func waitForMessage(t *testing.T, c outsideClient, topic string, what string, ma
 		return false
 	})
 	return found
+}
+
+// brokerBacklog returns a function that describes what the broker of env
+// still holds for the deployment's consumer groups ("" when nothing), and
+// counts the groups it looked at: on Redis, entries of the namespace's
+// streams not yet delivered to a group or delivered and not acked; on SQL,
+// messages past a group's offset.
+func brokerBacklog(t *testing.T, env map[string]string) func() (string, int) {
+	t.Helper()
+	if env["BROKER"] == "redis" {
+		c := newRedisClient(t, env["REDIS_ADDR"], env["TOPIC_PREFIX"])
+		return func() (string, int) { return c.backlog(t) }
+	}
+	db := testenv.Open(t, env["DATABASE_URL"])
+	return func() (string, int) { return sqlBacklog(t, db) }
+}
+
+// sqlBacklog counts, for each consumer group of each topic (one offsets
+// table "watermill_offsets_<topic>" per topic, a row per group), the
+// messages after its acked position in the order watermill-sql reads them:
+// (transaction_id, offset).
+func sqlBacklog(t *testing.T, db *sql.DB) (string, int) {
+	t.Helper()
+	ctx := t.Context()
+	topics := queryStrings(t, db, `SELECT substr(table_name, length('watermill_offsets_') + 1) FROM information_schema.tables
+		WHERE table_schema = current_schema() AND table_name LIKE 'watermill\_offsets\_%'`)
+	var (
+		backlog []string
+		count   int
+	)
+	for _, topic := range topics {
+		messages, offsets := pq.QuoteIdentifier("watermill_"+topic), pq.QuoteIdentifier("watermill_offsets_"+topic)
+		rows, err := db.QueryContext(ctx, `SELECT o.consumer_group, count(m.*) FROM `+offsets+` o
+			LEFT JOIN `+messages+` m ON m.transaction_id > o.last_processed_transaction_id
+				OR (m.transaction_id = o.last_processed_transaction_id AND m."offset" > o.offset_acked)
+			GROUP BY o.consumer_group`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var (
+				group string
+				n     int
+			)
+			if err := rows.Scan(&group, &n); err != nil {
+				t.Fatal(err)
+			}
+			if count++; n == 0 {
+				continue
+			}
+			backlog = append(backlog, fmt.Sprintf("%s group %s: %d messages", topic, group, n))
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return strings.Join(backlog, "; "), count
 }

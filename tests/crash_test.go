@@ -1,7 +1,7 @@
 package tests
 
 import (
-	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -13,9 +13,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
-	"github.com/redis/go-redis/v9"
 
-	"allocation/adapters/postgres"
 	"allocation/tests/testenv"
 )
 
@@ -25,24 +23,15 @@ import (
 // message UUID), no batch holds more than it has, and no message is left
 // pending in any consumer group.
 func TestSIGKILLUnderLoadLosesNothing(t *testing.T) {
-	bin := binary.get(t)
-	databaseURL := testenv.DatabaseURL(t)
-	redisAddr := testenv.RedisAddr(t)
-	prefix := testenv.TopicPrefix()
-	env := map[string]string{
-		"STORE": "postgres", "BROKER": "redis", "DATABASE_URL": databaseURL,
-		"REDIS_ADDR": redisAddr, "TOPIC_PREFIX": prefix, "LOG_LEVEL": "info",
-	}
-	first := startService(t, bin, env)
+	env := postgresEnv(t, "redis", testenv.DatabaseURL(t))
+	first := startService(t, env)
 
 	// 20 skus, two batches of 40 each: with 1-3 per order about 500
 	// orders fit, so the run ends with contention and some out of stock.
 	run := watermill.NewShortUUID()
 	skus := make([]string, 20)
 	for i := range skus {
-		skus[i] = fmt.Sprintf("k%s-%d", run, i)
-		addBatch(t, first.URL, "a-"+skus[i], skus[i], 40, "")
-		addBatch(t, first.URL, "b-"+skus[i], skus[i], 40, "2030-01-01")
+		skus[i] = newFlashSale(t, first.URL, 40, 40).sku
 	}
 
 	var (
@@ -73,7 +62,8 @@ func TestSIGKILLUnderLoadLosesNothing(t *testing.T) {
 				var r struct {
 					BatchRef string `json:"batchref"`
 				}
-				decodeErr := jsonDecode(resp, &r)
+				decodeErr := json.NewDecoder(resp.Body).Decode(&r)
+				resp.Body.Close()
 				if resp.StatusCode == http.StatusCreated && decodeErr == nil {
 					mu.Lock()
 					answered[order] = r.BatchRef
@@ -83,21 +73,17 @@ func TestSIGKILLUnderLoadLosesNothing(t *testing.T) {
 			}
 		}()
 	}
-	waitUntil(t, 30*time.Second, "200 allocations under load", func() bool { return successes.Load() >= 200 })
-	first.signal(syscall.SIGKILL)
-	first.wait(10 * time.Second)
+	testenv.Eventually(t, 30*time.Second, "200 allocations under load", func() bool { return successes.Load() >= 200 })
+	first.Signal(syscall.SIGKILL)
+	first.Wait(10 * time.Second)
 	close(stop)
 	wg.Wait()
 
 	// The new process relays what the outbox still holds and claims the
 	// dead consumer's pending entries.
-	startService(t, bin, env)
+	startService(t, env)
 
-	db, err := postgres.Open(t.Context(), databaseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testenv.Open(t, env["DATABASE_URL"])
 	stored := storedAllocations(t, db, "")
 	for order, ref := range answered {
 		if stored[order] != ref {
@@ -108,22 +94,9 @@ func TestSIGKILLUnderLoadLosesNothing(t *testing.T) {
 		t.Errorf("%d batches over-allocated: %v", len(over), over)
 	}
 
-	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
-	defer rdb.Close()
-	lineAllocated := func() map[string]int {
-		perOrder := map[string]int{}
-		seen := map[string]bool{}
-		for _, m := range (&redisClient{rdb: rdb, prefix: prefix}).received(outboundTopic) {
-			if seen[m.ID] {
-				continue // a duplicate delivery: same UUID, dropped
-			}
-			seen[m.ID] = true
-			order, _ := m.Payload["orderid"].(string)
-			perOrder[order]++
-		}
-		return perOrder
-	}
-	waitUntil(t, 45*time.Second, "a line_allocated for every stored allocation", func() bool {
+	outside := newRedisClient(t, env["REDIS_ADDR"], env["TOPIC_PREFIX"])
+	lineAllocated := func() map[string]int { return outside.lineAllocated(true) }
+	testenv.Eventually(t, 45*time.Second, "a line_allocated for every stored allocation", func() bool {
 		return len(lineAllocated()) >= len(stored)
 	})
 	for order, n := range lineAllocated() {
@@ -134,32 +107,9 @@ func TestSIGKILLUnderLoadLosesNothing(t *testing.T) {
 			t.Errorf("line_allocated for order %s which the database does not hold", order)
 		}
 	}
-	waitUntil(t, 45*time.Second, "no pending message in any consumer group", func() bool {
-		return pendingMessages(t, rdb, prefix) == 0
+	testenv.Eventually(t, 45*time.Second, "nothing pending or undelivered in any consumer group", func() bool {
+		backlog, _ := outside.backlog(t)
+		return backlog == ""
 	})
 	t.Logf("%d answered 201 before the kill, %d allocations stored", len(answered), len(stored))
-}
-
-// pendingMessages sums the pending entries of every consumer group of
-// every stream under the prefix.
-func pendingMessages(t *testing.T, rdb *redis.Client, prefix string) int64 {
-	ctx := context.Background()
-	keys, err := rdb.Keys(ctx, prefix+"*").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pending int64
-	for _, key := range keys {
-		if typ, _ := rdb.Type(ctx, key).Result(); typ != "stream" {
-			continue
-		}
-		groups, err := rdb.XInfoGroups(ctx, key).Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, g := range groups {
-			pending += g.Pending
-		}
-	}
-	return pending
 }

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"allocation/tests/testenv"
 	"fmt"
 	"io"
 	"net"
@@ -15,7 +16,7 @@ import (
 // is cut off within HTTP_READ_TIMEOUT instead of holding its connection
 // (and a goroutine) as long as it likes.
 func TestSlowBodyIsCutWithinTheReadTimeout(t *testing.T) {
-	p := startService(t, binary.get(t), map[string]string{"HTTP_READ_TIMEOUT": "2s"})
+	p := startService(t, map[string]string{"HTTP_READ_TIMEOUT": "2s"})
 	u, err := url.Parse(p.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +58,7 @@ func TestSlowBodyIsCutWithinTheReadTimeout(t *testing.T) {
 // Headers are bounded (HTTP_MAX_HEADER_BYTES, 16 KB by default), and
 // /admin/* is closed while ADMIN_TOKEN is unset.
 func TestHeaderLimitAndAdminDisabledWithoutToken(t *testing.T) {
-	p := startService(t, binary.get(t), map[string]string{"ADMIN_TOKEN": ""})
+	p := startService(t, map[string]string{"ADMIN_TOKEN": ""})
 	req, err := http.NewRequest("GET", p.URL+"/healthz", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +73,7 @@ func TestHeaderLimitAndAdminDisabledWithoutToken(t *testing.T) {
 	}
 	// With a token configured: 401 without it, and a line that says so
 	// without the token.
-	p = startService(t, binary.get(t), map[string]string{"ADMIN_TOKEN": "e2e-secret-token"})
+	p = startService(t, map[string]string{"ADMIN_TOKEN": "e2e-secret-token"})
 	req, _ = http.NewRequest("GET", p.URL+"/admin/poison", nil)
 	req.Header.Set("Authorization", "Bearer wrong-token")
 	if r := do(t, req); r.Status != http.StatusUnauthorized {
@@ -83,8 +84,8 @@ func TestHeaderLimitAndAdminDisabledWithoutToken(t *testing.T) {
 	if r := do(t, req); r.Status != http.StatusOK {
 		t.Errorf("right token = %d %s, want 200", r.Status, r.Body)
 	}
-	waitUntil(t, 5*time.Second, "the refusal logged", func() bool { return strings.Contains(p.logs.String(), "admin request refused") })
-	if logs := p.logs.String(); strings.Contains(logs, "wrong-token") || strings.Contains(logs, "e2e-secret-token") {
+	testenv.Eventually(t, 5*time.Second, "the refusal logged", func() bool { return strings.Contains(p.Logs.String(), "admin request refused") })
+	if logs := p.Logs.String(); strings.Contains(logs, "wrong-token") || strings.Contains(logs, "e2e-secret-token") {
 		t.Errorf("a log line holds a token")
 	}
 }

@@ -3,9 +3,12 @@ package tests
 import (
 	"os"
 	"testing"
+
+	"allocation/tests/testenv"
 )
 
-var binary builtBinary
+// binary is the service under test, built once for the run.
+var binary = &testenv.Binary{Package: "allocation/cmd/allocation"}
 
 // testAdminToken enables the admin API of every service the tests start:
 // binaries and the CLI read it from the environment (a test may give its
@@ -18,8 +21,18 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	code := m.Run()
-	if binary.path != "" {
-		_ = os.RemoveAll(binary.path[:len(binary.path)-len("/allocation")])
-	}
+	binary.Remove()
 	os.Exit(code)
+}
+
+// startService starts the binary with env and waits until it is ready.
+func startService(t *testing.T, env map[string]string) *testenv.Service {
+	t.Helper()
+	return testenv.StartService(t, binary.Path(t), env)
+}
+
+// launchService starts the binary with env without waiting for it.
+func launchService(t *testing.T, env map[string]string) *testenv.Service {
+	t.Helper()
+	return testenv.LaunchService(t, binary.Path(t), env)
 }

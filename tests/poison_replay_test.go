@@ -17,7 +17,7 @@ import (
 // and once the relay is back "allocation poison replay" sends it again,
 // it is mailed, and the queue no longer holds it.
 func TestPoisonListAndReplayWithTheCLI(t *testing.T) {
-	bin := binary.get(t)
+	bin := binary.Path(t)
 	for _, setup := range brokerSetups {
 		if setup.name == "memory" {
 			continue // in-process: covered by ports/httpapi's poison round trip
@@ -43,7 +43,7 @@ func TestPoisonListAndReplayWithTheCLI(t *testing.T) {
 				return out.String()
 			}
 			var id string
-			waitUntil(t, 60*time.Second, "the notification in the poison list", func() bool {
+			testenv.Eventually(t, 60*time.Second, "the notification in the poison list", func() bool {
 				for _, line := range strings.Split(cli("list"), "\n") {
 					if strings.Contains(line, "NotifyOutOfStock") && strings.Contains(line, sku) {
 						id = strings.Fields(line)[0]
@@ -57,7 +57,7 @@ func TestPoisonListAndReplayWithTheCLI(t *testing.T) {
 			if out := cli("replay", "--id", id); !strings.Contains(out, "replayed "+id) {
 				t.Fatalf("replay said %q", out)
 			}
-			waitUntil(t, 60*time.Second, "the replayed notification to be mailed", func() bool {
+			testenv.Eventually(t, 60*time.Second, "the replayed notification to be mailed", func() bool {
 				for _, m := range relay.Received() {
 					if strings.Contains(m, "Out of stock for "+sku) {
 						return true

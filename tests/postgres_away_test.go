@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"allocation/tests/testenv"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -39,23 +40,17 @@ type allocationAnswer struct {
 func postgresAwayUnderLoad(t *testing.T, broker string) {
 	const requestTimeout = 5 * time.Second
 	pg := newProxiedDatabase(t)
-	env := pg.env(t, broker)
+	env := postgresEnv(t, broker, pg.url)
 	env["REQUEST_TIMEOUT"] = requestTimeout.String()
-	var outside outsideClient
-	if broker == "redis" {
-		outside = newRedisClient(t, env["REDIS_ADDR"], env["TOPIC_PREFIX"])
-	} else {
-		// Through the real address: the outside world still reaches the
-		// database; only the service has lost it.
-		outside = newSQLClient(t, pg.direct)
-	}
-	p := startService(t, binary.get(t), env)
+	// Through the real address: the outside world still reaches the
+	// database; only the service has lost it.
+	outside := outsideClientFor(t, merge(env, map[string]string{"DATABASE_URL": pg.direct}))
+	p := startService(t, env)
 
 	run := watermill.NewShortUUID()
 	skus := make([]string, 4)
 	for i := range skus {
-		skus[i] = fmt.Sprintf("away%d-%s", i, run)
-		addBatch(t, p.URL, "stock-"+skus[i], skus[i], 1_000_000, "")
+		skus[i] = newFlashSale(t, p.URL, 1_000_000).sku
 	}
 	// Batches whose quantity messages change during the outage: each gets
 	// two changes, and must end with the second.
@@ -108,21 +103,21 @@ func postgresAwayUnderLoad(t *testing.T, broker string) {
 	defer stopClients()
 
 	began := time.Now()
-	waitUntil(t, 30*time.Second, "20 allocations before the outage", func() bool { return count(http.StatusCreated, began) >= 20 })
+	testenv.Eventually(t, 30*time.Second, "20 allocations before the outage", func() bool { return count(http.StatusCreated, began) >= 20 })
 
-	pg.proxy.stop()
+	pg.proxy.Stop()
 	outageBegan := time.Now()
 	for round := range 2 {
 		for i, ref := range changed {
 			outside.publish(t, inboundTopic, fmt.Sprintf(`{"batchref":%q,"qty":%d}`, ref, 20+10*round+i), "")
 		}
 	}
-	waitUntil(t, 30*time.Second, "4 s of outage, with 503s", func() bool {
+	testenv.Eventually(t, 30*time.Second, "4 s of outage, with 503s", func() bool {
 		return time.Since(outageBegan) >= 4*time.Second && count(http.StatusServiceUnavailable, outageBegan) > 0
 	})
-	pg.proxy.start()
+	pg.proxy.Start()
 	outageEnded := time.Now()
-	waitUntil(t, 60*time.Second, "20 allocations answered 201 after the outage", func() bool {
+	testenv.Eventually(t, 60*time.Second, "20 allocations answered 201 after the outage", func() bool {
 		return count(http.StatusCreated, outageEnded) >= 20
 	})
 	recovered := time.Now()
@@ -187,7 +182,7 @@ func postgresAwayUnderLoad(t *testing.T, broker string) {
 	}
 	ambiguous := len(visible) - count(http.StatusCreated, began)
 	t.Logf("%d orders stored (%d of them answered 503: committed, answer lost), %d answered 503 and not stored", len(visible), ambiguous, len(absent))
-	waitUntil(t, 60*time.Second, "the read model showing every stored order", func() bool {
+	testenv.Eventually(t, 60*time.Second, "the read model showing every stored order", func() bool {
 		for order, ref := range visible {
 			r := timedCall("GET", p.URL+"/allocations/"+order, "")
 			if r.status != http.StatusOK || !strings.Contains(r.body, `"batchref":"`+ref+`"`) {
@@ -210,8 +205,8 @@ func postgresAwayUnderLoad(t *testing.T, broker string) {
 	// and none was parked.
 	for i, ref := range changed {
 		want := 30 + i
-		waitUntil(t, 60*time.Second, fmt.Sprintf("batch %s at %d", ref, want), func() bool {
-			return pg.purchasedQuantity(t, ref) == want
+		testenv.Eventually(t, 60*time.Second, fmt.Sprintf("batch %s at %d", ref, want), func() bool {
+			return purchasedQuantity(t, pg.db, ref) == want
 		})
 	}
 	if parked := parkedMessages(t, p.URL); len(parked) > 0 {

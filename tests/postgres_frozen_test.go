@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"allocation/tests/testenv"
 	"fmt"
 	"net/http"
 	"strings"
@@ -35,7 +36,7 @@ func frozenPostgres(t *testing.T, broker string) {
 		margin = 1500 * time.Millisecond
 	)
 	pg := newProxiedDatabase(t)
-	p := startService(t, binary.get(t), merge(pg.env(t, broker), map[string]string{
+	p := startService(t, merge(postgresEnv(t, broker, pg.url), map[string]string{
 		"REQUEST_TIMEOUT": requestTimeout.String(), "DATABASE_TIMEOUT": "2s", "SHUTDOWN_TIMEOUT": shutdownTimeout.String(),
 	}))
 	sku := "frozen-" + watermill.NewShortUUID()
@@ -44,11 +45,11 @@ func frozenPostgres(t *testing.T, broker string) {
 	if r := post(t, p.URL+"/allocate", `{"orderid":"o-before-`+sku+`","sku":"`+sku+`","qty":1}`); r.Status != http.StatusCreated {
 		t.Fatalf("allocate before the freeze = %d %s", r.Status, r.Body)
 	}
-	waitUntil(t, 30*time.Second, "the first allocation in the read model", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the first allocation in the read model", func() bool {
 		return timedCall("GET", p.URL+"/allocations/o-before-"+sku, "").status == http.StatusOK
 	})
 
-	pg.proxy.freeze()
+	pg.proxy.Freeze()
 	type call struct {
 		what, method, path, body string
 		// names is what a 503 must name; bound when it must have answered.
@@ -85,17 +86,17 @@ func frozenPostgres(t *testing.T, broker string) {
 		}
 		t.Logf("frozen: %s = %d %q after %s", c.what, a.status, a.message(), a.took.Round(time.Millisecond))
 	}
-	if p.hasExited() {
-		t.Fatalf("the service exited while postgres was frozen: %v", p.exitErr)
+	if p.HasExited() {
+		t.Fatalf("the service exited while postgres was frozen: %v", p.ExitErr)
 	}
 
-	pg.proxy.thaw()
+	pg.proxy.Thaw()
 	thawed := time.Now()
-	waitUntil(t, 30*time.Second, "/readyz 200 after the freeze", func() bool {
+	testenv.Eventually(t, 30*time.Second, "/readyz 200 after the freeze", func() bool {
 		return timedCall("GET", p.URL+"/readyz", "").status == http.StatusOK
 	})
 	after := "o-after-" + sku
-	waitUntil(t, 30*time.Second, "an allocation answered 201 after the freeze", func() bool {
+	testenv.Eventually(t, 30*time.Second, "an allocation answered 201 after the freeze", func() bool {
 		return timedCall("POST", p.URL+"/allocate", fmt.Sprintf(`{"orderid":%q,"sku":%q,"qty":1}`, after, sku)).status == http.StatusCreated
 	})
 	t.Logf("ready and allocating %s after the thaw", time.Since(thawed).Round(time.Millisecond))
@@ -103,7 +104,7 @@ func frozenPostgres(t *testing.T, broker string) {
 	// commit): whatever is stored shows.
 	stored := storedAllocations(t, pg.db, sku)
 	for order := range stored {
-		waitUntil(t, 30*time.Second, "the read model showing "+order, func() bool {
+		testenv.Eventually(t, 30*time.Second, "the read model showing "+order, func() bool {
 			r := timedCall("GET", p.URL+"/allocations/"+order, "")
 			return r.status == http.StatusOK && strings.Contains(r.body, ref)
 		})
@@ -115,26 +116,18 @@ func frozenPostgres(t *testing.T, broker string) {
 	// The request is held inside its transaction by a row lock the test
 	// takes through the real address, so that it is in the service (and
 	// in PostgreSQL) when the database freezes.
-	lock, err := pg.db.BeginTx(t.Context(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = lock.Rollback() }()
-	var lockPID int
-	if err := lock.QueryRow(`SELECT pg_backend_pid() FROM products WHERE sku = $1 FOR UPDATE`, sku).Scan(&lockPID); err != nil {
-		t.Fatal(err)
-	}
+	_, lockPID := lockProduct(t, pg.db, sku)
 	inFlight := make(chan timedAnswer, 1)
 	go func() {
 		inFlight <- timedCall("POST", p.URL+"/allocate", fmt.Sprintf(`{"orderid":"o-stopping-%s","sku":%q,"qty":1}`, sku, sku))
 	}()
-	waitUntil(t, requestTimeout, "the request in flight to wait on the row lock", func() bool {
+	testenv.Eventually(t, requestTimeout, "the request in flight to wait on the row lock", func() bool {
 		return sessionsBlockedBy(t, pg.db, lockPID) > 0
 	})
-	pg.proxy.freeze()
+	pg.proxy.Freeze()
 	signalled := time.Now()
-	p.signal(syscall.SIGTERM)
-	code := p.wait(shutdownTimeout + 2*requestTimeout + margin)
+	p.Signal(syscall.SIGTERM)
+	code := p.Wait(shutdownTimeout + 2*requestTimeout + margin)
 	t.Logf("exited %d %s after SIGTERM with postgres frozen", code, time.Since(signalled).Round(time.Millisecond))
 	a := <-inFlight // the process is gone: its connection is closed
 	if why := a.unavailableBecauseOf("database"); why != "" {
@@ -153,7 +146,7 @@ func frozenPostgres(t *testing.T, broker string) {
 func TestFrozenPostgresReadsAnswerWithinRequestTimeout(t *testing.T) {
 	const requestTimeout, margin = 2 * time.Second, 1500 * time.Millisecond
 	pg := newProxiedDatabase(t)
-	p := startService(t, binary.get(t), merge(pg.env(t, "sql"), map[string]string{
+	p := startService(t, merge(postgresEnv(t, "sql", pg.url), map[string]string{
 		"REQUEST_TIMEOUT": requestTimeout.String(), "DATABASE_TIMEOUT": "10s",
 	}))
 	sku := "frozen-read-" + watermill.NewShortUUID()
@@ -167,12 +160,12 @@ func TestFrozenPostgresReadsAnswerWithinRequestTimeout(t *testing.T) {
 		orders = append(orders, order)
 	}
 	for _, order := range orders {
-		waitUntil(t, 30*time.Second, "the read model showing "+order, func() bool {
+		testenv.Eventually(t, 30*time.Second, "the read model showing "+order, func() bool {
 			return timedCall("GET", p.URL+"/allocations/"+order, "").status == http.StatusOK
 		})
 	}
 
-	pg.proxy.freeze()
+	pg.proxy.Freeze()
 	answers := make([]timedAnswer, len(orders))
 	var wg sync.WaitGroup
 	for i, order := range orders {
@@ -189,8 +182,8 @@ func TestFrozenPostgresReadsAnswerWithinRequestTimeout(t *testing.T) {
 		}
 		t.Logf("GET /allocations/%s: %d %q after %s", orders[i], a.status, a.message(), a.took.Round(time.Millisecond))
 	}
-	pg.proxy.thaw()
-	waitUntil(t, 30*time.Second, "reads answered again after the thaw", func() bool {
+	pg.proxy.Thaw()
+	testenv.Eventually(t, 30*time.Second, "reads answered again after the thaw", func() bool {
 		return timedCall("GET", p.URL+"/allocations/"+orders[0], "").status == http.StatusOK
 	})
 }

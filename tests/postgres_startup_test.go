@@ -16,14 +16,14 @@ import (
 // launchWaiting starts the binary on a port chosen here (the service logs
 // its address only once started, and these tests talk to it before) and
 // waits until the port answers /healthz 200 while /readyz answers 503.
-func launchWaiting(t *testing.T, env map[string]string) *process {
+func launchWaiting(t *testing.T, env map[string]string) *testenv.Service {
 	t.Helper()
 	addr := testenv.FreeAddr(t)
-	p := launchService(t, binary.get(t), merge(env, map[string]string{"HTTP_ADDR": addr}))
+	p := launchService(t, merge(env, map[string]string{"HTTP_ADDR": addr}))
 	p.URL = "http://" + addr
-	waitUntil(t, 30*time.Second, "/healthz 200 during start-up", func() bool {
-		if p.hasExited() {
-			t.Fatalf("the service exited during start-up: %v\n%s", p.exitErr, p.logs.String())
+	testenv.Eventually(t, 30*time.Second, "/healthz 200 during start-up", func() bool {
+		if p.HasExited() {
+			t.Fatalf("the service exited during start-up: %v\n%s", p.ExitErr, p.Logs.String())
 		}
 		return timedCall("GET", p.URL+"/healthz", "").status == http.StatusOK
 	})
@@ -32,11 +32,11 @@ func launchWaiting(t *testing.T, env map[string]string) *process {
 
 // checkWaitingFor waits until /readyz says start-up waits for what, and
 // checks that meanwhile the process is alive and other calls answer 503.
-func checkWaitingFor(t *testing.T, p *process, what string) {
+func checkWaitingFor(t *testing.T, p *testenv.Service, what string) {
 	t.Helper()
-	waitUntil(t, 30*time.Second, "/readyz 503 naming "+what, func() bool {
-		if p.hasExited() {
-			t.Fatalf("the service exited before /readyz named %s: %v\n%s", what, p.exitErr, p.logs.String())
+	testenv.Eventually(t, 30*time.Second, "/readyz 503 naming "+what, func() bool {
+		if p.HasExited() {
+			t.Fatalf("the service exited before /readyz named %s: %v\n%s", what, p.ExitErr, p.Logs.String())
 		}
 		r := timedCall("GET", p.URL+"/readyz", "")
 		if r.status == http.StatusOK {
@@ -54,9 +54,9 @@ func checkWaitingFor(t *testing.T, p *process, what string) {
 
 // waitingLines counts start-up's "waiting for dependencies" lines that
 // name what.
-func waitingLines(p *process, what string) int {
+func waitingLines(p *testenv.Service, what string) int {
 	n := 0
-	for _, line := range strings.Split(p.logs.String(), "\n") {
+	for _, line := range strings.Split(p.Logs.String(), "\n") {
 		if strings.Contains(line, `msg="waiting for dependencies"`) && strings.Contains(line, "unreachable="+what) {
 			n++
 		}
@@ -71,7 +71,7 @@ func waitingLines(p *process, what string) int {
 func TestStartupAgainstAFrozenPostgresGivesUpAtStartupTimeout(t *testing.T) {
 	const startupTimeout, databaseTimeout = 3 * time.Second, time.Second
 	frozen := startSilentListener(t)
-	binary.get(t) // built before the clock starts
+	binary.Path(t) // built before the clock starts
 	launched := time.Now()
 	p := launchWaiting(t, map[string]string{
 		"STORE": "postgres", "BROKER": "sql", "DATABASE_URL": frozen.url(),
@@ -81,9 +81,9 @@ func TestStartupAgainstAFrozenPostgresGivesUpAtStartupTimeout(t *testing.T) {
 	// Bound: the start-up deadline, an attempt begun just before it, and
 	// the race detector's slower start.
 	bound := startupTimeout + databaseTimeout + 4*time.Second
-	code := p.wait(time.Until(launched.Add(bound)))
+	code := p.Wait(time.Until(launched.Add(bound)))
 	took := time.Since(launched)
-	logs := p.logs.String()
+	logs := p.Logs.String()
 	if code == 0 {
 		t.Errorf("exit code 0 after giving up, want non-zero")
 	}
@@ -107,12 +107,12 @@ func TestSIGTERMEndsStartupWaitingForAFrozenPostgres(t *testing.T) {
 		name string
 		env  map[string]string
 		// waiting holds once start-up is where the case wants it.
-		waiting func(p *process, frozen *silentListener) bool
+		waiting func(p *testenv.Service, frozen *silentListener) bool
 	}{
-		{"while connecting", map[string]string{"DATABASE_TIMEOUT": "10s"}, func(p *process, frozen *silentListener) bool {
+		{"while connecting", map[string]string{"DATABASE_TIMEOUT": "10s"}, func(p *testenv.Service, frozen *silentListener) bool {
 			return frozen.connections() >= 1
 		}},
-		{"after failed attempts", map[string]string{"DATABASE_TIMEOUT": "300ms"}, func(p *process, frozen *silentListener) bool {
+		{"after failed attempts", map[string]string{"DATABASE_TIMEOUT": "300ms"}, func(p *testenv.Service, frozen *silentListener) bool {
 			return waitingLines(p, "postgres") >= 3
 		}},
 	} {
@@ -121,16 +121,16 @@ func TestSIGTERMEndsStartupWaitingForAFrozenPostgres(t *testing.T) {
 			p := launchWaiting(t, merge(c.env, map[string]string{
 				"STORE": "postgres", "BROKER": "sql", "DATABASE_URL": frozen.url(), "LOG_LEVEL": "info",
 			}))
-			waitUntil(t, 30*time.Second, "start-up waiting for the frozen database", func() bool { return c.waiting(p, frozen) })
+			testenv.Eventually(t, 30*time.Second, "start-up waiting for the frozen database", func() bool { return c.waiting(p, frozen) })
 			signalled := time.Now()
-			p.signal(syscall.SIGTERM)
-			code := p.wait(5 * time.Second)
+			p.Signal(syscall.SIGTERM)
+			code := p.Wait(5 * time.Second)
 			took := time.Since(signalled)
 			if code != 0 {
 				t.Errorf("exit code %d after SIGTERM during start-up, want 0", code)
 			}
-			if !strings.Contains(p.logs.String(), "start-up interrupted") {
-				t.Errorf("no line saying start-up was interrupted:\n%s", p.logs.String())
+			if !strings.Contains(p.Logs.String(), "start-up interrupted") {
+				t.Errorf("no line saying start-up was interrupted:\n%s", p.Logs.String())
 			}
 			t.Logf("exited %d %s after SIGTERM", code, took.Round(time.Millisecond))
 		})
@@ -143,23 +143,23 @@ func TestSIGTERMEndsStartupWaitingForAFrozenPostgres(t *testing.T) {
 func TestStartupWaitsForAPostgresThatComesLate(t *testing.T) {
 	onEachPostgresBroker(t, func(t *testing.T, broker string) {
 		pg := newProxiedDatabase(t)
-		pg.proxy.stop()
-		p := launchWaiting(t, pg.env(t, broker))
+		pg.proxy.Stop()
+		p := launchWaiting(t, postgresEnv(t, broker, pg.url))
 		checkWaitingFor(t, p, "postgres")
-		waitUntil(t, 30*time.Second, "two attempts logged", func() bool { return waitingLines(p, "postgres") >= 2 })
-		if strings.Contains(p.logs.String(), "unreachable=redis") {
+		testenv.Eventually(t, 30*time.Second, "two attempts logged", func() bool { return waitingLines(p, "postgres") >= 2 })
+		if strings.Contains(p.Logs.String(), "unreachable=redis") {
 			t.Errorf("start-up named redis, which was there all along")
 		}
 
-		pg.proxy.start()
+		pg.proxy.Start()
 		back := time.Now()
 		// Bound: the longest pause between attempts (5 s), then
 		// migrations and start-up on the race detector.
-		waitUntil(t, 20*time.Second, "the service ready once postgres is back", func() bool {
-			if p.hasExited() {
-				t.Fatalf("the service exited: %v\n%s", p.exitErr, p.logs.String())
+		testenv.Eventually(t, 20*time.Second, "the service ready once postgres is back", func() bool {
+			if p.HasExited() {
+				t.Fatalf("the service exited: %v\n%s", p.ExitErr, p.Logs.String())
 			}
-			return startedAt.MatchString(p.logs.String()) && timedCall("GET", p.URL+"/readyz", "").status == http.StatusOK
+			return p.Started() && timedCall("GET", p.URL+"/readyz", "").status == http.StatusOK
 		})
 		t.Logf("ready %s after postgres came back, after %d waiting lines", time.Since(back).Round(time.Millisecond), waitingLines(p, "postgres"))
 		sku := "late-" + watermill.NewShortUUID()
@@ -167,7 +167,7 @@ func TestStartupWaitsForAPostgresThatComesLate(t *testing.T) {
 		if r := post(t, p.URL+"/allocate", `{"orderid":"o-`+sku+`","sku":"`+sku+`","qty":1}`); r.Status != http.StatusCreated {
 			t.Fatalf("allocate after a late start = %d %s", r.Status, r.Body)
 		}
-		waitUntil(t, 30*time.Second, "the allocation in the read model", func() bool {
+		testenv.Eventually(t, 30*time.Second, "the allocation in the read model", func() bool {
 			r := timedCall("GET", p.URL+"/allocations/o-"+sku, "")
 			return r.status == http.StatusOK && strings.Contains(r.body, "b-"+sku)
 		})

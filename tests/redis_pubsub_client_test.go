@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"allocation/tests/testenv"
 	"context"
 	"encoding/json"
 	"strings"
@@ -72,7 +73,7 @@ func (c *bookClient) messages(channel string) []map[string]any {
 // waitFor waits until a message on channel matches.
 func (c *bookClient) waitFor(t *testing.T, channel, what string, match func(map[string]any) bool) {
 	t.Helper()
-	waitUntil(t, 60*time.Second, what, func() bool {
+	testenv.Eventually(t, 60*time.Second, what, func() bool {
 		for _, m := range c.messages(channel) {
 			if match(m) {
 				return true
@@ -101,12 +102,12 @@ const (
 // waitForOneBridge waits until every process has said whether it holds the
 // bridge lease, one holds it, and the channel has that one subscriber: only
 // then is a PUBLISH heard, and heard once.
-func waitForOneBridge(t *testing.T, c *bookClient, procs []*process, channel string) {
+func waitForOneBridge(t *testing.T, c *bookClient, procs []*testenv.Service, channel string) {
 	t.Helper()
-	waitUntil(t, 30*time.Second, "one bridge subscribed, the others on standby", func() bool {
+	testenv.Eventually(t, 30*time.Second, "one bridge subscribed, the others on standby", func() bool {
 		holders := 0
 		for _, p := range procs {
-			logs := p.logs.String()
+			logs := p.Logs.String()
 			subscribed, standby := strings.Contains(logs, bridgeSubscribedLog), strings.Contains(logs, bridgeStandbyLog)
 			if !subscribed && !standby {
 				return false

@@ -26,17 +26,13 @@ import (
 func TestChangeBatchQuantityLeadingToReallocationOverRedisPubSub(t *testing.T) {
 	for _, processes := range []int{1, 2} {
 		t.Run(fmt.Sprintf("%d processes", processes), func(t *testing.T) {
-			addr := testenv.RedisAddr(t)
-			prefix := testenv.TopicPrefix()
-			env := map[string]string{
-				"STORE": "postgres", "BROKER": "redis", "REDIS_ADDR": addr,
-				"DATABASE_URL": testenv.DatabaseURL(t), "TOPIC_PREFIX": prefix,
-			}
-			var procs []*process
+			env := postgresEnv(t, "redis", testenv.DatabaseURL(t))
+			prefix := env["TOPIC_PREFIX"]
+			var procs []*testenv.Service
 			for range processes {
-				procs = append(procs, startService(t, binary.get(t), env))
+				procs = append(procs, startService(t, env))
 			}
-			book := newBookClient(t, addr, prefix)
+			book := newBookClient(t, env["REDIS_ADDR"], prefix)
 			book.subscribe(t, outboundTopic)
 			waitForOneBridge(t, book, procs, inboundTopic)
 			url := procs[0].URL
@@ -127,8 +123,8 @@ func waitForParked(t *testing.T, url string, payloads []string) {
 		}
 		return nil
 	}
-	waitUntil(t, 30*time.Second, "the broken messages in the poison queue", func() bool {
-		get(t, url+"/admin/poison").json(t, &parked)
+	testenv.Eventually(t, 30*time.Second, "the broken messages in the poison queue", func() bool {
+		parked = parkedMessages(t, url)
 		for _, payload := range payloads {
 			if find(payload) == nil {
 				return false
@@ -148,9 +144,8 @@ func waitForParked(t *testing.T, url string, payloads []string) {
 // bridge's metrics are not there (they are registered at start-up when it
 // is on).
 func TestRedisPubSubBridgeCanBeTurnedOff(t *testing.T) {
-	addr := testenv.RedisAddr(t)
-	prefix := testenv.TopicPrefix()
-	p := startService(t, binary.get(t), map[string]string{
+	addr, prefix := testenv.RedisNamespace(t)
+	p := startService(t, map[string]string{
 		"STORE": "memory", "BROKER": "redis", "REDIS_ADDR": addr, "TOPIC_PREFIX": prefix,
 		"REDIS_PUBSUB_BRIDGE": "false",
 	})
@@ -161,7 +156,7 @@ func TestRedisPubSubBridgeCanBeTurnedOff(t *testing.T) {
 	if n := book.subscribers(t, inboundTopic); n != 0 {
 		t.Errorf("%d subscribers of %s with REDIS_PUBSUB_BRIDGE=false", n, inboundTopic)
 	}
-	if logs := p.logs.String(); strings.Contains(logs, bridgeSubscribedLog) || strings.Contains(logs, bridgeStandbyLog) {
+	if logs := p.Logs.String(); strings.Contains(logs, bridgeSubscribedLog) || strings.Contains(logs, bridgeStandbyLog) {
 		t.Error("a bridge ran with REDIS_PUBSUB_BRIDGE=false")
 	}
 }
@@ -170,32 +165,31 @@ func TestRedisPubSubBridgeCanBeTurnedOff(t *testing.T) {
 // the lease, and the other process takes over at once, well before the
 // lease would have expired.
 func TestRedisPubSubBridgeHandsOverOnShutdown(t *testing.T) {
-	addr := testenv.RedisAddr(t)
-	prefix := testenv.TopicPrefix()
+	addr, prefix := testenv.RedisNamespace(t)
 	env := map[string]string{"STORE": "memory", "BROKER": "redis", "REDIS_ADDR": addr, "TOPIC_PREFIX": prefix}
-	procs := []*process{startService(t, binary.get(t), env), startService(t, binary.get(t), env)}
+	procs := []*testenv.Service{startService(t, env), startService(t, env)}
 	book := newBookClient(t, addr, prefix)
 	waitForOneBridge(t, book, procs, inboundTopic)
 	holder, survivor := procs[0], procs[1]
-	if !strings.Contains(holder.logs.String(), bridgeSubscribedLog) {
+	if !strings.Contains(holder.Logs.String(), bridgeSubscribedLog) {
 		holder, survivor = survivor, holder
 	}
-	named := bridgeHolderName.FindStringSubmatch(holder.logs.String())
+	named := bridgeHolderName.FindStringSubmatch(holder.Logs.String())
 	if named == nil {
 		t.Fatal("the holder's log does not name it")
 	}
 	holderName := named[1]
 
-	holder.signal(syscall.SIGTERM)
-	if code := holder.wait(30 * time.Second); code != 0 {
+	holder.Signal(syscall.SIGTERM)
+	if code := holder.Wait(30 * time.Second); code != 0 {
 		t.Fatalf("the holder exited %d, want 0", code)
 	}
 	exited := time.Now()
 	if got := book.rdb.Get(context.Background(), redispubsub.LeaseKey(prefix)).Val(); got == holderName {
 		t.Fatal("the holder exited without releasing the lease")
 	}
-	waitUntil(t, 30*time.Second, "the other process subscribed", func() bool {
-		return strings.Contains(survivor.logs.String(), bridgeSubscribedLog) && book.subscribers(t, inboundTopic) == 1
+	testenv.Eventually(t, 30*time.Second, "the other process subscribed", func() bool {
+		return strings.Contains(survivor.Logs.String(), bridgeSubscribedLog) && book.subscribers(t, inboundTopic) == 1
 	})
 	if took := time.Since(exited); took >= redispubsub.DefaultLeaseTTL {
 		t.Errorf("took over %s after the holder exited, want well within the lease (%s)", took, redispubsub.DefaultLeaseTTL)
@@ -203,7 +197,7 @@ func TestRedisPubSubBridgeHandsOverOnShutdown(t *testing.T) {
 	if n := book.publish(t, inboundTopic, `{"batchref":"b1","qty":5}`); n != 1 {
 		t.Fatalf("PUBLISH reached %d subscribers, want the new holder", n)
 	}
-	waitUntil(t, 30*time.Second, "the new holder appended the message", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the new holder appended the message", func() bool {
 		return metric(t, survivor.URL, "allocation_redis_pubsub_bridge_appended_total") == 1
 	})
 }

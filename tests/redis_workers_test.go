@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,16 +19,10 @@ import (
 // once between them, and every one has its effect.
 func TestTwoProcessesShareInboundMessagesExactlyOnce(t *testing.T) {
 	const messages = 200
-	bin := binary.get(t)
-	addr := testenv.RedisAddr(t)
-	env := map[string]string{
-		"STORE": "postgres", "BROKER": "redis", "REDIS_ADDR": addr,
-		"DATABASE_URL": testenv.DatabaseURL(t), "TOPIC_PREFIX": testenv.TopicPrefix(),
-		"LOG_LEVEL": "info",
-	}
-	one := startService(t, bin, env)
-	two := startService(t, bin, env)
-	client := newRedisClient(t, addr, env["TOPIC_PREFIX"])
+	env := postgresEnv(t, "redis", testenv.DatabaseURL(t))
+	one := startService(t, env)
+	two := startService(t, env)
+	client := newRedisClient(t, env["REDIS_ADDR"], env["TOPIC_PREFIX"])
 
 	// Each message empties a batch holding one order line, which then moves
 	// to its sku's spare batch: one line_allocated per message handled.
@@ -65,11 +60,11 @@ func TestTwoProcessesShareInboundMessagesExactlyOnce(t *testing.T) {
 	}
 	series := `allocation_handler_execution_time_seconds_count{handler_name="ChangeBatchQuantityFromBroker",success="true"}`
 	var handledOne, handledTwo float64
-	waitUntil(t, 60*time.Second, strconv.Itoa(messages)+" messages handled", func() bool {
+	testenv.Eventually(t, 60*time.Second, strconv.Itoa(messages)+" messages handled", func() bool {
 		handledOne, handledTwo = metric(t, one.URL, series), metric(t, two.URL, series)
 		return handledOne+handledTwo >= messages
 	})
-	waitUntil(t, 60*time.Second, "every line re-allocated", func() bool {
+	testenv.Eventually(t, 60*time.Second, "every line re-allocated", func() bool {
 		moved := map[string]bool{}
 		for _, m := range client.received(outboundTopic) {
 			if b, _ := m.Payload["batchref"].(string); len(b) > 6 && b[:6] == "spare-" {
@@ -98,7 +93,7 @@ func jsonOrNull(s string) string {
 
 // postQuiet posts from any goroutine and returns the status (0 on error).
 func postQuiet(url, body string) int {
-	resp, err := http.Post(url, "application/json", stringReader(body))
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
 	if err != nil {
 		return 0
 	}

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"allocation/tests/testenv"
 	"net/http"
 	"strconv"
 	"testing"
@@ -38,26 +39,27 @@ func addBatch(t *testing.T, url, ref, sku string, qty int, eta string) {
 // line_allocated tells the outside world, with correlation ids carried
 // through. A malformed inbound message is parked and does not stop the next.
 func TestChangeOfBatchQuantityReallocatesThroughTheBroker(t *testing.T) {
-	for _, setup := range brokerSetups {
-		t.Run(setup.name, func(t *testing.T) {
-			reallocationScenario(t, setup.start(t, nil))
-		})
-	}
-}
-
-// The same scenario with pollers that, once idle, poll only when this
-// process commits messages (never by the clock, within the test): every
-// internal hop is woken by the commit before it (the outbox relay by the
-// unit of work; SQL subscribers by the unit of work and the publisher),
-// and the inbound external topic is polled all the same.
-func TestIdlePollersAreWokenByTheServicesOwnCommits(t *testing.T) {
-	for _, setup := range brokerSetups {
-		if setup.name == "memory" {
-			continue // nothing polls
+	for _, c := range []struct {
+		name string
+		env  map[string]string
+	}{
+		{"default", nil},
+		// Pollers that, once idle, poll only when this process commits
+		// messages (never by the clock, within the test): every internal
+		// hop is woken by the commit before it (the outbox relay by the
+		// unit of work; SQL subscribers by the unit of work and the
+		// publisher), and the inbound external topic is polled all the
+		// same. In memory nothing polls.
+		{"idle pollers woken by the service's own commits", map[string]string{"IDLE_POLL_INTERVAL": "1h"}},
+	} {
+		for _, setup := range brokerSetups {
+			if c.env != nil && setup.name == "memory" {
+				continue
+			}
+			t.Run(c.name+"/"+setup.name, func(t *testing.T) {
+				reallocationScenario(t, setup.start(t, c.env))
+			})
 		}
-		t.Run(setup.name, func(t *testing.T) {
-			reallocationScenario(t, setup.start(t, map[string]string{"IDLE_POLL_INTERVAL": "1h"}))
-		})
 	}
 }
 
@@ -100,8 +102,8 @@ func reallocationScenario(t *testing.T, svc runningService) {
 	}
 
 	var parked []map[string]any
-	waitUntil(t, 30*time.Second, "the malformed message in the poison queue", func() bool {
-		get(t, svc.URL+"/admin/poison").json(t, &parked)
+	testenv.Eventually(t, 30*time.Second, "the malformed message in the poison queue", func() bool {
+		parked = parkedMessages(t, svc.URL)
 		for _, p := range parked {
 			if p["correlation_id"] == "corr-broken-"+sku {
 				return true

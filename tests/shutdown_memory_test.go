@@ -10,7 +10,7 @@ import (
 // The README's promise: with nothing set the service runs in memory, and
 // SIGTERM stops it with exit code 0.
 func TestInMemoryServiceServesAndStopsOnSIGTERM(t *testing.T) {
-	p := startService(t, binary.get(t), nil)
+	p := startService(t, nil)
 	if r := post(t, p.URL+"/add_batch", `{"ref":"b1","sku":"LAMP","qty":10,"eta":null}`); r.Status != http.StatusCreated {
 		t.Fatalf("add_batch = %d %s", r.Status, r.Body)
 	}
@@ -18,8 +18,8 @@ func TestInMemoryServiceServesAndStopsOnSIGTERM(t *testing.T) {
 	if r.Status != http.StatusCreated || r.Headers.Get("X-Correlation-ID") != "e2e-1" {
 		t.Fatalf("allocate = %d %s %v", r.Status, r.Body, r.Headers)
 	}
-	p.signal(syscall.SIGTERM)
-	if code := p.wait(30 * time.Second); code != 0 {
+	p.Signal(syscall.SIGTERM)
+	if code := p.Wait(30 * time.Second); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM", code)
 	}
 }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 
-	"allocation/adapters/postgres"
+	"allocation/tests/testenv"
 )
 
 // Issue 13, point 4: a change_batch_quantity replayed after a newer one
@@ -20,26 +20,18 @@ import (
 // keeps the newer quantity, and nothing is parked again.
 func TestStaleChangeBatchQuantityReplayedAfterANewerOneChangesNothing(t *testing.T) {
 	onEachPostgresBroker(t, func(t *testing.T, broker string) {
-		env := postgresEnv(t, broker)
-		p := startService(t, binary.get(t), env)
+		env := postgresEnv(t, broker, testenv.DatabaseURL(t))
+		p := startService(t, env)
 		outside := outsideClientFor(t, env)
-		db, err := postgres.Open(t.Context(), env["DATABASE_URL"])
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = db.Close() })
-		quantity := func(ref string) int {
-			qty := -1
-			_ = db.QueryRowContext(t.Context(), `SELECT purchased_quantity FROM batches WHERE ref = $1`, ref).Scan(&qty)
-			return qty
-		}
+		db := testenv.Open(t, env["DATABASE_URL"])
+		quantity := func(ref string) int { return purchasedQuantity(t, db, ref) }
 
 		const ref = "b-x"
 		run := watermill.NewShortUUID()
 		staleCorrelation := "corr-stale-" + run
 		outside.publish(t, inboundTopic, `{"batchref":"b-x","qty":5}`, staleCorrelation)
 		var stale map[string]any
-		waitUntil(t, 30*time.Second, "the change for a batch not there yet in the poison queue", func() bool {
+		testenv.Eventually(t, 30*time.Second, "the change for a batch not there yet in the poison queue", func() bool {
 			for _, m := range parkedMessages(t, p.URL) {
 				if m["correlation_id"] == staleCorrelation {
 					stale = m
@@ -58,7 +50,7 @@ func TestStaleChangeBatchQuantityReplayedAfterANewerOneChangesNothing(t *testing
 
 		addBatch(t, p.URL, ref, "sku-"+run, 10, "")
 		outside.publish(t, inboundTopic, `{"batchref":"b-x","qty":20}`, "corr-newer-"+run)
-		waitUntil(t, 30*time.Second, "the newer change applied (20)", func() bool { return quantity(ref) == 20 })
+		testenv.Eventually(t, 30*time.Second, "the newer change applied (20)", func() bool { return quantity(ref) == 20 })
 
 		id := fmt.Sprint(stale["id"])
 		var replayed struct {
@@ -69,7 +61,7 @@ func TestStaleChangeBatchQuantityReplayedAfterANewerOneChangesNothing(t *testing
 			t.Fatalf("replay of %s answered %v", id, replayed.Replayed)
 		}
 		dropped := func() bool {
-			for _, line := range strings.Split(p.logs.String(), "\n") {
+			for _, line := range strings.Split(p.Logs.String(), "\n") {
 				if strings.Contains(line, "dropped a change_batch_quantity older than the last one applied") &&
 					strings.Contains(line, "batchref="+ref) && strings.Contains(line, staleCorrelation) {
 					return true
@@ -79,7 +71,7 @@ func TestStaleChangeBatchQuantityReplayedAfterANewerOneChangesNothing(t *testing
 		}
 		// Handled once it is dropped (the newer change stands) or
 		// applied (the bug): either ends the wait.
-		waitUntil(t, 30*time.Second, "the replayed change handled", func() bool { return dropped() || quantity(ref) != 20 })
+		testenv.Eventually(t, 30*time.Second, "the replayed change handled", func() bool { return dropped() || quantity(ref) != 20 })
 		if got := quantity(ref); got != 20 {
 			t.Fatalf("the replayed stale change set batch %s to %d, want it to stay at 20", ref, got)
 		}
@@ -90,6 +82,6 @@ func TestStaleChangeBatchQuantityReplayedAfterANewerOneChangesNothing(t *testing
 		}
 		// And a later change still applies.
 		outside.publish(t, inboundTopic, `{"batchref":"b-x","qty":7}`, "corr-later-"+run)
-		waitUntil(t, 30*time.Second, "a change after the replay applied (7)", func() bool { return quantity(ref) == 7 })
+		testenv.Eventually(t, 30*time.Second, "a change after the replay applied (7)", func() bool { return quantity(ref) == 7 })
 	})
 }

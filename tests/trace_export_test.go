@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"allocation/tests/testenv"
 	"compress/gzip"
 	"encoding/hex"
 	"fmt"
@@ -25,7 +26,7 @@ import (
 // handlers, under the service name OTEL_SERVICE_NAME gives.
 func TestTracesAreExportedOverOTLPInTheRequestsTrace(t *testing.T) {
 	receiver := startOTLPReceiver(t)
-	p := startService(t, binary.get(t), map[string]string{
+	p := startService(t, map[string]string{
 		"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.URL,
 		"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
 		"OTEL_BSP_SCHEDULE_DELAY":     "50",
@@ -47,7 +48,7 @@ func TestTracesAreExportedOverOTLPInTheRequestsTrace(t *testing.T) {
 
 	var spans []receivedSpan
 	var server, command, consumer *receivedSpan
-	waitUntil(t, 20*time.Second, "the request's server, command and event handler spans at the receiver", func() bool {
+	testenv.Eventually(t, 20*time.Second, "the request's server, command and event handler spans at the receiver", func() bool {
 		spans = receiver.trace(traceID)
 		server, command, consumer = nil, nil, nil
 		for i, s := range spans {
@@ -80,8 +81,8 @@ func TestTracesAreExportedOverOTLPInTheRequestsTrace(t *testing.T) {
 	if errs := receiver.problems(); len(errs) > 0 {
 		t.Errorf("receiver refused requests: %q", errs)
 	}
-	if logs := p.logs.String(); strings.Contains(logs, "exporting traces failed") {
-		t.Errorf("the service failed to export:\n%s", p.logs.tail(20))
+	if logs := p.Logs.String(); strings.Contains(logs, "exporting traces failed") {
+		t.Errorf("the service failed to export:\n%s", p.Logs.Tail(20))
 	}
 	names := make([]string, 0, len(spans))
 	for _, s := range spans {

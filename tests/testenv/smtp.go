@@ -82,14 +82,3 @@ func (s *FakeSMTP) Received() []string {
 	defer s.mu.Unlock()
 	return append([]string(nil), s.mails...)
 }
-
-// FreeAddr finds a loopback port nobody listens on (yet).
-func FreeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}

@@ -1,0 +1,52 @@
+package testenv
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+)
+
+// RedisAddr is the test Redis (TEST_REDIS_ADDR), checked to answer.
+func RedisAddr(t testing.TB) string {
+	t.Helper()
+	requireIntegration(t)
+	addr := envOr("TEST_REDIS_ADDR", "127.0.0.1:6379")
+	client := redis.NewClient(&redis.Options{Addr: addr})
+	defer client.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := client.Ping(ctx).Err(); err != nil {
+		unreachable(t, "Redis at "+addr, err)
+	}
+	return addr
+}
+
+// TopicPrefix is a namespace for one test's topics on a shared broker.
+func TopicPrefix() string { return "t" + strings.ReplaceAll(uuid.NewString(), "-", "")[:12] + "." }
+
+// RedisNamespace is a topic prefix on the test Redis whose keys are
+// deleted when the test ends, and that Redis's address.
+func RedisNamespace(t testing.TB) (addr, prefix string) {
+	t.Helper()
+	addr, prefix = RedisAddr(t), TopicPrefix()
+	t.Cleanup(func() {
+		client := redis.NewClient(&redis.Options{Addr: addr})
+		defer client.Close()
+		deleteKeys(client, prefix)
+	})
+	return addr, prefix
+}
+
+// deleteKeys deletes every key under prefix.
+func deleteKeys(client *redis.Client, prefix string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	iter := client.Scan(ctx, 0, prefix+"*", 100).Iterator()
+	for iter.Next(ctx) {
+		client.Del(ctx, iter.Val())
+	}
+}
