@@ -187,8 +187,8 @@ func TestStandbyTakesOverAtOnceWhenTheHolderStops(t *testing.T) {
 func TestStandbyTakesOverWithinTheLeaseTimeWhenTheHolderDies(t *testing.T) {
 	t.Parallel()
 	d := newDeployment(t)
-	network := &severableNetwork{}
-	cutOff := redispubsub.NewClient(redis.Options{Addr: testenv.RedisAddr(t), Dialer: network.dial})
+	network := testenv.StartProxy(t, testenv.RedisAddr(t))
+	cutOff := redispubsub.NewClient(redis.Options{Addr: network.Addr()})
 	t.Cleanup(func() { _ = cutOff.Close() })
 
 	dying := startBridge(t, bridgeConfig(cutOff, d.prefix, "dying"))
@@ -197,7 +197,7 @@ func TestStandbyTakesOverWithinTheLeaseTimeWhenTheHolderDies(t *testing.T) {
 	survivor := startBridge(t, cfg)
 	eventually(t, "the survivor on standby", func() bool { return survivor.hasStepped(2) && !survivor.isHolding() })
 
-	network.sever()
+	network.Stop()
 	severed := time.Now()
 	left := d.client.PTTL(context.Background(), d.lease).Val()
 	eventually(t, "the survivor holds", survivor.isHolding)
@@ -213,7 +213,7 @@ func TestStandbyTakesOverWithinTheLeaseTimeWhenTheHolderDies(t *testing.T) {
 	}
 	eventually(t, "the survivor appended", func() bool { return len(streamEntries(t, d.client, d.channel)) == 1 })
 
-	network.heal()
+	network.Start()
 	steps, _, _, _ := dying.state()
 	eventually(t, "the old holder tried the lease again", func() bool { return dying.hasStepped(steps + 2) })
 	if dying.isHolding() || !survivor.isHolding() || subscribers(t, d.client, d.channel) != 1 {

@@ -2,9 +2,6 @@ package redispubsub_test
 
 import (
 	"context"
-	"errors"
-	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,22 +29,10 @@ type deployment struct {
 
 func newDeployment(t *testing.T) deployment {
 	t.Helper()
-	prefix := testenv.TopicPrefix()
-	client := redispubsub.NewClient(redis.Options{Addr: testenv.RedisAddr(t)})
-	t.Cleanup(func() {
-		deleteKeys(client, prefix)
-		_ = client.Close()
-	})
+	addr, prefix := testenv.RedisNamespace(t)
+	client := redispubsub.NewClient(redis.Options{Addr: addr})
+	t.Cleanup(func() { _ = client.Close() })
 	return deployment{prefix: prefix, client: client, channel: prefix + topic, lease: redispubsub.LeaseKey(prefix)}
-}
-
-func deleteKeys(client *redis.Client, prefix string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	iter := client.Scan(ctx, 0, prefix+"*", 100).Iterator()
-	for iter.Next(ctx) {
-		client.Del(ctx, iter.Val())
-	}
 }
 
 // eventually waits for cond within waitTimeout.
@@ -83,42 +68,4 @@ func publish(t *testing.T, client *redis.Client, channel, payload string) int64 
 		t.Fatal(err)
 	}
 	return n
-}
-
-// severableNetwork dials Redis for one client until the test severs it:
-// then every connection drops and no new one can be made, as when the
-// process dies or is cut off, until heal.
-type severableNetwork struct {
-	mu      sync.Mutex
-	conns   []net.Conn
-	severed bool
-}
-
-func (n *severableNetwork) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.severed {
-		return nil, errors.New("network severed by the test")
-	}
-	conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-	if err == nil {
-		n.conns = append(n.conns, conn)
-	}
-	return conn, err
-}
-
-func (n *severableNetwork) sever() {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.severed = true
-	for _, c := range n.conns {
-		_ = c.Close()
-	}
-	n.conns = nil
-}
-
-func (n *severableNetwork) heal() {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.severed = false
 }
