@@ -9,20 +9,16 @@ import (
 // AllocateHandler handles Allocate and returns the chosen batch reference.
 // When the product is out of stock the OutOfStock event is still committed
 // and domain.OutOfStockError returned to the sender.
-type AllocateHandler struct {
-	products *ProductQueue
-}
+type AllocateHandler struct{ products *ProductQueue }
 
-func NewAllocateHandler(products *ProductQueue) AllocateHandler {
-	return AllocateHandler{products: products}
-}
+func NewAllocateHandler(products *ProductQueue) AllocateHandler { return AllocateHandler{products} }
 
 func (h AllocateHandler) Handle(ctx context.Context, cmd *domain.Allocate) (string, error) {
 	line, err := domain.NewOrderLine(cmd.OrderID, cmd.SKU, cmd.Qty)
 	if err != nil {
 		return "", err
 	}
-	return h.products.run(ctx, productKey{sku: line.SKU()}, allocateLine{line: line})
+	return h.products.run(ctx, productKey{sku: cmd.SKU}, allocateLine{line})
 }
 
 type allocateLine struct{ line domain.OrderLine }

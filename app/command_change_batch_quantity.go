@@ -9,24 +9,18 @@ import (
 // ChangeBatchQuantityHandler handles ChangeBatchQuantity. Lines that no
 // longer fit are deallocated by the domain, which records Deallocated for
 // each; their handler allocates them again.
-type ChangeBatchQuantityHandler struct {
-	products *ProductQueue
-}
+type ChangeBatchQuantityHandler struct{ products *ProductQueue }
 
 func NewChangeBatchQuantityHandler(products *ProductQueue) ChangeBatchQuantityHandler {
-	return ChangeBatchQuantityHandler{products: products}
+	return ChangeBatchQuantityHandler{products}
 }
 
 func (h ChangeBatchQuantityHandler) Handle(ctx context.Context, cmd *domain.ChangeBatchQuantity) error {
-	// Bad input is refused before it joins a product's queue.
-	if cmd.Ref == "" {
-		return domain.ValidationError{Field: "batchref", Reason: "must not be empty"}
-	}
-	if cmd.Qty < 0 {
-		return domain.ValidationError{Field: "qty", Reason: "must not be negative"}
+	if err := cmd.Validate(); err != nil {
+		return err
 	}
 	// Queued by batch: the sku is not known before the product is loaded.
-	_, err := h.products.run(ctx, productKey{batchRef: cmd.Ref}, changeBatchQuantity{cmd: cmd})
+	_, err := h.products.run(ctx, productKey{batchRef: cmd.Ref}, changeBatchQuantity{cmd})
 	return err
 }
 

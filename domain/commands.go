@@ -31,6 +31,26 @@ type ChangeBatchQuantity struct {
 	Sequence string `json:"sequence,omitempty"`
 }
 
+// Validate refuses a command the domain would refuse, with the same
+// ValidationError, so that bad input is refused before it is queued or
+// sent on.
+func (c CreateBatch) Validate() error {
+	_, err := NewBatch(c.Ref, c.SKU, c.Qty, c.ETA)
+	return err
+}
+
+func (c Allocate) Validate() error {
+	_, err := NewOrderLine(c.OrderID, c.SKU, c.Qty)
+	return err
+}
+
+func (c ChangeBatchQuantity) Validate() error {
+	if err := ValidateIdentifier("ref", c.Ref); err != nil {
+		return err
+	}
+	return ValidateQuantity("qty", c.Qty, 0)
+}
+
 // Commands lists one value of every command type, so that start-up can
 // check that each has exactly one handler.
 func Commands() []any {

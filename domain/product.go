@@ -143,13 +143,10 @@ func (p *Product) ChangeBatchQuantity(ref string, qty int) error {
 // ordered (see ChangeBatchQuantity.Sequence): one not newer than the last
 // applied to the batch changes nothing and returns StaleChangeError.
 func (p *Product) ApplyBatchQuantityChange(change ChangeBatchQuantity) error {
+	if err := change.Validate(); err != nil {
+		return err
+	}
 	ref, qty := change.Ref, change.Qty
-	if err := ValidateIdentifier("ref", ref); err != nil {
-		return err
-	}
-	if err := ValidateQuantity("qty", qty, 0); err != nil {
-		return err
-	}
 	b, ok := p.Batch(ref)
 	if !ok {
 		return BatchNotFoundError{Ref: ref}

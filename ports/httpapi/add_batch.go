@@ -34,11 +34,7 @@ func (r addBatchRequest) command() (*domain.CreateBatch, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := &domain.CreateBatch{Ref: ref, SKU: sku, Qty: qty, ETA: eta}
-	if _, err := domain.NewBatch(cmd.Ref, cmd.SKU, cmd.Qty, cmd.ETA); err != nil {
-		return nil, err
-	}
-	return cmd, nil
+	return &domain.CreateBatch{Ref: ref, SKU: sku, Qty: qty, ETA: eta}, nil
 }
 
 func (s *Server) addBatch(c *gin.Context) {

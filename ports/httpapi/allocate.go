@@ -30,9 +30,6 @@ func (r allocateRequest) command() (*domain.Allocate, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := domain.NewOrderLine(orderID, sku, qty); err != nil {
-		return nil, err
-	}
 	return &domain.Allocate{OrderID: orderID, SKU: sku, Qty: qty}, nil
 }
 
@@ -65,6 +62,11 @@ func (s *Server) allocate(c *gin.Context) {
 // caller a 503 at once, to try again: allocating is idempotent, so a
 // command the broker took after all does no harm.
 func (s *Server) allocateAsync(c *gin.Context, cmd *domain.Allocate) {
+	// The answer comes before the handler runs, so bad input is refused here.
+	if err := cmd.Validate(); err != nil {
+		s.abortWithError(c, err)
+		return
+	}
 	ctx := c.Request.Context()
 	sent := make(chan error, 1)
 	go func() { sent <- s.commands.Send(ctx, cmd) }()
