@@ -1,23 +1,26 @@
 #!/usr/bin/env bash
 # ensure-services.sh [TEST_DB] [-- COMMAND [ARG...]]
 #
-# PostgreSQL and Redis for the tests, without ever weakening the machine: it
+# PostgreSQL, Redis and NATS (with JetStream) for the tests, without ever
+# weakening the machine: it
 # never changes the authentication, configuration or data of a server it did
 # not start, and never starts, stops or creates a system service itself. The
 # only change it may make to the system is installing missing Debian packages
 # (whose own scripts may create and start their default services).
 #
-# TEST_SERVICES picks where the tests' servers come from, for each of the two:
-#   shared   the servers TEST_DATABASE_URL and TEST_REDIS_ADDR point at (by
-#            default the machine's, 127.0.0.1:5432 user postgres and
-#            127.0.0.1:6379), used as they are: PostgreSQL must let the URL's
-#            user in without a password prompt, Redis must answer PING. The
+# TEST_SERVICES picks where the tests' servers come from, for each of the three:
+#   shared   the servers TEST_DATABASE_URL, TEST_REDIS_ADDR and TEST_NATS_URL
+#            point at (by default the machine's, 127.0.0.1:5432 user
+#            postgres, 127.0.0.1:6379 and nats://127.0.0.1:4222), used as they
+#            are: PostgreSQL must let the URL's user in without a password
+#            prompt, Redis must answer PING, NATS must announce JetStream. The
 #            test database is created there when missing. Fails otherwise.
-#   private  a throwaway PostgreSQL cluster and a redis-server without
-#            persistence, in a temporary directory on free loopback ports,
-#            started for COMMAND and stopped and removed when it ends (also
-#            when it fails or is interrupted). TEST_DATABASE_URL and
-#            TEST_REDIS_ADDR are pointed at them for COMMAND.
+#   private  a throwaway PostgreSQL cluster, a redis-server without
+#            persistence and a nats-server -js, in a temporary directory on
+#            free loopback ports, started for COMMAND and stopped and removed
+#            when it ends (also when it fails or is interrupted).
+#            TEST_DATABASE_URL, TEST_REDIS_ADDR and TEST_NATS_URL are pointed
+#            at them for COMMAND.
 #   auto     (default) shared when usable as it is, else private.
 #
 # Without COMMAND it only prepares and checks the shared servers (what
@@ -25,7 +28,7 @@
 #
 # Environment: TEST_SERVICES, TEST_DATABASE_URL (default
 # postgres://postgres@127.0.0.1:5432/TEST_DB?sslmode=disable), TEST_REDIS_ADDR
-# (default 127.0.0.1:6379), TEST_DB (default allocation_test), WAIT_SECONDS
+# (default 127.0.0.1:6379), TEST_NATS_URL (default nats://127.0.0.1:4222), TEST_DB (default allocation_test), WAIT_SECONDS
 # (deadline for a server to answer, default 60), TMPDIR (where the private
 # servers live).
 
@@ -45,6 +48,7 @@ fi
 # What is left in "$@" is the command to run.
 SHARED_DATABASE_URL=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/$TEST_DB?sslmode=disable}
 SHARED_REDIS_ADDR=${TEST_REDIS_ADDR:-127.0.0.1:6379}
+SHARED_NATS_URL=${TEST_NATS_URL:-nats://127.0.0.1:4222}
 WAIT_SECONDS=${WAIT_SECONDS:-60}
 
 log() { echo "ensure-services: $*" >&2; }
@@ -118,6 +122,16 @@ redis_pid() {
 	) 2>/dev/null || true
 }
 
+# nats_info HOST PORT: the INFO line a NATS server sends on connect (its
+# JSON says whether JetStream is on), or nothing when none answers. Plain
+# bash (/dev/tcp): no nats CLI needed.
+nats_info() {
+	(
+		exec 3<>"/dev/tcp/$1/$2" || exit 0
+		IFS= read -r -t 5 line <&3 && echo "${line%$'\r'}"
+	) 2>/dev/null || true
+}
+
 # free_port: a loopback port nothing listens on, outside the kernel's usual
 # ephemeral range (32768-60999) so outgoing connections rarely take it. A
 # server may still lose a race for it; starting retries with another one.
@@ -174,12 +188,32 @@ shared_redis_usable() {
 	return 1
 }
 
+# shared_nats_usable checks the first server of SHARED_NATS_URL
+# (nats://[user:pass@]host[:port][,...]).
+shared_nats_usable() {
+	local addr=${SHARED_NATS_URL#*://} host port
+	addr=${addr%%,*}
+	addr=${addr##*@}
+	addr=${addr%%/*}
+	host=${addr%:*}
+	port=${addr##*:}
+	[ "$addr" != "$port" ] || port=4222
+	case $(nats_info "${host:-127.0.0.1}" "$port") in
+	'') why_not="nothing answers" ;;
+	INFO*'"jetstream":true'*) return 0 ;;
+	INFO*) why_not="answers without JetStream (nats-server -js)" ;;
+	*) why_not="answers, but not as NATS" ;;
+	esac
+	return 1
+}
+
 # --- Private servers: ours, so ours to configure, stop and remove --------------
 
-WORK=           # temporary directory holding both private servers
+WORK=           # temporary directory holding the private servers
 PG_BIN=         # directory of initdb, pg_ctl and postgres
 PG_DATA=        # set once the private cluster runs, for cleanup
 REDIS_PID=      # set once the private redis-server runs, for cleanup
+NATS_PID=       # set once the private nats-server runs, for cleanup
 PRIVATE_USER=   # unprivileged user running them when we are root
 
 # exec_private replaces the current (sub)shell with a private server's
@@ -231,6 +265,13 @@ cleanup() {
 		wait_until 10 not_running "$REDIS_PID" || kill -KILL "$REDIS_PID" 2>/dev/null
 		wait "$REDIS_PID" 2>/dev/null
 		log "stopped the private redis-server"
+	fi
+	if [ -n "$NATS_PID" ]; then
+		# Its store is in WORK, removed below: nothing to keep.
+		kill -TERM "$NATS_PID" 2>/dev/null
+		wait_until 10 not_running "$NATS_PID" || kill -KILL "$NATS_PID" 2>/dev/null
+		wait "$NATS_PID" 2>/dev/null
+		log "stopped the private nats-server"
 	fi
 	if [ -n "$PG_DATA" ]; then
 		as_private "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w -t 30 stop >/dev/null 2>&1 ||
@@ -327,6 +368,37 @@ start_private_redis() {
 	die "private redis-server found no free port"
 }
 
+# Our nats-server, named NATS_NAME, not another one that got the port first,
+# must answer.
+NATS_NAME=allocation-test-$$
+nats_is_ours() { [[ "$(nats_info 127.0.0.1 "$1")" == *"\"server_name\":\"$NATS_NAME\""*'"jetstream":true'* ]]; }
+nats_up_or_gone() { not_running "$NATS_PID" || nats_is_ours "$1"; }
+
+start_private_nats() {
+	local port
+	command -v nats-server >/dev/null 2>&1 || apt_install nats-server
+	make_workdir
+	for _ in 1 2 3 4 5; do
+		port=$(free_port)
+		# In the foreground of a background job, as redis-server above. No
+		# config file: the system's is not ours. JetStream stores in WORK.
+		exec_private nats-server -js -a 127.0.0.1 -p "$port" -n "$NATS_NAME" -sd "$WORK/nats" \
+			-l "$WORK/nats.log" >/dev/null 2>&1 &
+		NATS_PID=$!
+		wait_until "$WAIT_SECONDS" nats_up_or_gone "$port" ||
+			die "private nats-server did not answer within ${WAIT_SECONDS}s"
+		if nats_is_ours "$port"; then
+			TEST_NATS_URL=nats://127.0.0.1:$port
+			return
+		fi
+		wait "$NATS_PID" || true
+		NATS_PID=
+		grep -q 'address already in use' "$WORK/nats.log" ||
+			die "private nats-server did not start: $(tail -n 5 "$WORK/nats.log")"
+	done
+	die "private nats-server found no free port"
+}
+
 # --- Which path ------------------------------------------------------------------
 
 case $TEST_SERVICES in
@@ -353,7 +425,7 @@ choose() {
 	if "$2"; then
 		path=shared
 	elif [ "$TEST_SERVICES" = shared ]; then
-		die "TEST_SERVICES=shared, but the shared $1 is not usable as it is ($why_not). It stays as it is: use TEST_SERVICES=private or auto, or point TEST_DATABASE_URL / TEST_REDIS_ADDR elsewhere"
+		die "TEST_SERVICES=shared, but the shared $1 is not usable as it is ($why_not). It stays as it is: use TEST_SERVICES=private or auto, or point TEST_DATABASE_URL / TEST_REDIS_ADDR / TEST_NATS_URL elsewhere"
 	elif [ "$has_command" ]; then
 		log "the shared $1 is not usable as it is ($why_not): a private one serves this run"
 	else
@@ -366,23 +438,28 @@ choose "PostgreSQL at $(redact <<<"$SHARED_DATABASE_URL")" shared_postgres_usabl
 pg_path=$path
 choose "Redis at $SHARED_REDIS_ADDR" shared_redis_usable
 redis_path=$path
+choose "NATS at $(redact <<<"$SHARED_NATS_URL")" shared_nats_usable
+nats_path=$path
 
 if [ -z "$has_command" ]; then
 	# Nothing to serve: only report on the shared servers.
-	if [ "$pg_path" != shared ] || [ "$redis_path" != shared ]; then
+	if [ "$pg_path" != shared ] || [ "$redis_path" != shared ] || [ "$nats_path" != shared ]; then
 		die "they stay as they are; make test, or $0 $TEST_DB -- COMMAND, starts private ones for the run"
 	fi
-	log "shared PostgreSQL and Redis are ready"
+	log "shared PostgreSQL, Redis and NATS are ready"
 	exit 0
 fi
 
 TEST_DATABASE_URL=$SHARED_DATABASE_URL
 TEST_REDIS_ADDR=$SHARED_REDIS_ADDR
+TEST_NATS_URL=$SHARED_NATS_URL
 [ "$pg_path" = shared ] || start_private_postgres
 [ "$redis_path" = shared ] || start_private_redis
-export TEST_DATABASE_URL TEST_REDIS_ADDR
+[ "$nats_path" = shared ] || start_private_nats
+export TEST_DATABASE_URL TEST_REDIS_ADDR TEST_NATS_URL
 log "PostgreSQL: $pg_path, $(redact <<<"$TEST_DATABASE_URL")"
-log "Redis: $redis_path, $TEST_REDIS_ADDR${WORK:+ (private servers in $WORK)}"
+log "Redis: $redis_path, $TEST_REDIS_ADDR"
+log "NATS: $nats_path, $(redact <<<"$TEST_NATS_URL")${WORK:+ (private servers in $WORK)}"
 
 # Not exec: cleanup runs after the command, whatever its outcome.
 status=0

@@ -61,3 +61,54 @@ func TestPubSubRecoversFromServerRestarts(t *testing.T) {
 		})
 	}
 }
+
+// The relay's pipelined publisher stores a batch in order, also after the
+// server lost its store (the batch published again when Flush failed).
+func TestPipelinedPublisherRecoversALostStream(t *testing.T) {
+	t.Parallel()
+	server := startNATSServer(t)
+	ps := newTestPubSub(t, Config{URL: server.URL}, "")
+	pipeline, err := ps.PipelinedPublisher("p.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	received := subscribe(t, mustSubscriber(t, ps, "group"), "p.orders")
+	batch := func(payloads ...string) []*message.Message {
+		var msgs []*message.Message
+		for _, p := range payloads {
+			msgs = append(msgs, message.NewMessage(watermill.NewUUID(), []byte(p)))
+		}
+		return msgs
+	}
+	relay := func(msgs []*message.Message) error {
+		if err := pipeline.Publish("orders", msgs...); err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return pipeline.Flush(ctx)
+	}
+	expect := func(payloads ...string) {
+		t.Helper()
+		for _, want := range payloads {
+			got := receive(t, received)
+			got.Ack()
+			if string(got.Payload) != want {
+				t.Fatalf("received %q, want %q", got.Payload, want)
+			}
+		}
+	}
+
+	if err := relay(batch("1", "2", "3")); err != nil {
+		t.Fatal(err)
+	}
+	expect("1", "2", "3")
+	server.Kill()
+	server.LoseStore()
+	server.Start()
+	again := batch("4", "5")
+	testenv.Eventually(t, waitTimeout, "relaying a batch after the server lost its store", func() bool {
+		return relay(again) == nil
+	})
+	expect("4", "5")
+}
