@@ -66,3 +66,41 @@ func TestAsyncAllocationWithTheBrokerAwayIs503(t *testing.T) {
 		})
 	}
 }
+
+// countingSender counts the commands sent.
+type countingSender struct{ sent *int }
+
+func (s countingSender) Send(context.Context, any) error {
+	*s.sent++
+	return nil
+}
+
+// An asynchronous allocation is answered before its handler runs, so
+// input the domain refuses is refused there, as on the synchronous path.
+func TestAsyncAllocationOfInvalidInputIs400AndNotSent(t *testing.T) {
+	sent := 0
+	sender := countingSender{sent: &sent}
+	application, err := app.NewApplication(app.Dependencies{
+		UnitOfWork:    memory.NewUnitOfWork(nil),
+		View:          memory.NewAllocationsView(),
+		Notifier:      notify.NewLogNotifier(slog.Default()),
+		HandledEvents: memory.NewHandledEvents(10),
+		Commands:      sender,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler := httpapi.NewHandler(httpapi.Config{App: application, Commands: sender, RequestTimeout: time.Second})
+	for _, body := range []string{`{"orderid":"o1","sku":"LAMP","qty":0}`, `{"orderid":" ","sku":"LAMP","qty":1}`} {
+		req := httptest.NewRequest(http.MethodPost, "/allocate", strings.NewReader(body))
+		req.Header.Set("Prefer", "respond-async")
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, req)
+		if rec.Code != http.StatusBadRequest {
+			t.Errorf("%s: status %d, want 400", body, rec.Code)
+		}
+	}
+	if sent != 0 {
+		t.Errorf("%d invalid commands sent", sent)
+	}
+}
