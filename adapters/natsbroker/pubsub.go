@@ -158,3 +158,28 @@ func (p *PubSub) Close() error {
 	}
 	return err
 }
+
+// Ping tells whether a NATS server with JetStream answers at url, for
+// start-up to wait for it.
+func Ping(ctx context.Context, url string) error {
+	if url == "" {
+		url = DefaultURL
+	}
+	opts := []nats.Option{nats.NoReconnect()}
+	if deadline, ok := ctx.Deadline(); ok {
+		opts = append(opts, nats.Timeout(time.Until(deadline)))
+	}
+	conn, err := nats.Connect(url, opts...)
+	if err != nil {
+		return fmt.Errorf("connecting to nats at %s: %w", url, err)
+	}
+	defer conn.Close()
+	js, err := conn.JetStream()
+	if err == nil {
+		_, err = js.AccountInfo(nats.Context(ctx))
+	}
+	if err != nil {
+		return fmt.Errorf("nats jetstream at %s: %w", url, err)
+	}
+	return nil
+}

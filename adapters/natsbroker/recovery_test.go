@@ -112,3 +112,17 @@ func TestPipelinedPublisherRecoversALostStream(t *testing.T) {
 	})
 	expect("4", "5")
 }
+
+func TestPingTellsWhetherJetStreamAnswers(t *testing.T) {
+	t.Parallel()
+	server := startNATSServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := Ping(ctx, server.URL); err != nil {
+		t.Errorf("Ping of a running server: %v", err)
+	}
+	server.Kill()
+	if err := Ping(ctx, server.URL); err == nil {
+		t.Error("Ping of a killed server succeeded")
+	}
+}
