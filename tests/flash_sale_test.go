@@ -1,8 +1,6 @@
 package tests
 
 import (
-	"allocation/adapters/postgres"
-	"allocation/tests/testenv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +13,8 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
+
+	"allocation/tests/testenv"
 )
 
 // flashSale is one sku with its batches (ref -> quantity).
@@ -133,11 +133,7 @@ func (s *flashSale) check(t *testing.T, answers []orderAnswer, databaseURL, url 
 // within its quantity, and the allocations exactly those answered 201.
 func (s *flashSale) checkStored(t *testing.T, databaseURL string, created map[string]string) {
 	t.Helper()
-	db, err := postgres.Open(t.Context(), databaseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testenv.Open(t, databaseURL)
 	for _, batch := range overAllocatedBatches(t, db, s.sku) {
 		t.Errorf("batch %s", batch)
 	}

@@ -1,13 +1,14 @@
 package tests
 
 import (
-	"allocation/tests/testenv"
 	"fmt"
 	"maps"
 	"net/http"
 	"sync"
 	"testing"
 	"time"
+
+	"allocation/tests/testenv"
 )
 
 // A flash sale (issue 12): service processes on one database and one broker

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"allocation/tests/testenv"
-
 	"github.com/ThreeDotsLabs/watermill"
+
+	"allocation/tests/testenv"
 )
 
 // On every broker: an out-of-stock notification that fails while the mail

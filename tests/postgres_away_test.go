@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"allocation/tests/testenv"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
+
+	"allocation/tests/testenv"
 )
 
 // Issue 13, point 3: PostgreSQL goes away for about 4 s under a light load

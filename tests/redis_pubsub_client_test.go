@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"allocation/tests/testenv"
 	"context"
 	"encoding/json"
 	"strings"
@@ -10,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"allocation/tests/testenv"
 )
 
 // bookClient is a service written against the book: it speaks Redis

@@ -1,13 +1,14 @@
 package tests
 
 import (
-	"allocation/tests/testenv"
 	"net/http"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
+
+	"allocation/tests/testenv"
 )
 
 const (

@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"allocation/tests/testenv"
 	"compress/gzip"
 	"encoding/hex"
 	"fmt"
@@ -17,6 +16,8 @@ import (
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
+
+	"allocation/tests/testenv"
 )
 
 // The binary exports its spans over OTLP/HTTP (protobuf) when

@@ -2,12 +2,13 @@ package pubsub
 
 import (
 	"context"
-	"net"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
+
+	"allocation/tests/testenv"
 )
 
 // roundTripCounter is a go-redis hook that records what each round trip to
@@ -77,93 +78,15 @@ func (h *roundTripCounter) tripsWithBoth(a, b string) int {
 	return n
 }
 
-// cuttableProxy forwards TCP connections to a target until cut: then it
-// closes them and refuses new ones until restored.
-type cuttableProxy struct {
-	t      *testing.T
-	ln     net.Listener
-	target string
+// cuttableProxy is testenv's proxy under the names these tests use: cut
+// closes the connections and refuses new ones, counted, until restore.
+type cuttableProxy struct{ *testenv.Proxy }
 
-	mu       sync.Mutex
-	down     bool
-	conns    []net.Conn
-	refusals int
+func newCuttableProxy(t *testing.T, target string) cuttableProxy {
+	return cuttableProxy{testenv.StartProxy(t, target)}
 }
 
-func newCuttableProxy(t *testing.T, target string) *cuttableProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cuttableProxy{t: t, ln: ln, target: target}
-	t.Cleanup(func() { _ = ln.Close(); p.cut() })
-	go p.accept()
-	return p
-}
-
-func (p *cuttableProxy) addr() string { return p.ln.Addr().String() }
-
-func (p *cuttableProxy) accept() {
-	for {
-		in, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		if p.down {
-			p.refusals++
-			p.mu.Unlock()
-			_ = in.Close()
-			continue
-		}
-		out, err := net.Dial("tcp", p.target)
-		if err != nil {
-			p.mu.Unlock()
-			_ = in.Close()
-			continue
-		}
-		p.conns = append(p.conns, in, out)
-		p.mu.Unlock()
-		go pipe(in, out)
-		go pipe(out, in)
-	}
-}
-
-func pipe(dst, src net.Conn) {
-	buf := make([]byte, 32*1024)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			_ = dst.Close()
-			return
-		}
-	}
-}
-
-func (p *cuttableProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = true
-	for _, c := range p.conns {
-		_ = c.Close()
-	}
-	p.conns = nil
-}
-
-func (p *cuttableProxy) restore() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = false
-}
-
-func (p *cuttableProxy) refused() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.refusals
-}
+func (p cuttableProxy) addr() string { return p.Addr() }
+func (p cuttableProxy) cut()         { p.Refuse() }
+func (p cuttableProxy) restore()     { p.Start() }
+func (p cuttableProxy) refused() int { return p.Refused() }

@@ -56,6 +56,19 @@ func Database(t testing.TB) *sql.DB {
 	return Open(t, DatabaseURL(t))
 }
 
+// BaseDatabase is a connection pool to the test database itself, created
+// if missing, for tests that keep to tables named their own (several pools
+// of one test then see the same tables); closed when the test ends.
+func BaseDatabase(t testing.TB) *sql.DB {
+	t.Helper()
+	requireIntegration(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	db := openBase(ctx, t)
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
 // Open connects to databaseURL with plain lib/pq, for a test to look at
 // the data; the pool is closed when the test ends.
 func Open(t testing.TB, databaseURL string) *sql.DB {
