@@ -24,17 +24,20 @@ const (
 
 // Config is everything the service can be told at start-up.
 type Config struct {
-	HTTPAddr        string
-	Store           string
-	Broker          string
-	DatabaseURL     string
-	RedisAddr       string
-	SMTPAddr        string
-	SMTPFrom        string
-	NotifyTo        string
-	TopicPrefix     string
-	LogFormat       string
-	LogLevel        string
+	HTTPAddr    string
+	Store       string
+	Broker      string
+	DatabaseURL string
+	RedisAddr   string
+	SMTPAddr    string
+	SMTPFrom    string
+	NotifyTo    string
+	TopicPrefix string
+	LogFormat   string
+	LogLevel    string
+	// SQLPollInterval is how often a SQL subscriber polls while messages
+	// flow: shorter polls cost more and delivered no faster, longer ones
+	// add their latency to every hop (BENCHMARKS.md).
 	SQLPollInterval time.Duration
 	// OutboxPollInterval is how often the outbox relay looks for committed
 	// events (STORE=postgres with BROKER=memory or redis).
@@ -56,6 +59,22 @@ type Config struct {
 	// with a transient error is retried before its message is parked.
 	RetryMax             int
 	RetryInitialInterval time.Duration
+	// RetryMaxInterval caps the doubling wait between those retries.
+	RetryMaxInterval time.Duration
+	// OutageMaxElapsed is how long a message handler waits for a database
+	// or broker that is away before its error counts as a failure, with
+	// at most OutageMaxInterval between attempts: a restart or failover
+	// is ridden out, and a message is parked only after a quarter of an
+	// hour (it can be replayed from there). 0 turns waiting off.
+	OutageMaxElapsed  time.Duration
+	OutageMaxInterval time.Duration
+	// ConflictRetries is how often a command runs again after an
+	// optimistic-concurrency conflict, waiting ConflictRetryInitialInterval
+	// doubling up to ConflictRetryMaxInterval: conflicts on a hot sku clear
+	// in the time of one transaction, so short jittered waits are enough.
+	ConflictRetries              int
+	ConflictRetryInitialInterval time.Duration
+	ConflictRetryMaxInterval     time.Duration
 	// RedisPubSubBridge (BROKER=redis only) also speaks Redis Pub/Sub to
 	// other services: the channel change_batch_quantity is taken into its
 	// stream, and line_allocated is published on its channel too.
@@ -183,6 +202,11 @@ func Load(name string, args []string, getenv func(string) string, output io.Writ
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
+	// Policies, not settings: fixed here so that every layer takes them
+	// from one place.
+	c.RetryMaxInterval = 2 * time.Second
+	c.OutageMaxElapsed, c.OutageMaxInterval = 15*time.Minute, 5*time.Second
+	c.ConflictRetries, c.ConflictRetryInitialInterval, c.ConflictRetryMaxInterval = 10, time.Millisecond, 50*time.Millisecond
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}

@@ -42,7 +42,7 @@ func brokers() []brokerCase {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { _ = db.Close() })
-			ps, err := pubsub.NewSQLPubSub(db, pubsub.SQLConfig{}, watermill.NopLogger{})
+			ps, err := pubsub.NewSQLPubSub(db, pubsub.SQLConfig{PollInterval: 20 * time.Millisecond}, watermill.NopLogger{})
 			if err != nil {
 				t.Fatal(err)
 			}

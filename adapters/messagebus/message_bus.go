@@ -22,12 +22,6 @@ type HandlerRetryPolicy struct {
 	MaxInterval     time.Duration
 }
 
-// DefaultHandlerRetryPolicy rides out a database or broker that is away
-// for a few seconds.
-func DefaultHandlerRetryPolicy() HandlerRetryPolicy {
-	return HandlerRetryPolicy{MaxRetries: 5, InitialInterval: 100 * time.Millisecond, MaxInterval: 2 * time.Second}
-}
-
 // MessageBusConfig configures the message bus.
 type MessageBusConfig struct {
 	PubSub PubSub
@@ -35,7 +29,8 @@ type MessageBusConfig struct {
 	Retry  HandlerRetryPolicy
 	// Outage is how long a handler waits for a dependency that is away
 	// before its error counts as a failure; zero turns waiting off.
-	Outage       OutagePolicy
+	Outage OutagePolicy
+	// CloseTimeout bounds how long closing the router waits for handlers.
 	CloseTimeout time.Duration
 	// OnRetry and OnPoisoned are hooks for metrics; may be nil.
 	OnRetry    func()
@@ -64,9 +59,6 @@ func NewMessageBus(cfg MessageBusConfig) (*MessageBus, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = watermill.NopLogger{}
-	}
-	if cfg.CloseTimeout == 0 {
-		cfg.CloseTimeout = 10 * time.Second
 	}
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: cfg.CloseTimeout}, cfg.Logger)
 	if err != nil {

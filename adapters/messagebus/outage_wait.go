@@ -20,13 +20,6 @@ type OutagePolicy struct {
 	MaxInterval time.Duration
 }
 
-// DefaultOutagePolicy rides out a restart or failover of the database or
-// broker, and parks a message only when one is away for a quarter of an
-// hour (it can be replayed from there).
-func DefaultOutagePolicy() OutagePolicy {
-	return OutagePolicy{MaxElapsed: 15 * time.Minute, MaxInterval: 5 * time.Second}
-}
-
 // waitOutDependencies is the router middleware of OutagePolicy; onWait is
 // called on every attempt that found a dependency away (metrics).
 func waitOutDependencies(policy OutagePolicy, onWait func()) message.HandlerMiddleware {

@@ -178,9 +178,6 @@ func (cfg RedisStreamsConfig) newClient() *redis.Client {
 	return redis.NewClient(&opts)
 }
 
-// ConsumerName is this process's name in the consumer groups.
-func (p *RedisStreamsPubSub) ConsumerName() string { return p.cfg.ConsumerName }
-
 func (p *RedisStreamsPubSub) Publisher() message.Publisher { return p.publisher }
 
 // Subscriber returns a subscriber of the consumer group, this process's

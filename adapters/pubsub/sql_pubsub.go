@@ -20,7 +20,7 @@ type SQLConfig struct {
 	// that much latency per hop. Each poll of each subscriber is a
 	// transaction that locks its group's offsets row and so uses up a
 	// transaction id.
-	// Default DefaultSQLPollInterval.
+	// Required (config.Config.SQLPollInterval).
 	PollInterval time.Duration
 	// BatchSize is how many messages a subscriber reads per transaction.
 	// The transaction stays open (and holds back the visibility of every
@@ -50,20 +50,6 @@ type SQLConfig struct {
 }
 
 const (
-	// DefaultSQLPollInterval, measured on PostgreSQL 15 on a 2-core
-	// machine with 10 idle subscribers: an empty poll costs ~0.4 ms of
-	// database CPU (~0.2 ms with postgres.Open's prepared statements) and
-	// one transaction id (the offsets row is locked FOR UPDATE). An idle
-	// service's 9 consumer groups at 20 ms kept ~0.1 core of PostgreSQL
-	// and ~0.07 of the service busy, hence IdlePollInterval. 10 ms and 5 ms delivered more slowly than 25 ms (p90
-	// 70-100 ms against 31 ms: the polls' own transactions hold back the
-	// visibility of new rows) while costing more; 50 ms and 100 ms cost
-	// less but added 20-40 ms. Between 25 and 20 ms, 20 ms won: the
-	// external round trip (five hops, each waiting for a poll; the
-	// benchmark's) went from p50 107-109 / p99 145-148 ms to p50 87-88 /
-	// p99 118-119 ms, for ~90 more empty polls a second when idle. The
-	// library's 1 s would make every asynchronous step visibly slow.
-	DefaultSQLPollInterval = 20 * time.Millisecond
 	// DefaultSQLBatchSize of 30: with 1, each message costs a transaction
 	// and handlers fell ~6x behind the allocation rate under load (the
 	// backlog took 72-200 s to drain after the benchmark); with 10, 6-18 s;
@@ -129,10 +115,12 @@ func NewSQLPubSub(db *sql.DB, cfg SQLConfig, logger watermill.LoggerAdapter) (*S
 	if db == nil {
 		return nil, errors.New("sql pub/sub: no database")
 	}
+	if cfg.PollInterval <= 0 {
+		return nil, errors.New("sql pub/sub: no poll interval")
+	}
 	if logger == nil {
 		logger = watermill.NopLogger{}
 	}
-	setDefault(&cfg.PollInterval, DefaultSQLPollInterval)
 	setDefault(&cfg.AckDeadline, DefaultSQLAckDeadline)
 	setDefault(&cfg.ResendInterval, DefaultSQLResendInterval)
 	setDefault(&cfg.RetryInterval, DefaultSQLRetryInterval)
@@ -150,7 +138,7 @@ func NewSQLPubSub(db *sql.DB, cfg SQLConfig, logger watermill.LoggerAdapter) (*S
 
 // Publisher inserts messages outside any transaction. For the outbox, make
 // a watermill-sql publisher on the transaction with SQLSchemaAdapter and
-// initialise its topics with InitializeTopics first.
+// create its topics' tables first.
 func (p *SQLPubSub) Publisher() message.Publisher { return p.publisher }
 
 // PublisherOn is a publisher to this broker's topics that inserts through
@@ -219,17 +207,6 @@ func (p *SQLPubSub) Subscriber(consumerGroup string) (message.Subscriber, error)
 	return wrapped, nil
 }
 
-// InitializeTopics creates the tables of the topics now, e.g. at start-up
-// for those the transactional publisher writes.
-func (p *SQLPubSub) InitializeTopics(ctx context.Context, topics ...string) error {
-	for _, topic := range topics {
-		if err := p.ensureTopic(ctx, topic); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func (p *SQLPubSub) ensureTopic(ctx context.Context, topic string) error {
 	if _, done := p.topics.Load(topic); done {
 		return nil
@@ -240,9 +217,6 @@ func (p *SQLPubSub) ensureTopic(ctx context.Context, topic string) error {
 	p.topics.Store(topic, struct{}{})
 	return nil
 }
-
-// Ping checks that the database answers (readiness).
-func (p *SQLPubSub) Ping(ctx context.Context) error { return p.db.PingContext(ctx) }
 
 // Close closes the subscribers made here (closing one twice is harmless:
 // the router closes its own) and the publisher. The database is the

@@ -16,7 +16,7 @@ import (
 
 func newTestSQLPubSub(t *testing.T) *SQLPubSub {
 	t.Helper()
-	ps, err := NewSQLPubSub(openTestDB(t), SQLConfig{}, watermill.NopLogger{})
+	ps, err := NewSQLPubSub(openTestDB(t), SQLConfig{PollInterval: 20 * time.Millisecond}, watermill.NopLogger{})
 	if err != nil {
 		t.Fatal(err)
 	}

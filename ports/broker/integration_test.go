@@ -207,7 +207,7 @@ func newSQL(t *testing.T) (messagebus.PubSub, string) {
 	if err != nil {
 		t.Fatalf("postgres at %s unreachable (set SKIP_INTEGRATION=1 to skip): %v", dsn, err)
 	}
-	ps, err := pubsub.NewSQLPubSub(db, pubsub.SQLConfig{}, watermill.NopLogger{})
+	ps, err := pubsub.NewSQLPubSub(db, pubsub.SQLConfig{PollInterval: 20 * time.Millisecond}, watermill.NopLogger{})
 	if err != nil {
 		t.Fatal(err)
 	}

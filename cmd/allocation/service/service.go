@@ -82,9 +82,9 @@ func New(cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
 	bus, err := messagebus.NewMessageBus(messagebus.MessageBusConfig{
 		PubSub:       ps,
 		Logger:       wmLogger,
-		Retry:        messagebus.HandlerRetryPolicy{MaxRetries: cfg.RetryMax, InitialInterval: cfg.RetryInitialInterval, MaxInterval: 2 * time.Second},
+		Retry:        messagebus.HandlerRetryPolicy{MaxRetries: cfg.RetryMax, InitialInterval: cfg.RetryInitialInterval, MaxInterval: cfg.RetryMaxInterval},
 		CloseTimeout: cfg.ShutdownTimeout,
-		Outage:       messagebus.DefaultOutagePolicy(),
+		Outage:       messagebus.OutagePolicy{MaxElapsed: cfg.OutageMaxElapsed, MaxInterval: cfg.OutageMaxInterval},
 		OnOutageWait: m.WaitedForOutage,
 		OnRetry:      m.Retried,
 		OnPoisoned:   m.Poisoned,
@@ -155,7 +155,9 @@ func newApplication(cfg config.Config, st store, bus *messagebus.MessageBus, han
 		HandledEvents:  st.handled,
 		Commands:       bus.CommandBus,
 		ExternalEvents: lineAllocated,
-		ConflictRetry:  app.DefaultConflictRetryPolicy(),
+		ConflictRetry: app.ConflictRetryPolicy{
+			MaxRetries: cfg.ConflictRetries, InitialInterval: cfg.ConflictRetryInitialInterval, MaxInterval: cfg.ConflictRetryMaxInterval,
+		},
 		OnConflict:     m.Conflict,
 		CommandTimeout: cfg.RequestTimeout,
 	})
