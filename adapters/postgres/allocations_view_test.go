@@ -11,40 +11,42 @@ import (
 	"allocation/domain"
 )
 
-func TestAllocationsViewIsIdempotent(t *testing.T) {
+// An event applies only when newer than what the view holds for the line,
+// so redeliveries and events arriving out of order change nothing.
+func TestAllocationsViewAppliesOnlyNewerEvents(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	view := postgres.NewPostgresAllocationsView(newTestDB(t))
-	order, sku := unique("o"), unique("LAMP")
-	e := domain.Allocated{OrderID: order, SKU: sku, Qty: 1, BatchRef: "b1", Version: 2}
-
-	for range 2 {
-		if err := view.Allocated(ctx, e); err != nil {
-			t.Fatal(err)
-		}
+	// batchRef "" is a Deallocated.
+	type event struct {
+		batchRef string
+		version  int
 	}
-
-	assertAllocations(t, view, order, []app.Allocation{{SKU: sku, BatchRef: "b1"}})
-}
-
-func TestAllocationsViewIgnoresStaleEvents(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	view := postgres.NewPostgresAllocationsView(newTestDB(t))
-	order, sku := unique("o"), unique("LAMP")
-
-	mustApply(t, view.Allocated(ctx, domain.Allocated{OrderID: order, SKU: sku, BatchRef: "b2", Version: 5}))
-	mustApply(t, view.Deallocated(ctx, domain.Deallocated{OrderID: order, SKU: sku, BatchRef: "b1", Version: 4}))
-	mustApply(t, view.Allocated(ctx, domain.Allocated{OrderID: order, SKU: sku, BatchRef: "b1", Version: 3}))
-	assertAllocations(t, view, order, []app.Allocation{{SKU: sku, BatchRef: "b2"}})
-
-	mustApply(t, view.Deallocated(ctx, domain.Deallocated{OrderID: order, SKU: sku, BatchRef: "b2", Version: 6}))
-	assertAllocations(t, view, order, nil)
-	mustApply(t, view.Allocated(ctx, domain.Allocated{OrderID: order, SKU: sku, BatchRef: "b2", Version: 5}))
-	assertAllocations(t, view, order, nil)
-
-	mustApply(t, view.Allocated(ctx, domain.Allocated{OrderID: order, SKU: sku, BatchRef: "b3", Version: 7}))
-	assertAllocations(t, view, order, []app.Allocation{{SKU: sku, BatchRef: "b3"}})
+	for name, tt := range map[string]struct {
+		events []event
+		want   string // the batch of the line; "" when not allocated
+	}{
+		"redelivered":                           {events: []event{{"b1", 2}, {"b1", 2}}, want: "b1"},
+		"older ones after a newer":              {events: []event{{"b2", 5}, {"", 4}, {"b1", 3}}, want: "b2"},
+		"an older allocation after deallocated": {events: []event{{"b2", 5}, {"", 6}, {"b2", 5}}, want: ""},
+		"a newer allocation after deallocated":  {events: []event{{"b2", 5}, {"", 6}, {"b3", 7}}, want: "b3"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			order, sku := unique("o"), unique("LAMP")
+			for _, e := range tt.events {
+				if e.batchRef == "" {
+					mustApply(t, view.Deallocated(ctx, domain.Deallocated{OrderID: order, SKU: sku, BatchRef: "b", Version: e.version}))
+				} else {
+					mustApply(t, view.Allocated(ctx, domain.Allocated{OrderID: order, SKU: sku, BatchRef: e.batchRef, Version: e.version}))
+				}
+			}
+			var want []app.Allocation
+			if tt.want != "" {
+				want = []app.Allocation{{SKU: sku, BatchRef: tt.want}}
+			}
+			assertAllocations(t, view, order, want)
+		})
+	}
 }
 
 // Rows are per order line and listed by sku in byte order, as the

@@ -17,9 +17,8 @@ import (
 // retries must let exactly as many through as the batch holds.
 func TestConcurrentAllocationsNeverOverAllocate(t *testing.T) {
 	t.Parallel()
-	db := newTestDB(t)
+	db, uow := newStore(t)
 	ctx := context.Background()
-	uow := newUnitOfWork(t, db, nil)
 	const (
 		goroutines = 20
 		lineQty    = 2
@@ -82,9 +81,8 @@ func TestConcurrentAllocationsNeverOverAllocate(t *testing.T) {
 // one hot product from failing each other's commands.
 func TestSecondLoadOfTheSameProductWaitsForTheFirstTransaction(t *testing.T) {
 	t.Parallel()
-	db := newTestDB(t)
+	db, uow := newStore(t)
 	ctx := context.Background()
-	uow := newUnitOfWork(t, db, nil)
 	sku := unique("CONTESTED")
 	addBatch(t, uow, unique("b"), sku, 100, nil)
 	noRetries := app.NewTransactionRunner(uow, app.ConflictRetryPolicy{MaxRetries: 0}, nil)
@@ -93,8 +91,7 @@ func TestSecondLoadOfTheSameProductWaitsForTheFirstTransaction(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		line, _ := domain.NewOrderLine(order, sku, 1)
-		if _, err := product.Allocate(line); err != nil {
+		if err := allocateLine(product, order, 1); err != nil {
 			return nil, err
 		}
 		return product, nil

@@ -11,9 +11,8 @@ import (
 
 func TestUnitOfWorkRefusesDuplicateBatchRefs(t *testing.T) {
 	t.Parallel()
-	db := newTestDB(t)
+	db, uow := newStore(t)
 	ctx := context.Background()
-	uow := newUnitOfWork(t, db, nil)
 	ref := unique("b")
 	addBatch(t, uow, ref, unique("A"), 10, nil)
 	var duplicate domain.DuplicateBatchError
@@ -25,12 +24,8 @@ func TestUnitOfWorkRefusesDuplicateBatchRefs(t *testing.T) {
 		}
 	})
 	t.Run("when Add finds it taken", func(t *testing.T) {
-		tx, err := uow.Begin(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer func() { _ = tx.Rollback(ctx) }()
-		err = tx.Products().Add(ctx, newProduct(t, unique("C"), ref))
+		tx := begin(t, uow)
+		err := tx.Products().Add(ctx, newProduct(t, unique("C"), ref))
 		if !errors.As(err, &duplicate) || duplicate.Ref != ref {
 			t.Errorf("err = %v, want DuplicateBatchError{%s}", err, ref)
 		}
@@ -59,9 +54,8 @@ func TestUnitOfWorkRefusesDuplicateBatchRefs(t *testing.T) {
 
 func TestUnitOfWorkNewProductRace(t *testing.T) {
 	t.Parallel()
-	db := newTestDB(t)
+	_, uow := newStore(t)
 	ctx := context.Background()
-	uow := newUnitOfWork(t, db, nil)
 	sku := unique("NEW")
 	first, second := begin(t, uow), begin(t, uow)
 	if err := first.Products().Add(ctx, newProduct(t, sku, unique("b1"))); err != nil {

@@ -86,10 +86,7 @@ func runHistoryScenario(t *testing.T, uow app.UnitOfWork, sku, warehouse, shipme
 	ctx := context.Background()
 	addBatch(t, uow, warehouse, sku, 3000, nil)
 	addBatch(t, uow, shipment, sku, 3000, date(2030, 1, 1))
-	tx, err := uow.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx := begin(t, uow)
 	product, err := tx.Products().Get(ctx, sku)
 	if err != nil {
 		t.Fatal(err)

@@ -15,10 +15,8 @@ import (
 const maxIdleConns = 16
 
 // Open connects to PostgreSQL and checks the connection. It turns on lib/pq's
-// binary_parameters mode, which sends a query with arguments in one round
-// trip instead of two (prepare, then execute); the store's statements and
-// watermill-sql's JSON columns work with it. Every connection keeps its
-// queries with arguments prepared (statementCachingConnector).
+// binary_parameters mode so that a query with arguments takes one round
+// trip instead of two (prepare, then execute).
 func Open(ctx context.Context, databaseURL string, options ...OpenOption) (*sql.DB, error) {
 	return open(ctx, databaseURL, func(*pq.Config) {}, options)
 }
@@ -36,20 +34,13 @@ func WithResponseTimeout(d time.Duration) OpenOption {
 	return func(s *openSettings) { s.responseTimeout = d }
 }
 
-// OpenAsynchronousCommit is Open with synchronous_commit off on every
-// connection: COMMIT returns once the transaction is in PostgreSQL's
-// write-ahead log buffer, before the log is flushed to disk (about 0.1 ms
-// instead of 0.25 ms per commit on an idle machine here). A crash of the
-// database server (not of the service) can lose the last transactions
-// that were committed this way; it cannot corrupt anything or make a
-// later transaction survive without them, because the log is flushed in
-// order. So use it only for writes that some later synchronous commit
-// vouches for: on the SQL broker, an event handler's writes are followed
-// by the subscriber's acknowledgement, committed synchronously, and once
-// that is on disk so is everything the handler committed before it; if the
-// acknowledgement is lost too, the event is delivered again. Unless the
-// URL names one, the pool's connections carry the application_name
-// AsynchronousCommitApplicationName, so that pg_stat_activity tells them apart.
+// OpenAsynchronousCommit is Open with synchronous_commit off, for writes
+// that a later synchronous commit vouches for: a crash of the database
+// server loses only the last such commits, and the log is flushed in order,
+// so an SQL subscriber's acknowledgement on disk implies the handler's
+// writes before it (and a lost acknowledgement means a redelivery). Its
+// connections carry AsynchronousCommitApplicationName unless the URL names
+// one, so that pg_stat_activity tells them apart.
 func OpenAsynchronousCommit(ctx context.Context, databaseURL string, options ...OpenOption) (*sql.DB, error) {
 	return open(ctx, databaseURL, func(cfg *pq.Config) {
 		runtime := make(map[string]string, len(cfg.Runtime)+1)

@@ -52,8 +52,7 @@ func TestOutboxStoresNothingWhenTheCommandFails(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				line, _ := domain.NewOrderLine(unique("o"), sku, 1)
-				if _, err := product.Allocate(line); err != nil {
+				if err := allocateLine(product, unique("o"), 1); err != nil {
 					return err
 				}
 				return handlerFailed

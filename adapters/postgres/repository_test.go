@@ -13,20 +13,15 @@ import (
 
 func TestRepositoryGetByBatchRef(t *testing.T) {
 	t.Parallel()
-	db := newTestDB(t)
+	_, uow := newStore(t)
 	ctx := context.Background()
-	uow := newUnitOfWork(t, db, nil)
 	sku1, sku2 := unique("sku1"), unique("sku2")
 	b1, b2, b3 := unique("b1"), unique("b2"), unique("b3")
 	addBatch(t, uow, b1, sku1, 100, nil)
 	addBatch(t, uow, b2, sku1, 100, nil)
 	addBatch(t, uow, b3, sku2, 100, nil)
 
-	tx, err := uow.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = tx.Rollback(ctx) }()
+	tx := begin(t, uow)
 	repo := tx.Products()
 	p2, err := repo.GetByBatchRef(ctx, b2)
 	if err != nil || p2.SKU() != sku1 {
@@ -57,9 +52,8 @@ func TestRepositoryGetByBatchRef(t *testing.T) {
 // order they were allocated, and what ChangeBatchQuantity deallocated.
 func TestUnitOfWorkStoresTheWholeProduct(t *testing.T) {
 	t.Parallel()
-	db := newTestDB(t)
+	_, uow := newStore(t)
 	ctx := context.Background()
-	uow := newUnitOfWork(t, db, nil)
 	runner := retryingRunner(uow)
 	sku := unique("TABLE")
 	later, sooner, warehouse := unique("later"), unique("sooner"), unique("warehouse")
@@ -80,11 +74,7 @@ func TestUnitOfWorkStoresTheWholeProduct(t *testing.T) {
 		t.Fatalf("changing quantity: %v", err)
 	}
 
-	tx, err := uow.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = tx.Rollback(ctx) }()
+	tx := begin(t, uow)
 	product, err := tx.Products().Get(ctx, sku, orders...)
 	if err != nil {
 		t.Fatal(err)
@@ -130,9 +120,8 @@ func TestUnitOfWorkStoresTheWholeProduct(t *testing.T) {
 
 func TestUnitOfWorkStoresSeveralLinesAddedInOneTransaction(t *testing.T) {
 	t.Parallel()
-	db := newTestDB(t)
+	_, uow := newStore(t)
 	ctx := context.Background()
-	uow := newUnitOfWork(t, db, nil)
 	sku := unique("CHAIR")
 	ref := unique("warehouse")
 	addBatch(t, uow, ref, sku, 10, nil)
@@ -175,9 +164,8 @@ func TestUnitOfWorkStoresSeveralLinesAddedInOneTransaction(t *testing.T) {
 // older change is refused in a later transaction too.
 func TestUnitOfWorkKeepsTheLastChangeOfABatch(t *testing.T) {
 	t.Parallel()
-	db := newTestDB(t)
+	db, uow := newStore(t)
 	ctx := context.Background()
-	uow := newUnitOfWork(t, db, nil)
 	sku, ref := unique("CHANGED"), unique("b")
 	addBatch(t, uow, ref, sku, 10, nil)
 	change := app.NewChangeBatchQuantityHandler(app.NewProductQueue(retryingRunner(uow)))

@@ -89,6 +89,23 @@ func newUnitOfWork(t testing.TB, db *sql.DB, outbox postgres.OutboxPublisherFact
 	return uow
 }
 
+// newStore is a test database and a unit of work on it with the SQL outbox.
+func newStore(t testing.TB) (*sql.DB, *postgres.PostgresUnitOfWork) {
+	t.Helper()
+	db := newTestDB(t)
+	return db, newUnitOfWork(t, db, nil)
+}
+
+// allocateLine allocates a new line of qty for the order to the product.
+func allocateLine(product *domain.Product, order string, qty int) error {
+	line, err := domain.NewOrderLine(order, product.SKU(), qty)
+	if err != nil {
+		return err
+	}
+	_, err = product.Allocate(line)
+	return err
+}
+
 func retryingRunner(uow app.UnitOfWork) app.TransactionRunner {
 	return app.NewTransactionRunner(uow, app.DefaultConflictRetryPolicy(), nil)
 }

@@ -40,8 +40,8 @@ func WithCommitNotify(notify func()) UnitOfWorkOption {
 
 // NewPostgresUnitOfWork returns a store on db whose transactions publish
 // their events with a publisher made by newOutboxPublisher (SQLOutbox or
-// ForwarderOutbox). The schema must be migrated and the outbox topics
-// initialised (InitializeSQLTopics) before the first commit.
+// RelayedOutbox). The schema must be migrated (Migrate), and for SQLOutbox
+// its topics' tables created (InitializeSQLTopics), before the first commit.
 func NewPostgresUnitOfWork(db *sql.DB, newOutboxPublisher OutboxPublisherFactory, logger watermill.LoggerAdapter, options ...UnitOfWorkOption) (*PostgresUnitOfWork, error) {
 	switch {
 	case db == nil:

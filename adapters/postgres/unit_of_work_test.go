@@ -2,10 +2,8 @@ package postgres_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 
-	"allocation/app"
 	"allocation/domain"
 )
 
@@ -21,16 +19,12 @@ func TestUnitOfWorkCanRetrieveABatchAndAllocateToIt(t *testing.T) {
 	mustExec(t, db, `INSERT INTO batches (ref, sku, purchased_quantity, eta) VALUES ($1, $2, 100, NULL)`, ref, sku)
 	uow := newUnitOfWork(t, db, nil)
 
-	tx, err := uow.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx := begin(t, uow)
 	product, err := tx.Products().Get(ctx, sku)
 	if err != nil {
 		t.Fatal(err)
 	}
-	line, _ := domain.NewOrderLine(order, sku, 10)
-	if _, err := product.Allocate(line); err != nil {
+	if err := allocateLine(product, order, 10); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -55,17 +49,13 @@ func TestUnitOfWorkCanRetrieveABatchAndAllocateToIt(t *testing.T) {
 
 func TestUnitOfWorkRollsBackUncommittedWorkByDefault(t *testing.T) {
 	t.Parallel()
-	db := newTestDB(t)
+	db, uow := newStore(t)
 	ctx := context.Background()
-	uow := newUnitOfWork(t, db, nil)
 	existingSKU, existingRef := unique("LAMP"), unique("b-existing")
 	addBatch(t, uow, existingRef, existingSKU, 10, nil)
 	newSKU, newRef := unique("CHAIR"), unique("b-new")
 
-	tx, err := uow.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx := begin(t, uow)
 	product, _ := domain.NewProduct(newSKU)
 	if err := product.AddBatch(newRef, 5, nil); err != nil {
 		t.Fatal(err)
@@ -77,8 +67,7 @@ func TestUnitOfWorkRollsBackUncommittedWorkByDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	line, _ := domain.NewOrderLine(unique("o"), existingSKU, 1)
-	if _, err := existing.Allocate(line); err != nil {
+	if err := allocateLine(existing, unique("o"), 1); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Rollback(ctx); err != nil {
@@ -92,38 +81,6 @@ func TestUnitOfWorkRollsBackUncommittedWorkByDefault(t *testing.T) {
 		t.Errorf("uncommitted allocation was stored")
 	}
 	if v := productVersion(t, db, existingSKU); v != 1 {
-		t.Errorf("version = %d, want 1", v)
-	}
-}
-
-func TestUnitOfWorkRollsBackOnError(t *testing.T) {
-	t.Parallel()
-	db := newTestDB(t)
-	ctx := context.Background()
-	uow := newUnitOfWork(t, db, nil)
-	sku := unique("LARGE-FORK")
-	addBatch(t, uow, unique("b1"), sku, 100, nil)
-	boom := errors.New("boom")
-
-	err := retryingRunner(uow).Run(ctx, func(ctx context.Context, tx app.Transaction) error {
-		product, err := tx.Products().Get(ctx, sku)
-		if err != nil {
-			return err
-		}
-		line, _ := domain.NewOrderLine(unique("o"), sku, 10)
-		if _, err := product.Allocate(line); err != nil {
-			return err
-		}
-		return boom
-	})
-
-	if !errors.Is(err, boom) {
-		t.Fatalf("err = %v, want boom", err)
-	}
-	if n := queryInt(t, db, `SELECT count(*) FROM allocations WHERE sku = $1`, sku); n != 0 {
-		t.Errorf("allocation of a failed transaction was stored")
-	}
-	if v := productVersion(t, db, sku); v != 1 {
 		t.Errorf("version = %d, want 1", v)
 	}
 }

@@ -15,9 +15,8 @@ import (
 // writes arriving while a batch is out go together in the next one. Each
 // caller returns when the batch holding its write is done.
 //
-// Why: event handlers run 4 at a time per consumer group, and each wrote in
-// a round trip (and, to PostgreSQL, a commit) of its own; the cost per round
-// trip and per commit, not per row, dominated (BENCHMARKS.md).
+// Why: concurrent event handlers each paid a round trip and a commit of
+// their own, and that cost, not the rows, dominated.
 //
 // If a batch of several fails, each of its writes is tried alone, so that
 // one bad write cannot fail the others (which would be retried and, in the
