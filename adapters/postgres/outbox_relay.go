@@ -15,9 +15,6 @@ import (
 )
 
 const (
-	// DefaultOutboxPollInterval bounds how long an event waits in the
-	// outbox while events flow (see BENCHMARKS.md for how it was chosen).
-	DefaultOutboxPollInterval = 2 * time.Millisecond
 	// relayBatchSize bounds the events of one relay transaction, which the
 	// destination gets with one Flush.
 	relayBatchSize = 100
@@ -46,7 +43,7 @@ func NewOutboxSignal() *OutboxSignal { return idlepoll.NewSignal() }
 // RelayPolling is how the outbox relay polls the outbox table.
 type RelayPolling struct {
 	// Interval between polls while events flow, and for IdleInterval
-	// after the last one. Default DefaultOutboxPollInterval.
+	// after the last one; it bounds how long an event waits.
 	Interval time.Duration
 	// IdleInterval between polls once no event has come for that long, so
 	// that events of a process whose relay died are still relayed; an idle
@@ -71,11 +68,8 @@ type OutboxRelay struct {
 
 // NewOutboxRelay returns a relay to the destination; Run starts it.
 func NewOutboxRelay(db *sql.DB, destination RelayDestination, polling RelayPolling, logger watermill.LoggerAdapter) (*OutboxRelay, error) {
-	if db == nil || destination.Publisher == nil {
-		return nil, errors.New("outbox relay: no database or no destination")
-	}
-	if polling.Interval <= 0 {
-		polling.Interval = DefaultOutboxPollInterval
+	if db == nil || destination.Publisher == nil || polling.Interval <= 0 {
+		return nil, errors.New("outbox relay: a database, a destination and a poll interval are needed")
 	}
 	if logger == nil {
 		logger = watermill.NopLogger{}

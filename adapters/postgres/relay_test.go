@@ -74,6 +74,9 @@ func (d *queueingDestination) state() (flushed []string, published map[string]in
 // it stopped without waiting for its idle interval.
 func runRelay(t *testing.T, db *sql.DB, destination postgres.RelayDestination, polling postgres.RelayPolling) *postgres.OutboxRelay {
 	t.Helper()
+	if polling.Interval == 0 {
+		polling.Interval = time.Millisecond
+	}
 	relay, err := postgres.NewOutboxRelay(db, destination, polling, watermill.NopLogger{})
 	if err != nil {
 		t.Fatal(err)
