@@ -71,11 +71,12 @@ func New(cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
 	if err != nil {
 		return nil, err
 	}
-	brk, err := openBroker(ctx, brokerDeps{cfg: cfg, db: db, metrics: m, logger: logger, wmLogger: wmLogger, resources: res})
+	deps := brokerDeps{cfg: cfg, db: db, metrics: m, logger: logger, wmLogger: wmLogger, resources: res}
+	brk, err := openBroker(ctx, deps)
 	if err != nil {
 		return nil, err
 	}
-	ps, err := newInstrumentedPubSub(newTracedPubSub(brk.pubSub, messagingSystem(cfg.Broker)), m)
+	ps, err := deps.instrumentPubSub(brk.pubSub)
 	if err != nil {
 		return nil, err
 	}
