@@ -5,26 +5,27 @@ package memory
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
-	"time"
 
 	"allocation/app"
 	"allocation/domain"
 )
 
 // UnitOfWork is an in-memory store with the same semantics as the
-// PostgreSQL one: transactions work on copies, commit checks versions
-// (optimistic concurrency) and then publishes the recorded events.
+// PostgreSQL one: transactions work on products of their own, loaded with
+// the lines they name; commit checks versions (optimistic concurrency) and
+// then publishes the recorded events.
 type UnitOfWork struct {
 	mu         sync.Mutex
-	products   map[string]*domain.Product // committed state, never handed out
-	batchIndex map[string]string          // batch ref -> sku
+	products   map[string]*storedProduct // committed state
+	batchIndex map[string]string         // batch ref -> sku
 	events     app.EventPublisher
 }
 
 // NewUnitOfWork returns an empty store publishing committed events to events.
 func NewUnitOfWork(events app.EventPublisher) *UnitOfWork {
-	return &UnitOfWork{products: map[string]*domain.Product{}, batchIndex: map[string]string{}, events: events}
+	return &UnitOfWork{products: map[string]*storedProduct{}, batchIndex: map[string]string{}, events: events}
 }
 
 func (u *UnitOfWork) Begin(context.Context) (app.Transaction, error) {
@@ -32,7 +33,7 @@ func (u *UnitOfWork) Begin(context.Context) (app.Transaction, error) {
 }
 
 type seenProduct struct {
-	product       *domain.Product
+	loadedProduct
 	loadedVersion int
 	isNew         bool
 }
@@ -83,7 +84,7 @@ func (u *UnitOfWork) apply(seen map[string]*seenProduct) ([]domain.Event, error)
 		switch {
 		case s.isNew && exists:
 			return nil, app.ConcurrencyConflictError{SKU: sku}
-		case !s.isNew && (!exists || current.Version() != s.loadedVersion):
+		case !s.isNew && (!exists || current.version != s.loadedVersion):
 			return nil, app.ConcurrencyConflictError{SKU: sku}
 		}
 		for _, b := range s.product.Batches() {
@@ -97,11 +98,8 @@ func (u *UnitOfWork) apply(seen map[string]*seenProduct) ([]domain.Event, error)
 		if !s.isNew && s.product.Version() == s.loadedVersion && len(s.product.Events()) == 0 {
 			continue
 		}
-		stored, err := copyProduct(s.product)
-		if err != nil {
-			return nil, err
-		}
-		u.products[sku] = stored
+		next := u.products[sku].commit(s.loadedProduct)
+		u.products[sku] = &next
 		for _, b := range s.product.Batches() {
 			u.batchIndex[b.Ref()] = sku
 		}
@@ -126,30 +124,29 @@ func (r *repository) Add(_ context.Context, p *domain.Product) error {
 			return domain.DuplicateBatchError{Ref: b.Ref()}
 		}
 	}
-	r.seen[p.SKU()] = &seenProduct{product: p, isNew: true}
+	r.seen[p.SKU()] = &seenProduct{loadedProduct: loadedProduct{product: p}, isNew: true}
 	return nil
 }
 
-// Get hands out the whole product: in memory, every line costs nothing to load.
-func (r *repository) Get(_ context.Context, sku string, _ ...string) (*domain.Product, error) {
-	if s, ok := r.seen[sku]; ok {
-		return s.product, nil
+// Get hands out the product with the lines of the given orders, or with
+// every line when none is named (a store may give more; tests read whole
+// products so).
+func (r *repository) Get(_ context.Context, sku string, orderIDs ...string) (*domain.Product, error) {
+	switch {
+	case len(orderIDs) == 0:
+		return r.load(sku, func(*storedBatch, domain.OrderLine) bool { return true })
+	case len(orderIDs) <= 8:
+		return r.load(sku, func(_ *storedBatch, l domain.OrderLine) bool { return slices.Contains(orderIDs, l.OrderID()) })
 	}
-	r.store.mu.Lock()
-	stored, ok := r.store.products[sku]
-	r.store.mu.Unlock()
-	if !ok {
-		return nil, domain.ProductNotFoundError{SKU: sku}
+	named := make(map[string]bool, len(orderIDs))
+	for _, id := range orderIDs {
+		named[id] = true
 	}
-	p, err := copyProduct(stored)
-	if err != nil {
-		return nil, err
-	}
-	r.seen[sku] = &seenProduct{product: p, loadedVersion: p.Version()}
-	return p, nil
+	return r.load(sku, func(_ *storedBatch, l domain.OrderLine) bool { return named[l.OrderID()] })
 }
 
-func (r *repository) GetByBatchRef(ctx context.Context, ref string) (*domain.Product, error) {
+// GetByBatchRef hands out the product with every line of the batch.
+func (r *repository) GetByBatchRef(_ context.Context, ref string) (*domain.Product, error) {
 	for _, s := range r.seen {
 		if _, ok := s.product.Batch(ref); ok {
 			return s.product, nil
@@ -161,23 +158,25 @@ func (r *repository) GetByBatchRef(ctx context.Context, ref string) (*domain.Pro
 	if !ok {
 		return nil, domain.BatchNotFoundError{Ref: ref}
 	}
-	return r.Get(ctx, sku)
+	return r.load(sku, func(b *storedBatch, _ domain.OrderLine) bool { return b.ref == ref })
 }
 
-// copyProduct copies a product's state (not its pending events), so that
-// transactions never share mutable state with the store.
-func copyProduct(p *domain.Product) (*domain.Product, error) {
-	batches := make([]*domain.Batch, 0, len(p.Batches()))
-	for _, b := range p.Batches() {
-		var eta *time.Time
-		if d, ok := b.ETA(); ok {
-			eta = &d
-		}
-		c, err := domain.UnmarshalBatchFromDatabase(b.Ref(), b.SKU(), b.PurchasedQuantity(), eta, b.AllocatedQuantity(), b.Allocations(), b.LastChange())
-		if err != nil {
-			return nil, err
-		}
-		batches = append(batches, c)
+// load rebuilds the product outside the lock: a committed storedProduct
+// never changes.
+func (r *repository) load(sku string, wanted func(*storedBatch, domain.OrderLine) bool) (*domain.Product, error) {
+	if s, ok := r.seen[sku]; ok {
+		return s.product, nil
 	}
-	return domain.UnmarshalProductFromDatabase(p.SKU(), p.Version(), batches)
+	r.store.mu.Lock()
+	stored, ok := r.store.products[sku]
+	r.store.mu.Unlock()
+	if !ok {
+		return nil, domain.ProductNotFoundError{SKU: sku}
+	}
+	loaded, err := stored.load(sku, wanted)
+	if err != nil {
+		return nil, err
+	}
+	r.seen[sku] = &seenProduct{loadedProduct: loaded, loadedVersion: stored.version}
+	return loaded.product, nil
 }

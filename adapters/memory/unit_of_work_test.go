@@ -3,6 +3,9 @@ package memory_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"sync"
 	"testing"
 
 	"allocation/adapters/memory"
@@ -18,13 +21,20 @@ func (p *recordingPublisher) PublishEvents(_ context.Context, events []domain.Ev
 	return nil
 }
 
-func seed(t *testing.T, uow *memory.UnitOfWork, sku, ref string, qty int) {
+// seed commits a product of the sku with one batch holding a line of each
+// order, quantity 1 each.
+func seed(t *testing.T, uow *memory.UnitOfWork, sku, ref string, qty int, orders ...string) {
 	t.Helper()
 	ctx := context.Background()
 	tx, _ := uow.Begin(ctx)
 	p, _ := domain.NewProduct(sku)
 	if err := p.AddBatch(ref, qty, nil); err != nil {
 		t.Fatal(err)
+	}
+	for _, o := range orders {
+		if _, err := p.Allocate(line(t, sku, o)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := tx.Products().Add(ctx, p); err != nil {
 		t.Fatal(err)
@@ -34,19 +44,25 @@ func seed(t *testing.T, uow *memory.UnitOfWork, sku, ref string, qty int) {
 	}
 }
 
-func load(t *testing.T, uow *memory.UnitOfWork, sku string) *domain.Product {
+// orders returns the orders of the batch's lines as committed, oldest first.
+func orders(t *testing.T, uow *memory.UnitOfWork, ref string) []string {
 	t.Helper()
 	tx, _ := uow.Begin(context.Background())
 	defer tx.Rollback(context.Background())
-	p, err := tx.Products().Get(context.Background(), sku)
+	p, err := tx.Products().GetByBatchRef(context.Background(), ref)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p
+	b, _ := p.Batch(ref)
+	var ids []string
+	for _, l := range b.Allocations() {
+		ids = append(ids, l.OrderID())
+	}
+	return ids
 }
 
-func line(t *testing.T, order string) domain.OrderLine {
-	l, err := domain.NewOrderLine(order, "LAMP", 1)
+func line(t *testing.T, sku, order string) domain.OrderLine {
+	l, err := domain.NewOrderLine(order, sku, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,17 +79,103 @@ func TestCommittedWorkIsKeptAndPublished(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Allocate(line(t, "o1")); err != nil {
+	if _, err := p.Allocate(line(t, "LAMP", "o1")); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if b, _ := load(t, uow, "LAMP").Batch("b1"); !b.HasLine("o1") {
-		t.Fatal("committed allocation lost")
+	if got := orders(t, uow, "b1"); !slices.Equal(got, []string{"o1"}) {
+		t.Fatalf("committed lines = %v, want [o1]", got)
 	}
 	if len(events.events) != 1 {
 		t.Fatalf("published %v, want one Allocated", events.events)
+	}
+}
+
+// A product comes with the lines of the orders named and the allocated
+// totals of all, as from PostgreSQL; a commit keeps the lines not loaded.
+func TestProductsComeWithTheLinesNamed(t *testing.T) {
+	uow := memory.NewUnitOfWork(nil)
+	seed(t, uow, "LAMP", "b1", 10, "o1", "o2", "o3")
+	ctx := context.Background()
+	tx, _ := uow.Begin(ctx)
+	p, err := tx.Products().Get(ctx, "LAMP", "o2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := p.Batch("b1")
+	if len(b.Allocations()) != 1 || !b.HasLine("o2") || b.AllocatedQuantity() != 3 {
+		t.Fatalf("loaded lines %v, allocated %d; want o2 alone, 3", b.Allocations(), b.AllocatedQuantity())
+	}
+	if ref, err := p.Allocate(line(t, "LAMP", "o2")); err != nil || ref != "b1" {
+		t.Fatalf("allocating o2 again = %q, %v", ref, err)
+	}
+	if _, err := p.Allocate(line(t, "LAMP", "o4")); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := orders(t, uow, "b1"); !slices.Equal(got, []string{"o1", "o2", "o3", "o4"}) {
+		t.Fatalf("committed lines = %v", got)
+	}
+}
+
+// Whatever a transaction does to its product, the store and the products
+// of other transactions see nothing of it until it commits.
+func TestTransactionsShareNothingWithTheStore(t *testing.T) {
+	changes := map[string]struct {
+		change func(t *testing.T, p *domain.Product)
+		after  []string // committed lines of b1
+	}{
+		"allocate": {func(t *testing.T, p *domain.Product) {
+			if _, err := p.Allocate(line(t, "LAMP", "o4")); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"o1", "o2", "o3", "o4"}},
+		"deallocate then allocate": {func(t *testing.T, p *domain.Product) {
+			b, _ := p.Batch("b1")
+			b.Deallocate("o2")
+			if _, err := p.Allocate(line(t, "LAMP", "o5")); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"o1", "o3", "o5"}},
+		"shrink then allocate": {func(t *testing.T, p *domain.Product) {
+			if err := p.ChangeBatchQuantity("b1", 1); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.ChangeBatchQuantity("b1", 100); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.Allocate(line(t, "LAMP", "o6")); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"o1", "o6"}},
+	}
+	for name, c := range changes {
+		t.Run(name, func(t *testing.T) {
+			uow := memory.NewUnitOfWork(nil)
+			seed(t, uow, "LAMP", "b1", 100, "o1", "o2", "o3")
+			ctx := context.Background()
+			changing, _ := uow.Begin(ctx)
+			other, _ := uow.Begin(ctx)
+			p, _ := changing.Products().GetByBatchRef(ctx, "b1")
+			before, _ := other.Products().GetByBatchRef(ctx, "b1")
+			c.change(t, p)
+			if got := orders(t, uow, "b1"); !slices.Equal(got, []string{"o1", "o2", "o3"}) {
+				t.Fatalf("uncommitted change seen in the store: %v", got)
+			}
+			if b, _ := before.Batch("b1"); b.AllocatedQuantity() != 3 || len(b.Allocations()) != 3 {
+				t.Fatalf("uncommitted change seen by another transaction: %v", b.Allocations())
+			}
+			if err := changing.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if got := orders(t, uow, "b1"); !slices.Equal(got, c.after) {
+				t.Fatalf("committed lines = %v, want %v", got, c.after)
+			}
+		})
 	}
 }
 
@@ -84,14 +186,14 @@ func TestUncommittedWorkIsRolledBack(t *testing.T) {
 	ctx := context.Background()
 	tx, _ := uow.Begin(ctx)
 	p, _ := tx.Products().Get(ctx, "LAMP")
-	if _, err := p.Allocate(line(t, "o1")); err != nil {
+	if _, err := p.Allocate(line(t, "LAMP", "o1")); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if b, _ := load(t, uow, "LAMP").Batch("b1"); b.HasLine("o1") || len(events.events) != 0 {
-		t.Fatal("rolled-back work is visible or published")
+	if got := orders(t, uow, "b1"); len(got) != 0 || len(events.events) != 0 {
+		t.Fatalf("rolled-back work is visible (%v) or published (%v)", got, events.events)
 	}
 }
 
@@ -103,7 +205,7 @@ func TestConcurrentChangesConflict(t *testing.T) {
 	second, _ := uow.Begin(ctx)
 	for i, tx := range []app.Transaction{first, second} {
 		p, _ := tx.Products().Get(ctx, "LAMP")
-		if _, err := p.Allocate(line(t, []string{"o1", "o2"}[i])); err != nil {
+		if _, err := p.Allocate(line(t, "LAMP", []string{"o1", "o2"}[i])); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -116,17 +218,75 @@ func TestConcurrentChangesConflict(t *testing.T) {
 	}
 }
 
-func TestBatchRefsAreUniqueAcrossProducts(t *testing.T) {
-	uow := memory.NewUnitOfWork(&recordingPublisher{})
-	seed(t, uow, "LAMP", "b1", 10)
+// Commits of one product, one after another, while other transactions
+// load it: the race detector sees whether a commit writes what a load reads.
+func TestLoadsWhileCommitting(t *testing.T) {
+	uow := memory.NewUnitOfWork(nil)
+	seed(t, uow, "LAMP", "b1", 1000, "o1", "o2", "o3")
 	ctx := context.Background()
-	tx, _ := uow.Begin(ctx)
-	p, _ := domain.NewProduct("TABLE")
-	_ = p.AddBatch("b1", 5, nil)
-	var duplicate domain.DuplicateBatchError
-	if err := tx.Products().Add(ctx, p); !errors.As(err, &duplicate) {
-		t.Fatalf("add = %v, want DuplicateBatchError", err)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 50 {
+				tx, _ := uow.Begin(ctx)
+				if p, err := tx.Products().GetByBatchRef(ctx, "b1"); err != nil || len(p.Batches()) != 1 {
+					t.Errorf("load = %v", err)
+				}
+				_ = tx.Rollback(ctx)
+			}
+		})
 	}
+	for i := range 50 {
+		tx, _ := uow.Begin(ctx)
+		p, _ := tx.Products().Get(ctx, "LAMP")
+		if _, err := p.Allocate(line(t, "LAMP", fmt.Sprintf("n%d", i))); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+	if got := orders(t, uow, "b1"); len(got) != 53 {
+		t.Fatalf("%d lines committed, want 53", len(got))
+	}
+}
+
+// Batch references are unique across products: the store refuses a
+// reference another product holds, whether the product is new or not.
+func TestBatchRefsAreUniqueAcrossProducts(t *testing.T) {
+	ctx := context.Background()
+	cases := map[string]func(t *testing.T, uow *memory.UnitOfWork) error{
+		"new product": func(t *testing.T, uow *memory.UnitOfWork) error {
+			tx, _ := uow.Begin(ctx)
+			p, _ := domain.NewProduct("TABLE")
+			_ = p.AddBatch("b1", 5, nil)
+			return tx.Products().Add(ctx, p)
+		},
+		"batch added to a product": func(t *testing.T, uow *memory.UnitOfWork) error {
+			seed(t, uow, "TABLE", "t1", 5)
+			tx, _ := uow.Begin(ctx)
+			p, _ := tx.Products().Get(ctx, "TABLE")
+			_ = p.AddBatch("b1", 5, nil)
+			return tx.Commit(ctx)
+		},
+		"through the handler": func(t *testing.T, uow *memory.UnitOfWork) error {
+			products := app.NewProductQueue(app.NewTransactionRunner(uow, app.DefaultConflictRetryPolicy(), nil))
+			return app.NewAddBatchHandler(products).Handle(ctx, &domain.CreateBatch{Ref: "b1", SKU: "TABLE", Qty: 5})
+		},
+	}
+	for name, add := range cases {
+		t.Run(name, func(t *testing.T) {
+			uow := memory.NewUnitOfWork(nil)
+			seed(t, uow, "LAMP", "b1", 10)
+			var duplicate domain.DuplicateBatchError
+			if err := add(t, uow); !errors.As(err, &duplicate) || duplicate.Ref != "b1" {
+				t.Fatalf("err = %v, want DuplicateBatchError{b1}", err)
+			}
+		})
+	}
+	uow := memory.NewUnitOfWork(nil)
+	tx, _ := uow.Begin(ctx)
 	if _, err := tx.Products().GetByBatchRef(ctx, "nope"); !errors.As(err, new(domain.BatchNotFoundError)) {
 		t.Fatalf("unknown ref = %v", err)
 	}

@@ -1,6 +1,7 @@
 package pubsub
 
 import (
+	"context"
 	"database/sql"
 	"strings"
 	"testing"
@@ -57,14 +58,29 @@ func uniqueName(prefix string) string {
 
 func subscribe(t *testing.T, s message.Subscriber, topic string) <-chan *message.Message {
 	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
 	t.Cleanup(func() { _ = s.Close() })
-	return testenv.Subscribe(t, s, topic)
+	ch, err := s.Subscribe(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
 }
 
 // receive waits for the next message, failing the test at the deadline.
 func receive(t *testing.T, ch <-chan *message.Message) *message.Message {
 	t.Helper()
-	return testenv.Receive(t, ch, waitTimeout)
+	select {
+	case msg, ok := <-ch:
+		if !ok {
+			t.Fatal("subscription closed")
+		}
+		return msg
+	case <-time.After(waitTimeout):
+		t.Fatal("no message within", waitTimeout)
+		return nil
+	}
 }
 
 // eventually waits for cond within waitTimeout.

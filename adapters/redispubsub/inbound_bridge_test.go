@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/redis/go-redis/v9"
 
 	"allocation/adapters/pubsub"
@@ -70,13 +71,29 @@ func TestBridgeAppendsChannelMessagesToTheStreamOfTheSameName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	messages := testenv.Subscribe(t, sub, d.channel)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	messages, err := sub.Subscribe(ctx, d.channel)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i, p := range payloads {
-		msg := testenv.Receive(t, messages, waitTimeout)
+		msg := receive(t, messages)
 		msg.Ack()
 		if string(msg.Payload) != p || msg.Metadata.Get(contracts.MalformedReasonKey) != "" {
 			t.Errorf("message %d = %q %v, want payload %q and nothing malformed", i, msg.Payload, msg.Metadata, p)
 		}
+	}
+}
+
+func receive(t *testing.T, messages <-chan *message.Message) *message.Message {
+	t.Helper()
+	select {
+	case msg := <-messages:
+		return msg
+	case <-time.After(waitTimeout):
+		t.Fatal("no message within", waitTimeout)
+		return nil
 	}
 }
 

@@ -71,12 +71,11 @@ func New(cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
 	if err != nil {
 		return nil, err
 	}
-	deps := brokerDeps{cfg: cfg, db: db, metrics: m, logger: logger, wmLogger: wmLogger, resources: res}
-	brk, err := openBroker(ctx, deps)
+	brk, err := openBroker(ctx, brokerDeps{cfg: cfg, db: db, metrics: m, logger: logger, wmLogger: wmLogger, resources: res})
 	if err != nil {
 		return nil, err
 	}
-	ps, err := deps.instrumentPubSub(brk.pubSub)
+	ps, err := newInstrumentedPubSub(newTracedPubSub(brk.pubSub, messagingSystem(cfg.Broker)), m)
 	if err != nil {
 		return nil, err
 	}
