@@ -2,10 +2,7 @@ package broker_test
 
 import (
 	"context"
-	"database/sql"
-	"errors"
-	"net/url"
-	"os"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -15,7 +12,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/google/uuid"
-	"github.com/lib/pq"
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/trace"
 
@@ -25,6 +21,7 @@ import (
 	"allocation/contracts"
 	"allocation/domain"
 	"allocation/ports/broker"
+	"allocation/tests/testenv"
 )
 
 // The consumer on the real router (messagebus.NewMessageBus: poison queue, retry,
@@ -136,109 +133,41 @@ func (r *running) nextParked(t *testing.T) *message.Message {
 	}
 }
 
-func (r *running) waitForCalls(t *testing.T, n int) ([]domain.ChangeBatchQuantity, []string) {
+func (r *running) waitForCalls(t *testing.T, n int) (cmds []domain.ChangeBatchQuantity, ids []string) {
 	t.Helper()
-	deadline := time.After(waitTimeout)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		cmds, ids := r.calls.snapshot()
-		if len(cmds) >= n {
-			return cmds, ids
-		}
-		select {
-		case <-deadline:
-			t.Fatalf("%d handler calls, want %d", len(cmds), n)
-		case <-tick.C:
-		}
-	}
+	testenv.Eventually(t, waitTimeout, fmt.Sprintf("%d handler calls", n), func() bool {
+		cmds, ids = r.calls.snapshot()
+		return len(cmds) >= n
+	})
+	return cmds, ids
 }
 
-func requireIntegration(t *testing.T) {
-	t.Helper()
-	if os.Getenv("SKIP_INTEGRATION") == "1" {
-		t.Skip("SKIP_INTEGRATION=1")
-	}
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
-
+// newRedis is a Redis Streams pub/sub in a topic namespace of the test's
+// own, a client of that Redis, and the namespace's prefix.
 func newRedis(t *testing.T) (messagebus.PubSub, *redis.Client, string) {
 	t.Helper()
-	requireIntegration(t)
-	addr := envOr("TEST_REDIS_ADDR", "127.0.0.1:6379")
+	addr, prefix := testenv.RedisNamespace(t)
 	client := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { _ = client.Close() })
-	if err := client.Ping(context.Background()).Err(); err != nil {
-		t.Fatalf("redis at %s unreachable (set SKIP_INTEGRATION=1 to skip): %v", addr, err)
-	}
 	ps, err := pubsub.NewRedisStreamsPubSub(pubsub.RedisStreamsConfig{Redis: redis.Options{Addr: addr}}, watermill.NopLogger{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = ps.Close() })
-	prefix := "test." + strings.ToLower(watermill.NewShortUUID()) + "."
-	t.Cleanup(func() {
-		client.Del(context.Background(), prefix+contracts.ChangeBatchQuantityTopic, prefix+messagebus.PoisonTopic)
-	})
 	return pubsub.NewNamespacedPubSub(ps, prefix), client, prefix
 }
 
+// newSQL is a SQL pub/sub in a schema of the test's own, and a topic
+// prefix within it.
 func newSQL(t *testing.T) (messagebus.PubSub, string) {
 	t.Helper()
-	requireIntegration(t)
-	dsn := envOr("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/allocation_test?sslmode=disable")
-	db, err := sql.Open("postgres", dsn)
+	ps, err := pubsub.NewSQLPubSub(testenv.Database(t), pubsub.SQLConfig{PollInterval: 20 * time.Millisecond}, watermill.NopLogger{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = db.Close() })
-	err = db.Ping()
-	var pqErr *pq.Error
-	if errors.As(err, &pqErr) && pqErr.Code == "3D000" {
-		createDatabase(t, dsn)
-		err = db.Ping()
-	}
-	if err != nil {
-		t.Fatalf("postgres at %s unreachable (set SKIP_INTEGRATION=1 to skip): %v", dsn, err)
-	}
-	ps, err := pubsub.NewSQLPubSub(db, pubsub.SQLConfig{PollInterval: 20 * time.Millisecond}, watermill.NopLogger{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	prefix := "t" + strings.ToLower(watermill.NewShortUUID())[:10] + "."
-	t.Cleanup(func() {
-		_ = ps.Close()
-		for _, topic := range []string{contracts.ChangeBatchQuantityTopic, messagebus.PoisonTopic} {
-			_, _ = db.Exec(`DROP TABLE IF EXISTS "watermill_` + prefix + topic + `", "watermill_offsets_` + prefix + topic + `"`)
-		}
-	})
+	t.Cleanup(func() { _ = ps.Close() })
+	prefix := testenv.TopicPrefix()
 	return pubsub.NewNamespacedPubSub(ps, prefix), prefix
-}
-
-func createDatabase(t *testing.T, dsn string) {
-	t.Helper()
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := strings.TrimPrefix(u.Path, "/")
-	u.Path = "/postgres"
-	admin, err := sql.Open("postgres", u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = admin.Close() }()
-	_, err = admin.Exec("CREATE DATABASE " + pq.QuoteIdentifier(name))
-	var pqErr *pq.Error
-	if err != nil && !(errors.As(err, &pqErr) && (pqErr.Code == "42P04" || pqErr.Code == "23505")) {
-		t.Fatalf("creating database %s: %v", name, err)
-	}
 }
 
 func publish(t *testing.T, ps messagebus.PubSub, payload, correlationID string) *message.Message {
