@@ -21,9 +21,9 @@ func Marshaler() cqrs.CommandEventMarshaler {
 }
 
 // jsonMarshaler is Watermill's JSONMarshaler (same payloads, same "name"
-// metadata) on goccy/go-json, a drop-in encoding/json: decoding events was
-// 7 % of the in-memory service's CPU with encoding/json. A payload that does
-// not decode is a permanent error: no retry can fix it.
+// metadata) on goccy/go-json, a drop-in encoding/json that costs the
+// in-memory service less CPU (BENCHMARKS.md). A payload that does not
+// decode is a permanent error: no retry can fix it.
 type jsonMarshaler struct {
 	names cqrs.JSONMarshaler
 }

@@ -50,14 +50,10 @@ type SQLConfig struct {
 }
 
 const (
-	// DefaultSQLBatchSize of 30: with 1, each message costs a transaction
-	// and handlers fell ~6x behind the allocation rate under load (the
-	// backlog took 72-200 s to drain after the benchmark); with 10, 6-18 s;
-	// with 30, 4.6-4.8 s where 10 took 7.1-7.6 s in the same A/B runs,
-	// round trip unchanged (a quiet service's batches hold one message).
-	// The trade-off: a batch's transaction stays open until its last
-	// message is acked, holding back the visibility of newer rows, and a
-	// crash redelivers the whole batch (handlers are idempotent).
+	// DefaultSQLBatchSize: a transaction per message left handlers far
+	// behind under load (BENCHMARKS.md); the price is a transaction open
+	// until a batch's last ack, holding back the visibility of newer rows,
+	// and a whole batch redelivered after a crash (handlers are idempotent).
 	DefaultSQLBatchSize      = 30
 	DefaultSQLAckDeadline    = 30 * time.Second
 	DefaultSQLResendInterval = 500 * time.Millisecond
@@ -73,8 +69,8 @@ const (
 // that wrote it has finished, and a subscriber's transaction stays open
 // while its handler runs. So a slow handler (retries with backoff, a slow
 // mail server) delays the delivery of everything published after it began,
-// on every topic of the database: measured, a message held 2 s delayed
-// another group's new message by 2 s. Keep handlers short on this broker.
+// on every topic of the database, for every group. Keep handlers short on
+// this broker.
 type SQLPubSub struct {
 	db        *sql.DB
 	cfg       SQLConfig

@@ -11,7 +11,7 @@ import (
 // newWatermillLogger adapts slog for Watermill. Watermill logs every
 // handler start at info, which is debug to us; and it builds its fields
 // before the logger decides to drop them, so below debug the chatty
-// levels are cut off here, before any work (measured 3-5 % of CPU).
+// levels are cut off here, before any work.
 func newWatermillLogger(logger *slog.Logger) watermill.LoggerAdapter {
 	adapter := watermill.NewSlogLoggerWithLevelMapping(logger, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
 	return quietWatermillLogger{LoggerAdapter: adapter, chatty: logger.Enabled(context.Background(), slog.LevelDebug)}
