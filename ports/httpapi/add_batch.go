@@ -18,37 +18,19 @@ type addBatchRequest struct {
 }
 
 func (r addBatchRequest) command() (*domain.CreateBatch, error) {
-	ref, err := requireString("ref", r.Ref)
-	if err != nil {
+	eta, badETA := parseETA(r.ETA)
+	if err := firstError(required("ref", r.Ref), required("sku", r.SKU), required("qty", r.Qty), badETA); err != nil {
 		return nil, err
 	}
-	sku, err := requireString("sku", r.SKU)
-	if err != nil {
-		return nil, err
-	}
-	qty, err := requireInt("qty", r.Qty)
-	if err != nil {
-		return nil, err
-	}
-	eta, err := parseETA(r.ETA)
-	if err != nil {
-		return nil, err
-	}
-	return &domain.CreateBatch{Ref: ref, SKU: sku, Qty: qty, ETA: eta}, nil
+	return &domain.CreateBatch{Ref: *r.Ref, SKU: *r.SKU, Qty: *r.Qty, ETA: eta}, nil
 }
 
 func (s *Server) addBatch(c *gin.Context) {
-	var req addBatchRequest
-	if err := decodeJSON(c.Request, c.Writer, &req); err != nil {
-		s.abortWithError(c, err)
-		return
+	cmd, err := decodeCommand[*domain.CreateBatch, addBatchRequest](c)
+	if err == nil {
+		err = s.app.AddBatch.Handle(c.Request.Context(), cmd)
 	}
-	cmd, err := req.command()
 	if err != nil {
-		s.abortWithError(c, err)
-		return
-	}
-	if err := s.app.AddBatch.Handle(c.Request.Context(), cmd); err != nil {
 		s.abortWithError(c, err)
 		return
 	}

@@ -18,28 +18,14 @@ type allocateRequest struct {
 }
 
 func (r allocateRequest) command() (*domain.Allocate, error) {
-	orderID, err := requireString("orderid", r.OrderID)
-	if err != nil {
+	if err := firstError(required("orderid", r.OrderID), required("sku", r.SKU), required("qty", r.Qty)); err != nil {
 		return nil, err
 	}
-	sku, err := requireString("sku", r.SKU)
-	if err != nil {
-		return nil, err
-	}
-	qty, err := requireInt("qty", r.Qty)
-	if err != nil {
-		return nil, err
-	}
-	return &domain.Allocate{OrderID: orderID, SKU: sku, Qty: qty}, nil
+	return &domain.Allocate{OrderID: *r.OrderID, SKU: *r.SKU, Qty: *r.Qty}, nil
 }
 
 func (s *Server) allocate(c *gin.Context) {
-	var req allocateRequest
-	if err := decodeJSON(c.Request, c.Writer, &req); err != nil {
-		s.abortWithError(c, err)
-		return
-	}
-	cmd, err := req.command()
+	cmd, err := decodeCommand[*domain.Allocate, allocateRequest](c)
 	if err != nil {
 		s.abortWithError(c, err)
 		return

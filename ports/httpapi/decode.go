@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/gin-gonic/gin"
 )
 
 // maxBodyBytes bounds request bodies; ours are a few dozen bytes.
@@ -61,18 +63,32 @@ func describeType(kind string) string {
 	}
 }
 
-func requireString(field string, v *string) (string, error) {
-	if v == nil {
-		return "", badRequestError{reason: field + ": is required"}
+// decodeCommand decodes the body into a request R and R into its command.
+func decodeCommand[C any, R interface{ command() (C, error) }](c *gin.Context) (C, error) {
+	var req R
+	if err := decodeJSON(c.Request, c.Writer, &req); err != nil {
+		var none C
+		return none, err
 	}
-	return *v, nil
+	return req.command()
 }
 
-func requireInt(field string, v *int) (int, error) {
+// required refuses a field the body left out or set to null.
+func required[T any](field string, v *T) error {
 	if v == nil {
-		return 0, badRequestError{reason: field + ": is required"}
+		return badRequestError{reason: field + ": is required"}
 	}
-	return *v, nil
+	return nil
+}
+
+// firstError returns the first error that is not nil.
+func firstError(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // parseETA reads an optional date: null or absent means warehouse stock.
