@@ -29,6 +29,22 @@ func (s commandSender) Send(ctx context.Context, _ any) error {
 	return ctx.Err()
 }
 
+// newAsyncHandler serves the API on the in-memory store, sending commands
+// with sender.
+func newAsyncHandler(t *testing.T, sender app.CommandSender, timeout time.Duration) http.Handler {
+	application, err := app.NewApplication(app.Dependencies{
+		UnitOfWork:    memory.NewUnitOfWork(nil),
+		View:          memory.NewAllocationsView(),
+		Notifier:      notify.NewLogNotifier(slog.Default()),
+		HandledEvents: memory.NewHandledEvents(10),
+		Commands:      sender,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return httpapi.NewHandler(httpapi.Config{App: application, Commands: sender, RequestTimeout: timeout})
+}
+
 // With the broker away an asynchronous allocation is answered 503 at once
 // (or at the request's deadline), naming the broker, never 500 or a hang.
 func TestAsyncAllocationWithTheBrokerAwayIs503(t *testing.T) {
@@ -37,17 +53,7 @@ func TestAsyncAllocationWithTheBrokerAwayIs503(t *testing.T) {
 		"broker hangs":   {},
 	} {
 		t.Run(name, func(t *testing.T) {
-			application, err := app.NewApplication(app.Dependencies{
-				UnitOfWork:    memory.NewUnitOfWork(nil),
-				View:          memory.NewAllocationsView(),
-				Notifier:      notify.NewLogNotifier(slog.Default()),
-				HandledEvents: memory.NewHandledEvents(10),
-				Commands:      sender,
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			handler := httpapi.NewHandler(httpapi.Config{App: application, Commands: sender, RequestTimeout: 200 * time.Millisecond})
+			handler := newAsyncHandler(t, sender, 200*time.Millisecond)
 			req := httptest.NewRequest(http.MethodPost, "/allocate", strings.NewReader(`{"orderid":"o1","sku":"LAMP","qty":1}`))
 			req.Header.Set("Prefer", "respond-async")
 			rec := httptest.NewRecorder()
@@ -80,17 +86,7 @@ func (s countingSender) Send(context.Context, any) error {
 func TestAsyncAllocationOfInvalidInputIs400AndNotSent(t *testing.T) {
 	sent := 0
 	sender := countingSender{sent: &sent}
-	application, err := app.NewApplication(app.Dependencies{
-		UnitOfWork:    memory.NewUnitOfWork(nil),
-		View:          memory.NewAllocationsView(),
-		Notifier:      notify.NewLogNotifier(slog.Default()),
-		HandledEvents: memory.NewHandledEvents(10),
-		Commands:      sender,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	handler := httpapi.NewHandler(httpapi.Config{App: application, Commands: sender, RequestTimeout: time.Second})
+	handler := newAsyncHandler(t, sender, time.Second)
 	for _, body := range []string{`{"orderid":"o1","sku":"LAMP","qty":0}`, `{"orderid":" ","sku":"LAMP","qty":1}`} {
 		req := httptest.NewRequest(http.MethodPost, "/allocate", strings.NewReader(body))
 		req.Header.Set("Prefer", "respond-async")
