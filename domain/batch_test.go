@@ -2,7 +2,7 @@ package domain
 
 import (
 	"errors"
-	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -175,50 +175,34 @@ func TestBatchAllocationIsIdempotent(t *testing.T) {
 }
 
 func TestBatchDeallocate(t *testing.T) {
-	t.Run("allocated line", func(t *testing.T) {
-		b := mustBatch(t, "batch-001", "DECORATIVE-TRINKET", 20, nil)
-		line := mustLine(t, "order-ref", "DECORATIVE-TRINKET", 2)
-		if err := b.Allocate(line); err != nil {
-			t.Fatalf("Allocate: %v", err)
-		}
-		b.Deallocate("order-ref")
-		if got := b.AvailableQuantity(); got != 20 {
-			t.Errorf("AvailableQuantity = %d, want 20", got)
-		}
-		if b.HasLine("order-ref") {
-			t.Error("HasLine after Deallocate = true, want false")
-		}
-	})
-	t.Run("unallocated line changes nothing", func(t *testing.T) {
-		b := mustBatch(t, "batch-001", "DECORATIVE-TRINKET", 20, nil)
-		if err := b.Allocate(mustLine(t, "order-1", "DECORATIVE-TRINKET", 2)); err != nil {
-			t.Fatalf("Allocate: %v", err)
-		}
-		b.Deallocate("order-2")
-		if got := b.AvailableQuantity(); got != 18 {
-			t.Errorf("AvailableQuantity = %d, want 18", got)
-		}
-	})
-	t.Run("middle line keeps the others in order", func(t *testing.T) {
-		b := mustBatch(t, "batch-001", "DECORATIVE-TRINKET", 20, nil)
-		l1 := mustLine(t, "order-1", "DECORATIVE-TRINKET", 1)
-		l2 := mustLine(t, "order-2", "DECORATIVE-TRINKET", 2)
-		l3 := mustLine(t, "order-3", "DECORATIVE-TRINKET", 3)
-		l4 := mustLine(t, "order-4", "DECORATIVE-TRINKET", 4)
-		for _, l := range []OrderLine{l1, l2, l3, l4} {
-			if err := b.Allocate(l); err != nil {
-				t.Fatalf("Allocate: %v", err)
+	cases := []struct {
+		name       string
+		deallocate string
+		want       []string // orders of the lines left, in order
+		available  int
+	}{
+		{"allocated line", "order-2", []string{"order-1", "order-3", "order-4"}, 12},
+		{"newest line", "order-4", []string{"order-1", "order-2", "order-3"}, 14},
+		{"unallocated line changes nothing", "order-5", []string{"order-1", "order-2", "order-3", "order-4"}, 10},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := mustBatch(t, "batch-001", "DECORATIVE-TRINKET", 20, nil)
+			for i, order := range []string{"order-1", "order-2", "order-3", "order-4"} {
+				if err := b.Allocate(mustLine(t, order, "DECORATIVE-TRINKET", i+1)); err != nil {
+					t.Fatalf("Allocate: %v", err)
+				}
 			}
-		}
-		b.Deallocate("order-2")
-		got := b.Allocations()
-		if want := []OrderLine{l1, l3, l4}; !reflect.DeepEqual(got, want) {
-			t.Errorf("Allocations = %+v, want %+v", got, want)
-		}
-		if b.AvailableQuantity() != 12 {
-			t.Errorf("AvailableQuantity = %d, want 12", b.AvailableQuantity())
-		}
-	})
+			b.Deallocate(c.deallocate)
+			var got []string
+			for _, l := range b.Allocations() {
+				got = append(got, l.OrderID())
+			}
+			if !slices.Equal(got, c.want) || b.HasLine(c.deallocate) || b.AvailableQuantity() != c.available {
+				t.Errorf("lines %v, available %d; want %v, %d", got, b.AvailableQuantity(), c.want, c.available)
+			}
+		})
+	}
 }
 
 func TestBatchAllocationsReturnsACopy(t *testing.T) {
