@@ -98,6 +98,15 @@ func (s *gatedStore) allocatedEvents() []domain.Allocated {
 	return out
 }
 
+// allocatedOrders lists the orders of the published Allocated events.
+func (s *gatedStore) allocatedOrders() string {
+	var orders []string
+	for _, e := range s.allocatedEvents() {
+		orders = append(orders, e.OrderID)
+	}
+	return fmt.Sprint(orders)
+}
+
 type queueFixture struct {
 	store    *gatedStore
 	queue    *app.ProductQueue
@@ -245,12 +254,8 @@ func TestACommandFailingForItsOwnReasonDoesNotFailItsNeighbours(t *testing.T) {
 			t.Errorf("%s err = %v, want DuplicateBatchError", name, o.err)
 		}
 	}
-	var orders []string
-	for _, e := range f.store.allocatedEvents() {
-		orders = append(orders, e.OrderID)
-	}
-	if fmt.Sprint(orders) != "[o0 o1 o3]" {
-		t.Errorf("allocated %v, want [o0 o1 o3]", orders)
+	if orders := f.store.allocatedOrders(); orders != "[o0 o1 o3]" {
+		t.Errorf("allocated %s, want [o0 o1 o3]", orders)
 	}
 }
 
@@ -305,12 +310,8 @@ func TestACancelledSenderLeavesTheBurstIntact(t *testing.T) {
 	if o := receive(t, neighbour); o.err != nil || o.batchRef != "b1" {
 		t.Errorf("neighbour = %+v, want b1", o)
 	}
-	var orders []string
-	for _, e := range f.store.allocatedEvents() {
-		orders = append(orders, e.OrderID)
-	}
-	if fmt.Sprint(orders) != "[o-started o-neighbour]" {
-		t.Errorf("allocated %v, want [o-started o-neighbour]", orders)
+	if orders := f.store.allocatedOrders(); orders != "[o-started o-neighbour]" {
+		t.Errorf("allocated %s, want [o-started o-neighbour]", orders)
 	}
 }
 
