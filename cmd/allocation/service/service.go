@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
@@ -71,29 +72,19 @@ func New(cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
 	if err != nil {
 		return nil, err
 	}
-	brk, err := openBroker(ctx, brokerDeps{cfg: cfg, db: db, metrics: m, logger: logger, wmLogger: wmLogger, resources: res})
+	deps := brokerDeps{cfg: cfg, db: db, metrics: m, logger: logger, wmLogger: wmLogger, resources: res}
+	brk, err := openBroker(ctx, deps)
 	if err != nil {
 		return nil, err
 	}
-	ps, err := newInstrumentedPubSub(newTracedPubSub(brk.pubSub, messagingSystem(cfg.Broker)), m)
+	ps, err := deps.instrumentPubSub(brk.pubSub)
 	if err != nil {
 		return nil, err
 	}
-	bus, err := messagebus.NewMessageBus(messagebus.MessageBusConfig{
-		PubSub:       ps,
-		Logger:       wmLogger,
-		Retry:        messagebus.HandlerRetryPolicy{MaxRetries: cfg.RetryMax, InitialInterval: cfg.RetryInitialInterval, MaxInterval: cfg.RetryMaxInterval},
-		CloseTimeout: cfg.ShutdownTimeout,
-		Outage:       messagebus.OutagePolicy{MaxElapsed: cfg.OutageMaxElapsed, MaxInterval: cfg.OutageMaxInterval},
-		OnOutageWait: m.WaitedForOutage,
-		OnRetry:      m.Retried,
-		OnPoisoned:   m.Poisoned,
-		Middlewares:  []message.HandlerMiddleware{traceMessages(cfg.Broker), messagebus.LogMessages(logger)},
-	})
+	bus, err := newMessageBus(cfg, ps, m, logger, wmLogger)
 	if err != nil {
 		return nil, err
 	}
-	m.InstrumentRouter(bus.Router)
 	st, err := openStore(ctx, cfg, db, brk, bus.EventBus, wmLogger)
 	if err != nil {
 		return nil, err
@@ -111,17 +102,43 @@ func New(cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
 	for name := range bus.Router.Handlers() {
 		m.InitHandler(name)
 	}
-	var readiness []httpapi.ReadinessCheck
-	if db != nil {
-		readiness = append(readiness, httpapi.ReadinessCheck{Name: "postgres", Check: db.PingContext})
+	handler := newHTTPHandler(cfg, application, bus, brk.poison, m, logger, append(append(databaseReadiness(db), brk.readiness...), st.readiness...))
+	return &Service{
+		Config: cfg, Logger: logger, Bus: bus, App: application, Handler: handler, Metrics: m, Poison: brk.poison, PubSub: ps,
+		db: db, handlerWrites: handlerWrites(db, brk),
+		workers:   append(brk.workers, st.workers...),
+		resources: res,
+	}, nil
+}
+
+// newMessageBus builds the router, its middleware and the buses on ps.
+func newMessageBus(cfg config.Config, ps messagebus.PubSub, m *metrics.Metrics, logger *slog.Logger, wmLogger watermill.LoggerAdapter) (*messagebus.MessageBus, error) {
+	bus, err := messagebus.NewMessageBus(messagebus.MessageBusConfig{
+		PubSub:       ps,
+		Logger:       wmLogger,
+		Retry:        messagebus.HandlerRetryPolicy{MaxRetries: cfg.RetryMax, InitialInterval: cfg.RetryInitialInterval, MaxInterval: cfg.RetryMaxInterval},
+		CloseTimeout: cfg.ShutdownTimeout,
+		Outage:       messagebus.OutagePolicy{MaxElapsed: cfg.OutageMaxElapsed, MaxInterval: cfg.OutageMaxInterval},
+		OnOutageWait: m.WaitedForOutage,
+		OnRetry:      m.Retried,
+		OnPoisoned:   m.Poisoned,
+		Middlewares:  []message.HandlerMiddleware{traceMessages(cfg.Broker), messagebus.LogMessages(logger)},
+	})
+	if err != nil {
+		return nil, err
 	}
-	readiness = append(append(readiness, brk.readiness...), st.readiness...)
+	m.InstrumentRouter(bus.Router)
+	return bus, nil
+}
+
+// newHTTPHandler builds the HTTP port.
+func newHTTPHandler(cfg config.Config, application app.Application, bus *messagebus.MessageBus, poison app.PoisonQueue, m *metrics.Metrics, logger *slog.Logger, readiness []httpapi.ReadinessCheck) http.Handler {
 	handler := httpapi.NewHandler(httpapi.Config{
 		App:         application,
 		Commands:    bus.CommandBus,
 		Logger:      logger,
 		Readiness:   readiness,
-		Poison:      brk.poison,
+		Poison:      poison,
 		AdminToken:  cfg.AdminToken,
 		Metrics:     m.Handler(),
 		Middlewares: []gin.HandlerFunc{otelgin.Middleware("allocation"), httpapi.ObserveRequests(m)},
@@ -130,12 +147,15 @@ func New(cfg config.Config, logger *slog.Logger) (svc *Service, err error) {
 		RequestTimeout: cfg.RequestTimeout,
 	})
 	httpapi.InitRoutes(handler, m)
-	return &Service{
-		Config: cfg, Logger: logger, Bus: bus, App: application, Handler: handler, Metrics: m, Poison: brk.poison, PubSub: ps,
-		db: db, handlerWrites: handlerWrites(db, brk),
-		workers:   append(brk.workers, st.workers...),
-		resources: res,
-	}, nil
+	return handler
+}
+
+// databaseReadiness checks the PostgreSQL pool, when there is one.
+func databaseReadiness(db *sql.DB) []httpapi.ReadinessCheck {
+	if db == nil {
+		return nil
+	}
+	return []httpapi.ReadinessCheck{{Name: "postgres", Check: db.PingContext}}
 }
 
 // newApplication builds the service layer on the store and the bus.
