@@ -81,8 +81,8 @@ func (r TransactionRunner) runOnce(ctx context.Context, fn func(ctx context.Cont
 // firstRetryAtOnce retries the first conflict without waiting: a conflict
 // is seen once the other transaction has committed, so the product can be
 // loaded again at once and the retry usually succeeds. Only repeated
-// conflicts (a hot product) back off. Waiting before the first retry put
-// every conflicting request 0.5-1.5 ms later, in the latency tail.
+// conflicts (a hot product) back off, since waiting before the first
+// retry put every conflicting request in the latency tail.
 type firstRetryAtOnce struct {
 	next    backoff.BackOff
 	retried bool

@@ -138,6 +138,8 @@ func (r *repository) Get(_ context.Context, sku string, orderIDs ...string) (*do
 	case len(orderIDs) <= 8:
 		return r.load(sku, func(_ *storedBatch, l domain.OrderLine) bool { return slices.Contains(orderIDs, l.OrderID()) })
 	}
+	// A burst names up to hundreds of orders: a set then beats a scan of
+	// the names per line.
 	named := make(map[string]bool, len(orderIDs))
 	for _, id := range orderIDs {
 		named[id] = true
