@@ -251,18 +251,6 @@ func newRedisPoisonFixture(t *testing.T, topics ...string) (*RedisStreamsPubSub,
 	return raw, prefix, q
 }
 
-func TestRedisPoisonQueueListAndReplay(t *testing.T) {
-	t.Parallel()
-	raw, prefix, q := newRedisPoisonFixture(t, poisonTestTopic)
-	testPoisonQueueListAndReplay(t, raw, prefix, q, "1-0")
-}
-
-func TestRedisPoisonQueueRoundTrip(t *testing.T) {
-	t.Parallel()
-	raw, prefix, q := newRedisPoisonFixture(t, "roundtrip")
-	testPoisonQueueRoundTrip(t, raw, prefix, "roundtrip", q)
-}
-
 // An entry written by hand (redis-cli) without uuid nor parked_at lists
 // with a stable UUID and the entry's time.
 func TestRedisPoisonQueueListsPlainEntries(t *testing.T) {

@@ -30,18 +30,6 @@ func newSQLPoisonFixture(t *testing.T, topics ...string) (*SQLPubSub, string, *S
 	return raw, prefix, q
 }
 
-func TestSQLPoisonQueueListAndReplay(t *testing.T) {
-	t.Parallel()
-	raw, prefix, q := newSQLPoisonFixture(t, poisonTestTopic)
-	testPoisonQueueListAndReplay(t, raw, prefix, q, "999999999999")
-}
-
-func TestSQLPoisonQueueRoundTrip(t *testing.T) {
-	t.Parallel()
-	raw, prefix, q := newSQLPoisonFixture(t, "roundtrip")
-	testPoisonQueueRoundTrip(t, raw, prefix, "roundtrip", q)
-}
-
 func TestSQLPoisonQueueRefusesPrefixTooLongForTables(t *testing.T) {
 	var invalid InvalidSQLTopicError
 	if _, err := NewSQLPoisonQueue(openTestDB(t), string(make([]byte, 50))+"x"); !errors.As(err, &invalid) {
