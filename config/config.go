@@ -122,6 +122,19 @@ func (c *Config) settings() []setting {
 // flagName turns HTTP_ADDR into http-addr.
 func flagName(env string) string { return strings.ReplaceAll(strings.ToLower(env), "_", "-") }
 
+// fromEnv is the environment variable env parsed, or def when it is unset.
+func fromEnv[T any](getenv func(string) string, env string, def T, parse func(string) (T, error), what string) (T, error) {
+	v := getenv(env)
+	if v == "" {
+		return def, nil
+	}
+	parsed, err := parse(v)
+	if err != nil {
+		return def, fmt.Errorf("%s: %q is not %s", env, v, what)
+	}
+	return parsed, nil
+}
+
 // ErrHelp is returned when --help was asked for; the usage has been printed.
 var ErrHelp = flag.ErrHelp
 
@@ -156,41 +169,30 @@ func Load(name string, args []string, getenv func(string) string, output io.Writ
 		{"RETRY_INITIAL_INTERVAL", "first wait before retrying a failed message (doubles each retry, at most 2s)", 100 * time.Millisecond, &c.RetryInitialInterval},
 	}
 	for _, d := range durations {
-		value := d.def
-		if v := getenv(d.env); v != "" {
-			parsed, err := time.ParseDuration(v)
-			if err != nil {
-				return Config{}, fmt.Errorf("%s: %q is not a duration (e.g. 10ms, 2s)", d.env, v)
-			}
-			value = parsed
+		value, err := fromEnv(getenv, d.env, d.def, time.ParseDuration, "a duration (e.g. 10ms, 2s)")
+		if err != nil {
+			return Config{}, err
 		}
 		fs.DurationVar(d.target, flagName(d.env), value, fmt.Sprintf("%s (env %s)", d.usage, d.env))
 	}
-	retryMax := 5
-	if v := getenv("RETRY_MAX"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return Config{}, fmt.Errorf("RETRY_MAX: %q is not an integer", v)
-		}
-		retryMax = n
+	ints := []struct {
+		env, usage string
+		def        int
+		target     *int
+	}{
+		{"RETRY_MAX", "retries of a message failing with a transient error before it is parked", 5, &c.RetryMax},
+		{"HTTP_MAX_HEADER_BYTES", "largest request header block the HTTP server reads, in bytes", DefaultHTTPMaxHeaderBytes, &c.HTTPMaxHeaderBytes},
 	}
-	fs.IntVar(&c.RetryMax, "retry-max", retryMax, "retries of a message failing with a transient error before it is parked (env RETRY_MAX)")
-	maxHeaderBytes := DefaultHTTPMaxHeaderBytes
-	if v := getenv("HTTP_MAX_HEADER_BYTES"); v != "" {
-		n, err := strconv.Atoi(v)
+	for _, i := range ints {
+		value, err := fromEnv(getenv, i.env, i.def, strconv.Atoi, "an integer")
 		if err != nil {
-			return Config{}, fmt.Errorf("HTTP_MAX_HEADER_BYTES: %q is not an integer", v)
+			return Config{}, err
 		}
-		maxHeaderBytes = n
+		fs.IntVar(i.target, flagName(i.env), value, fmt.Sprintf("%s (env %s)", i.usage, i.env))
 	}
-	fs.IntVar(&c.HTTPMaxHeaderBytes, "http-max-header-bytes", maxHeaderBytes, "largest request header block the HTTP server reads, in bytes (env HTTP_MAX_HEADER_BYTES)")
-	bridge := true
-	if v := getenv("REDIS_PUBSUB_BRIDGE"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return Config{}, fmt.Errorf("REDIS_PUBSUB_BRIDGE: %q is not true or false", v)
-		}
-		bridge = b
+	bridge, err := fromEnv(getenv, "REDIS_PUBSUB_BRIDGE", true, strconv.ParseBool, "true or false")
+	if err != nil {
+		return Config{}, err
 	}
 	fs.BoolVar(&c.RedisPubSubBridge, "redis-pubsub-bridge", bridge,
 		"with BROKER=redis, also take messages PUBLISHed on the Pub/Sub channel change_batch_quantity into its stream and PUBLISH line_allocated on its channel (env REDIS_PUBSUB_BRIDGE)")

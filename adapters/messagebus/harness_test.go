@@ -15,6 +15,7 @@ import (
 	"allocation/adapters/messagebus"
 	"allocation/app"
 	"allocation/domain"
+	"allocation/tests/testenv"
 )
 
 // brokerCase builds a pub/sub for the shared handler suite. Every broker
@@ -152,15 +153,7 @@ func (h *harness) product(sku string) *domain.Product {
 // eventually waits for cond with a deadline, failing the test with what.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
+	testenv.Eventually(t, 10*time.Second, what, cond)
 }
 
 type collector struct {

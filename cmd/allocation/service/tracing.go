@@ -11,20 +11,6 @@ import (
 	"allocation/config"
 )
 
-// tracedPubSub decorates the bus's publisher with trace context (producer
-// spans, traceparent in the metadata); subscribers are traced by the
-// router's middleware.
-type tracedPubSub struct {
-	messagebus.PubSub
-	publisher message.Publisher
-}
-
-func newTracedPubSub(ps messagebus.PubSub, system string) messagebus.PubSub {
-	return tracedPubSub{PubSub: ps, publisher: tracing.DecoratePublisher(ps.Publisher(), system)}
-}
-
-func (p tracedPubSub) Publisher() message.Publisher { return p.publisher }
-
 // messagingSystem is the messaging.system of the configured broker.
 func messagingSystem(broker string) string {
 	switch broker {

@@ -3,8 +3,6 @@ package service
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -20,7 +18,6 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
-	"allocation/config"
 	"allocation/contracts"
 	"allocation/tests/testenv"
 )
@@ -89,14 +86,7 @@ func startTracedService(t *testing.T, env map[string]string) (*Service, *tracete
 	t.Cleanup(func() { _ = provider.Shutdown(context.Background()) })
 	gin.SetMode(gin.TestMode)
 
-	cfg, err := config.Load("test", nil, func(k string) string { return env[k] }, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := newServiceForTest(t, env)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := svc.Start(ctx); err != nil {
