@@ -8,12 +8,10 @@ import (
 )
 
 // UpdateAllocationsViewHandler keeps the allocations read model.
-type UpdateAllocationsViewHandler struct {
-	view AllocationsView
-}
+type UpdateAllocationsViewHandler struct{ view AllocationsView }
 
 func NewUpdateAllocationsViewHandler(view AllocationsView) UpdateAllocationsViewHandler {
-	return UpdateAllocationsViewHandler{view: view}
+	return UpdateAllocationsViewHandler{view}
 }
 
 func (h UpdateAllocationsViewHandler) OnAllocated(ctx context.Context, e *domain.Allocated) error {
@@ -27,12 +25,10 @@ func (h UpdateAllocationsViewHandler) OnDeallocated(ctx context.Context, e *doma
 // ReallocateHandler sends Allocate for a line that lost its batch. It goes
 // through the command bus so that the re-allocation is retried and parked
 // like any asynchronous command.
-type ReallocateHandler struct {
-	commands CommandSender
-}
+type ReallocateHandler struct{ commands CommandSender }
 
 func NewReallocateHandler(commands CommandSender) ReallocateHandler {
-	return ReallocateHandler{commands: commands}
+	return ReallocateHandler{commands}
 }
 
 func (h ReallocateHandler) Handle(ctx context.Context, e *domain.Deallocated) error {

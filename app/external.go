@@ -13,12 +13,10 @@ type ExternalEventPublisher interface {
 
 // PublishLineAllocatedHandler tells other services about every allocation
 // (external topic line_allocated).
-type PublishLineAllocatedHandler struct {
-	external ExternalEventPublisher
-}
+type PublishLineAllocatedHandler struct{ external ExternalEventPublisher }
 
 func NewPublishLineAllocatedHandler(external ExternalEventPublisher) PublishLineAllocatedHandler {
-	return PublishLineAllocatedHandler{external: external}
+	return PublishLineAllocatedHandler{external}
 }
 
 func (h PublishLineAllocatedHandler) Handle(ctx context.Context, e *domain.Allocated) error {
