@@ -104,6 +104,17 @@ func (h *benchHarness) newSKU(b *testing.B, name string) string {
 // every load, do not grow with b.N and make later iterations slower.
 const linesPerProduct = 100
 
+// skuFor is the sku of the i-th allocation: a fresh product, made off the
+// clock, every linesPerProduct allocations.
+func (h *benchHarness) skuFor(b *testing.B, i int, name, current string) string {
+	if i%linesPerProduct != 0 {
+		return current
+	}
+	b.StopTimer()
+	defer b.StartTimer()
+	return h.newSKU(b, name)
+}
+
 // BenchmarkCommandBusRoundTrip sends Allocate on the gochannel command bus
 // and waits for the Allocated event's PublishLineAllocated handler: the
 // command processor, the handler's transaction, the event bus and the
@@ -116,11 +127,7 @@ func BenchmarkCommandBusRoundTrip(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if i%linesPerProduct == 0 {
-			b.StopTimer()
-			sku = h.newSKU(b, "BENCH-RT")
-			b.StartTimer()
-		}
+		sku = h.skuFor(b, i, "BENCH-RT", sku)
 		orderID := fmt.Sprintf("order-%d", i)
 		if err := h.bus.CommandBus.Send(ctx, &domain.Allocate{OrderID: orderID, SKU: sku, Qty: 1}); err != nil {
 			b.Fatal(err)
@@ -157,11 +164,7 @@ func BenchmarkAllocateHandlerInMemory(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if i%linesPerProduct == 0 {
-			b.StopTimer()
-			sku = h.newSKU(b, "BENCH-SYNC")
-			b.StartTimer()
-		}
+		sku = h.skuFor(b, i, "BENCH-SYNC", sku)
 		if _, err := h.app.Allocate.Handle(ctx, &domain.Allocate{OrderID: fmt.Sprintf("order-%d", i), SKU: sku, Qty: 1}); err != nil {
 			b.Fatal(err)
 		}
