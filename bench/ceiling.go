@@ -16,10 +16,9 @@ import (
 // The ceiling: what PostgreSQL alone allows for the database work of one
 // allocation, issued through database/sql (lib/pq, opened as the service
 // opens it, statements prepared once per connection) by the same number
-// of workers on the same request mix, with
-// no HTTP, no Watermill and no domain objects in between: one transaction
-// per order, the store's transaction for a burst of one command. Each
-// operation:
+// of workers on the same request mix, with no HTTP, no Watermill and no
+// domain objects in between: one transaction per order, the store's
+// transaction for a burst of one command. Each operation:
 //
 //	BEGIN
 //	SELECT the product FOR UPDATE OF p, with its batches (allocated_quantity)

@@ -128,7 +128,7 @@ func freePort() (string, error) {
 }
 
 // startService starts a service process; name (the configuration's, or
-// one process's of several) names its log file and profile.
+// one process's of several) names its log file.
 func startService(ctx context.Context, o options, name string, env map[string]string) (*serviceProcess, error) {
 	addr, err := freePort()
 	if err != nil {

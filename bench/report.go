@@ -265,6 +265,9 @@ func resultsSection(o options, r *Results) string {
 	if r.SpeedAtStart != nil && r.SpeedAtEnd != nil {
 		fmt.Fprintf(&b, "**Machine's speed during the run** (it drifts; see *Noise*): at the start %s; at the end %s.\n\n", r.SpeedAtStart, r.SpeedAtEnd)
 	}
+	if len(s.ServiceEnv) > 0 {
+		fmt.Fprintf(&b, "**The services' environment** (beside the configuration's): `%s`.\n\n", strings.Join(s.ServiceEnv, " "))
+	}
 	uniform := resultsTable(r) != ""
 	if uniform {
 		fmt.Fprintf(&b, "**Load:** closed loop, %d concurrent keep-alive clients; warm-up %.0f s, then %d rounds of %.0f s (ceiling: %.0f s), medians reported. "+

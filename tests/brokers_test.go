@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -146,12 +145,7 @@ func (c *watermillClient) listen(topic string) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	c.t.Cleanup(cancel)
-	msgs, err := sub.Subscribe(ctx, topic)
-	if err != nil {
-		c.t.Fatal(err)
-	}
+	msgs := testenv.Subscribe(c.t, sub, topic)
 	go func() {
 		for m := range msgs {
 			om := outsideMessage{ID: m.UUID, CorrelationID: middleware.MessageCorrelationID(m)}

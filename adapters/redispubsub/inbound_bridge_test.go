@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
-	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/redis/go-redis/v9"
 
 	"allocation/adapters/pubsub"
@@ -71,29 +70,13 @@ func TestBridgeAppendsChannelMessagesToTheStreamOfTheSameName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	messages, err := sub.Subscribe(ctx, d.channel)
-	if err != nil {
-		t.Fatal(err)
-	}
+	messages := testenv.Subscribe(t, sub, d.channel)
 	for i, p := range payloads {
-		msg := receive(t, messages)
+		msg := testenv.Receive(t, messages, waitTimeout)
 		msg.Ack()
 		if string(msg.Payload) != p || msg.Metadata.Get(contracts.MalformedReasonKey) != "" {
 			t.Errorf("message %d = %q %v, want payload %q and nothing malformed", i, msg.Payload, msg.Metadata, p)
 		}
-	}
-}
-
-func receive(t *testing.T, messages <-chan *message.Message) *message.Message {
-	t.Helper()
-	select {
-	case msg := <-messages:
-		return msg
-	case <-time.After(waitTimeout):
-		t.Fatal("no message within", waitTimeout)
-		return nil
 	}
 }
 
