@@ -18,7 +18,7 @@ import (
 type ProductQueue struct {
 	runBurst func(key productKey, burst []*queuedCommand)
 	maxBurst int
-	workers  *workerpool.Pool // bursts run on goroutines whose stacks have grown
+	workers  *workerpool.Pool[func()] // bursts run on goroutines whose stacks have grown
 
 	mu      sync.Mutex
 	waiting map[productKey][]*queuedCommand // present while the key's worker runs
@@ -59,7 +59,7 @@ func NewProductQueue(tx TransactionRunner, timeout ...time.Duration) *ProductQue
 }
 
 func newProductQueue(maxBurst int, runBurst func(productKey, []*queuedCommand)) *ProductQueue {
-	return &ProductQueue{runBurst: runBurst, maxBurst: maxBurst, workers: workerpool.New(0, 10*time.Second),
+	return &ProductQueue{runBurst: runBurst, maxBurst: maxBurst, workers: workerpool.New(0, 10*time.Second, func(burst func()) { burst() }),
 		waiting: map[productKey][]*queuedCommand{}}
 }
 

@@ -18,7 +18,23 @@ const (
 // HandlerWorkersMiddleware runs every handler it wraps on a pool of its
 // own, for routers the message bus does not build.
 func HandlerWorkersMiddleware() message.HandlerMiddleware {
-	return runOnWorkers(workerpool.New(handlerWorkersMax, handlerWorkersIdleTimeout))
+	return runOnWorkers(workerpool.New(handlerWorkersMax, handlerWorkersIdleTimeout, (*handlerRun).run))
+}
+
+// handlerRun is one message handed to a worker.
+type handlerRun struct {
+	handler  message.HandlerFunc
+	msg      *message.Message
+	out      []*message.Message
+	err      error
+	panicked any
+	done     chan struct{}
+}
+
+func (r *handlerRun) run() {
+	defer close(r.done)
+	defer func() { r.panicked = recover() }()
+	r.out, r.err = r.handler(r.msg)
 }
 
 // runOnWorkers runs the rest of the chain on a pooled goroutine, because
@@ -27,30 +43,20 @@ func HandlerWorkersMiddleware() message.HandlerMiddleware {
 // shutdown work as before. When every worker is busy the handler runs on
 // the caller, so a handler that waits for other messages can never starve
 // the pool.
-func runOnWorkers(pool *workerpool.Pool) message.HandlerMiddleware {
+func runOnWorkers(pool *workerpool.Pool[*handlerRun]) message.HandlerMiddleware {
 	return func(h message.HandlerFunc) message.HandlerFunc {
 		return func(msg *message.Message) ([]*message.Message, error) {
-			var (
-				out      []*message.Message
-				err      error
-				panicked any
-			)
-			done := make(chan struct{})
-			run := func() {
-				defer close(done)
-				defer func() { panicked = recover() }()
-				out, err = h(msg)
-			}
-			if !pool.TryGo(run) {
+			r := &handlerRun{handler: h, msg: msg, done: make(chan struct{})}
+			if !pool.TryGo(r) {
 				return h(msg)
 			}
-			<-done
-			if panicked != nil {
+			<-r.done
+			if r.panicked != nil {
 				// Re-raised on the router's goroutine, which recovers it
 				// and nacks the message as for any handler.
-				panic(panicked)
+				panic(r.panicked)
 			}
-			return out, err
+			return r.out, r.err
 		}
 	}
 }

@@ -11,7 +11,7 @@ import (
 )
 
 func TestHandlerWorkersReturnWhatTheHandlerReturns(t *testing.T) {
-	w := runOnWorkers(workerpool.New(2, time.Minute))
+	w := runOnWorkers(workerpool.New(2, time.Minute, (*handlerRun).run))
 	produced := message.NewMessage("out", nil)
 	failure := errors.New("handler failed")
 	tests := []struct {
@@ -43,7 +43,7 @@ func TestHandlerWorkersReturnWhatTheHandlerReturns(t *testing.T) {
 }
 
 func TestHandlerWorkersRunOnTheCallerWhenAllAreBusy(t *testing.T) {
-	w := runOnWorkers(workerpool.New(1, time.Minute))
+	w := runOnWorkers(workerpool.New(1, time.Minute, (*handlerRun).run))
 	release := make(chan struct{})
 	started := make(chan struct{})
 	blocking := w(func(*message.Message) ([]*message.Message, error) {
@@ -78,7 +78,7 @@ func TestHandlerWorkersRunOnTheCallerWhenAllAreBusy(t *testing.T) {
 }
 
 func TestHandlerWorkersRaiseAPanicOnTheCaller(t *testing.T) {
-	w := runOnWorkers(workerpool.New(1, time.Minute))
+	w := runOnWorkers(workerpool.New(1, time.Minute, (*handlerRun).run))
 	h := w(func(*message.Message) ([]*message.Message, error) { panic("boom") })
 	defer func() {
 		if r := recover(); r != "boom" {

@@ -7,8 +7,10 @@ import (
 	"time"
 )
 
+func call(task func()) { task() }
+
 func TestPoolReusesAnIdleWorker(t *testing.T) {
-	p := New(4, time.Minute)
+	p := New(4, time.Minute, call)
 	ranOn := map[string]int{}
 	for range 100 {
 		done := make(chan struct{})
@@ -32,7 +34,7 @@ func goroutineID() string {
 }
 
 func TestTryGoRefusesWhenEveryWorkerIsBusy(t *testing.T) {
-	p := New(1, time.Minute)
+	p := New(1, time.Minute, call)
 	release := make(chan struct{})
 	if !p.TryGo(func() { <-release }) {
 		t.Fatal("the first task was refused")
@@ -44,7 +46,7 @@ func TestTryGoRefusesWhenEveryWorkerIsBusy(t *testing.T) {
 }
 
 func TestGoRunsEveryTaskWhenEveryWorkerIsBusy(t *testing.T) {
-	p := New(1, time.Minute)
+	p := New(1, time.Minute, call)
 	release := make(chan struct{})
 	p.Go(func() { <-release })
 	ran := make(chan struct{})
@@ -58,7 +60,7 @@ func TestGoRunsEveryTaskWhenEveryWorkerIsBusy(t *testing.T) {
 }
 
 func TestWorkersExitWhenIdle(t *testing.T) {
-	p := New(2, 10*time.Millisecond)
+	p := New(2, 10*time.Millisecond, call)
 	done := make(chan struct{})
 	p.Go(func() { close(done) })
 	<-done
