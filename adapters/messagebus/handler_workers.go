@@ -15,9 +15,8 @@ const (
 	handlerWorkersIdleTimeout = 10 * time.Second
 )
 
-// HandlerWorkersMiddleware runs every handler it wraps on a pool of its
-// own, for routers the message bus does not build.
-func HandlerWorkersMiddleware() message.HandlerMiddleware {
+// handlerWorkers runs every handler of the router on a pool of its own.
+func handlerWorkers() message.HandlerMiddleware {
 	return runOnWorkers(workerpool.New(handlerWorkersMax, handlerWorkersIdleTimeout, (*handlerRun).run))
 }
 

@@ -2,7 +2,6 @@ package messagebus
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -11,7 +10,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 
 	"allocation/app"
-	"allocation/domain"
 )
 
 // HandlerRetryPolicy is how a failing message handler is retried before
@@ -74,7 +72,7 @@ func NewMessageBus(cfg MessageBusConfig) (*MessageBus, error) {
 		return nil, err
 	}
 	router.AddMiddleware(
-		HandlerWorkersMiddleware(),
+		handlerWorkers(),
 		poison,
 		middleware.Retry{
 			MaxRetries:          cfg.Retry.MaxRetries,
@@ -156,76 +154,3 @@ func (b *MessageBus) AddHandlers(commands []cqrs.CommandHandler, events []cqrs.E
 	}
 	return b.eventProcessor.AddHandlers(events...)
 }
-
-// MissingCommandHandlerError is returned at start-up for a command without a handler.
-type MissingCommandHandlerError struct{ Command string }
-
-func (e MissingCommandHandlerError) Error() string {
-	return fmt.Sprintf("command %s has no handler: every command needs exactly one", e.Command)
-}
-
-// DuplicateCommandHandlerError is returned at start-up for a command with several handlers.
-type DuplicateCommandHandlerError struct {
-	Command  string
-	Handlers []string
-}
-
-func (e DuplicateCommandHandlerError) Error() string {
-	return fmt.Sprintf("command %s has %d handlers %v: every command needs exactly one", e.Command, len(e.Handlers), e.Handlers)
-}
-
-func checkOneHandlerPerCommand(handlers []cqrs.CommandHandler) error {
-	marshaler := Marshaler()
-	byCommand := map[string][]string{}
-	for _, h := range handlers {
-		name := marshaler.Name(h.NewCommand())
-		byCommand[name] = append(byCommand[name], h.HandlerName())
-	}
-	var errs []error
-	for _, cmd := range knownCommandNames() {
-		switch n := len(byCommand[cmd]); {
-		case n == 0:
-			errs = append(errs, MissingCommandHandlerError{Command: cmd})
-		case n > 1:
-			errs = append(errs, DuplicateCommandHandlerError{Command: cmd, Handlers: byCommand[cmd]})
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// knownCommandNames names every command the domain defines.
-func knownCommandNames() []string {
-	m := Marshaler()
-	var names []string
-	for _, c := range domain.Commands() {
-		names = append(names, m.Name(c))
-	}
-	return names
-}
-
-// poisonCounter stamps the time a message is parked, bounds its reason
-// (MaxPoisonReasonBytes: the error may quote megabytes of input) and
-// counts it.
-type poisonCounter struct {
-	publisher  message.Publisher
-	onPoisoned func(handler string)
-}
-
-func (p *poisonCounter) Publish(topic string, msgs ...*message.Message) error {
-	now := time.Now().UTC().Format(time.RFC3339Nano)
-	for _, m := range msgs {
-		m.Metadata.Set(ParkedAtKey, now)
-		m.Metadata.Set(middleware.ReasonForPoisonedKey, app.TruncateForLog(m.Metadata.Get(middleware.ReasonForPoisonedKey), app.MaxPoisonReasonBytes))
-	}
-	if err := p.publisher.Publish(topic, msgs...); err != nil {
-		return err
-	}
-	if p.onPoisoned != nil {
-		for _, m := range msgs {
-			p.onPoisoned(m.Metadata.Get(middleware.PoisonedHandlerKey))
-		}
-	}
-	return nil
-}
-
-func (p *poisonCounter) Close() error { return nil }

@@ -45,3 +45,30 @@ func ReplayMessage(p app.ParkedMessage) (topic string, msg *message.Message) {
 
 // ParkedAtKey is the metadata key with the time a message was parked.
 const ParkedAtKey = "parked_at"
+
+// poisonCounter stamps the time a message is parked, bounds its reason
+// (MaxPoisonReasonBytes: the error may quote megabytes of input) and
+// counts it.
+type poisonCounter struct {
+	publisher  message.Publisher
+	onPoisoned func(handler string)
+}
+
+func (p *poisonCounter) Publish(topic string, msgs ...*message.Message) error {
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	for _, m := range msgs {
+		m.Metadata.Set(ParkedAtKey, now)
+		m.Metadata.Set(middleware.ReasonForPoisonedKey, app.TruncateForLog(m.Metadata.Get(middleware.ReasonForPoisonedKey), app.MaxPoisonReasonBytes))
+	}
+	if err := p.publisher.Publish(topic, msgs...); err != nil {
+		return err
+	}
+	if p.onPoisoned != nil {
+		for _, m := range msgs {
+			p.onPoisoned(m.Metadata.Get(middleware.PoisonedHandlerKey))
+		}
+	}
+	return nil
+}
+
+func (p *poisonCounter) Close() error { return nil }
