@@ -221,11 +221,6 @@ func (p *RedisStreamsPubSub) subscriber(consumerGroup string, handlers int) (*Re
 	return s, nil
 }
 
-// Ping checks that Redis answers.
-func (p *RedisStreamsPubSub) Ping(ctx context.Context) error {
-	return p.client.Ping(ctx).Err()
-}
-
 // Close closes the subscribers made here (closing one twice is harmless:
 // the router closes its own), the publisher and the client.
 func (p *RedisStreamsPubSub) Close() error {
