@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -35,12 +34,12 @@ func TestTwoProcessesShareInboundMessagesExactlyOnce(t *testing.T) {
 			defer wg.Done()
 			sku := fmt.Sprintf("w%s-%d", run, i)
 			for _, b := range []struct{ ref, eta string }{{"main-" + sku, ""}, {"spare-" + sku, "2030-01-01"}} {
-				if r := postQuiet(one.URL+"/add_batch", `{"ref":"`+b.ref+`","sku":"`+sku+`","qty":1,"eta":`+jsonOrNull(b.eta)+`}`); r != http.StatusCreated {
+				if r := timedCall("POST", one.URL+"/add_batch", batchJSON(b.ref, sku, 1, b.eta)).status; r != http.StatusCreated {
 					errs <- fmt.Errorf("add_batch %s: %d", b.ref, r)
 					return
 				}
 			}
-			if r := postQuiet(two.URL+"/allocate", `{"orderid":"o-`+sku+`","sku":"`+sku+`","qty":1}`); r != http.StatusCreated {
+			if r := timedCall("POST", two.URL+"/allocate", `{"orderid":"o-`+sku+`","sku":"`+sku+`","qty":1}`).status; r != http.StatusCreated {
 				errs <- fmt.Errorf("allocate %s: %d", sku, r)
 			}
 		}()
@@ -82,21 +81,4 @@ func TestTwoProcessesShareInboundMessagesExactlyOnce(t *testing.T) {
 		t.Fatalf("the work was not shared: %v and %v", handledOne, handledTwo)
 	}
 	t.Logf("process one handled %v, process two %v", handledOne, handledTwo)
-}
-
-func jsonOrNull(s string) string {
-	if s == "" {
-		return "null"
-	}
-	return strconv.Quote(s)
-}
-
-// postQuiet posts from any goroutine and returns the status (0 on error).
-func postQuiet(url, body string) int {
-	resp, err := http.Post(url, "application/json", strings.NewReader(body))
-	if err != nil {
-		return 0
-	}
-	resp.Body.Close()
-	return resp.StatusCode
 }

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"testing"
@@ -22,14 +23,18 @@ func listen(c outsideClient, topic string) {
 	}
 }
 
-func addBatch(t *testing.T, url, ref, sku string, qty int, eta string) {
-	t.Helper()
+// batchJSON is the body of POST /add_batch; no eta ("") is warehouse stock.
+func batchJSON(ref, sku string, qty int, eta string) string {
 	etaJSON := "null"
 	if eta != "" {
-		etaJSON = `"` + eta + `"`
+		etaJSON = strconv.Quote(eta)
 	}
-	body := `{"ref":"` + ref + `","sku":"` + sku + `","qty":` + strconv.Itoa(qty) + `,"eta":` + etaJSON + `}`
-	if r := post(t, url+"/add_batch", body); r.Status != http.StatusCreated {
+	return fmt.Sprintf(`{"ref":%q,"sku":%q,"qty":%d,"eta":%s}`, ref, sku, qty, etaJSON)
+}
+
+func addBatch(t *testing.T, url, ref, sku string, qty int, eta string) {
+	t.Helper()
+	if r := post(t, url+"/add_batch", batchJSON(ref, sku, qty, eta)); r.Status != http.StatusCreated {
 		t.Fatalf("add_batch %s = %d %s", ref, r.Status, r.Body)
 	}
 }

@@ -26,7 +26,9 @@ func TestSIGTERMFinishesTheRequestInFlight(t *testing.T) {
 	lock, lockPID := lockProduct(t, db, sku)
 
 	status := make(chan int, 1)
-	go func() { status <- postQuiet(p.URL+"/allocate", `{"orderid":"o-`+sku+`","sku":"`+sku+`","qty":1}`) }()
+	go func() {
+		status <- timedCall("POST", p.URL+"/allocate", `{"orderid":"o-`+sku+`","sku":"`+sku+`","qty":1}`).status
+	}()
 	testenv.Eventually(t, 30*time.Second, "the request to wait on the row lock", func() bool {
 		return sessionsBlockedBy(t, db, lockPID) > 0
 	})
