@@ -3,11 +3,9 @@ package tests
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -45,11 +43,8 @@ func newFlashSale(t *testing.T, url string, quantities ...int) *flashSale {
 // orderAnswer is what one POST /allocate got.
 type orderAnswer struct {
 	orderID  string
-	status   int // 0: no answer (err)
-	batchRef string
-	location string
-	body     string
-	err      error
+	batchRef string // of a 201
+	timedAnswer
 }
 
 // order sends n orders of 1 unit, order i to urls[i % len(urls)], from
@@ -223,31 +218,15 @@ func (s *flashSale) readModelShows(t *testing.T, url, order, ref string) (ok boo
 	return len(rows) == 1 && rows[0].SKU == s.sku && rows[0].BatchRef == ref, answer
 }
 
-// post sends the order from any goroutine and records the answer: status,
-// body, Location, and the batch of a 201.
+// post sends the order from any goroutine and records the answer, and
+// the batch of a 201.
 func (a *orderAnswer) post(client *http.Client, url, body string, headers []string) {
-	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-	if err != nil {
-		a.err = err
-		return
-	}
-	req.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		a.err = err
-		return
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	a.status, a.body, a.location, a.err = resp.StatusCode, string(data), resp.Header.Get("Location"), err
+	a.timedAnswer = send(client, http.MethodPost, url, body, headers...)
 	if a.err == nil && a.status == http.StatusCreated {
 		var created struct {
 			BatchRef string `json:"batchref"`
 		}
-		a.err = json.Unmarshal(data, &created)
+		a.err = json.Unmarshal([]byte(a.body), &created)
 		a.batchRef = created.BatchRef
 	}
 }

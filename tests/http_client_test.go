@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptrace"
 	"strings"
 	"testing"
 	"time"
@@ -101,9 +100,10 @@ func parkedMessages(t *testing.T, serviceURL string) []map[string]any {
 // timedAnswer is an HTTP answer and how long it took; err is set when
 // there was none (refused, or the client gave up).
 type timedAnswer struct {
-	status     int
+	status     int // 0: no answer (err)
 	body       string
 	retryAfter string
+	location   string
 	took       time.Duration
 	err        error
 }
@@ -117,10 +117,11 @@ type timedAnswer struct {
 var faultClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 
 // timedCall sends a request from any goroutine (it never fails the test).
-func timedCall(method, url, body string) timedAnswer { return timedCallNotify(method, url, body, nil) }
+func timedCall(method, url, body string) timedAnswer { return send(faultClient, method, url, body) }
 
-// timedCallNotify is timedCall calling wrote once the request is sent.
-func timedCallNotify(method, url, body string, wrote func()) timedAnswer {
+// send sends a request with client from any goroutine, with headers (name,
+// value, ...), and records the answer.
+func send(client *http.Client, method, url, body string, headers ...string) timedAnswer {
 	var reader io.Reader
 	if body != "" {
 		reader = strings.NewReader(body)
@@ -132,19 +133,18 @@ func timedCallNotify(method, url, body string, wrote func()) timedAnswer {
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if wrote != nil {
-		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
-			WroteRequest: func(httptrace.WroteRequestInfo) { wrote() },
-		}))
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
 	}
 	began := time.Now()
-	resp, err := faultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return timedAnswer{err: err, took: time.Since(began)}
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
-	return timedAnswer{status: resp.StatusCode, body: string(raw), retryAfter: resp.Header.Get("Retry-After"), took: time.Since(began), err: err}
+	return timedAnswer{status: resp.StatusCode, body: string(raw), retryAfter: resp.Header.Get("Retry-After"),
+		location: resp.Header.Get("Location"), took: time.Since(began), err: err}
 }
 
 // message is the "message" of a JSON error body ("" when there is none).
