@@ -20,6 +20,7 @@ const (
 	BrokerMemory = "memory"
 	BrokerRedis  = "redis"
 	BrokerSQL    = "sql"
+	BrokerNATS   = "nats"
 )
 
 // Config is everything the service can be told at start-up.
@@ -29,6 +30,7 @@ type Config struct {
 	Broker      string
 	DatabaseURL string
 	RedisAddr   string
+	NATSURL     string
 	SMTPAddr    string
 	SMTPFrom    string
 	NotifyTo    string
@@ -106,9 +108,10 @@ func (c *Config) settings() []setting {
 	return []setting{
 		{"HTTP_ADDR", "address the HTTP API listens on", ":8080", &c.HTTPAddr},
 		{"STORE", "where products live: memory or postgres", StoreMemory, &c.Store},
-		{"BROKER", "message broker: memory, redis or sql", BrokerMemory, &c.Broker},
+		{"BROKER", "message broker: memory, redis, sql or nats", BrokerMemory, &c.Broker},
 		{"DATABASE_URL", "PostgreSQL URL (STORE=postgres or BROKER=sql)", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", &c.DatabaseURL},
 		{"REDIS_ADDR", "Redis address (BROKER=redis)", "127.0.0.1:6379", &c.RedisAddr},
+		{"NATS_URL", "NATS server URL, or a comma-separated list of a cluster's (BROKER=nats)", "nats://127.0.0.1:4222", &c.NATSURL},
 		{"SMTP_ADDR", "SMTP relay host:port for notifications; empty logs them", "", &c.SMTPAddr},
 		{"SMTP_FROM", "sender of notification mails", "allocation@localhost", &c.SMTPFrom},
 		{"NOTIFY_TO", "recipient of out-of-stock notifications", "stock@localhost", &c.NotifyTo},
@@ -227,7 +230,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("%s=%q is not supported: use one of %s", name, value, strings.Join(allowed, ", ")))
 	}
 	oneOf("STORE", c.Store, StoreMemory, StorePostgres)
-	oneOf("BROKER", c.Broker, BrokerMemory, BrokerRedis, BrokerSQL)
+	oneOf("BROKER", c.Broker, BrokerMemory, BrokerRedis, BrokerSQL, BrokerNATS)
 	oneOf("LOG_FORMAT", c.LogFormat, "text", "json")
 	oneOf("LOG_LEVEL", c.LogLevel, "debug", "info", "warn", "error")
 	if c.HTTPAddr == "" {

@@ -21,7 +21,7 @@ import (
 )
 
 // ChangeBatchQuantityHandlerName is the router handler's name; its
-// consumer group is app.ConsumerGroup of it.
+// consumer group is messagebus.ConsumerGroup of it.
 const ChangeBatchQuantityHandlerName = "ChangeBatchQuantityFromBroker"
 
 // ChangeBatchQuantityFunc runs the command, e.g.
@@ -55,7 +55,7 @@ func NewChangeBatchQuantityConsumer(handle ChangeBatchQuantityFunc, logger *slog
 
 // AddTo registers the consumer on the router, reading the external topic
 // with subscriber, which must belong to
-// app.ConsumerGroup(ChangeBatchQuantityHandlerName).
+// messagebus.ConsumerGroup(ChangeBatchQuantityHandlerName).
 func (c *ChangeBatchQuantityConsumer) AddTo(router *message.Router, subscriber message.Subscriber) *message.Handler {
 	return router.AddConsumerHandler(ChangeBatchQuantityHandlerName, contracts.ChangeBatchQuantityTopic, subscriber, c.Handle)
 }

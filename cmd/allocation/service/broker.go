@@ -63,6 +63,8 @@ func openBroker(ctx context.Context, d brokerDeps) (brokerParts, error) {
 		return openRedisBroker(d)
 	case config.BrokerSQL:
 		return openSQLBroker(ctx, d)
+	case config.BrokerNATS:
+		return openNATSBroker(d)
 	}
 	return brokerParts{}, fmt.Errorf("BROKER=%s is not supported", d.cfg.Broker)
 }

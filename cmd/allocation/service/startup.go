@@ -12,6 +12,7 @@ import (
 	"github.com/cenkalti/backoff/v5"
 	"github.com/redis/go-redis/v9"
 
+	"allocation/adapters/natsbroker"
 	"allocation/adapters/postgres"
 	"allocation/config"
 )
@@ -23,7 +24,7 @@ type dependency struct {
 }
 
 // dependencies lists what the configuration needs: PostgreSQL for the
-// store or the SQL broker, Redis for the Redis broker.
+// store or the SQL broker, Redis or NATS for their brokers.
 func dependencies(cfg config.Config) []dependency {
 	var deps []dependency
 	if cfg.Store == config.StorePostgres || cfg.Broker == config.BrokerSQL {
@@ -39,6 +40,11 @@ func dependencies(cfg config.Config) []dependency {
 		deps = append(deps, dependency{name: "redis", check: func(ctx context.Context) error {
 			client := redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, MaxRetries: -1})
 			return errors.Join(client.Ping(ctx).Err(), client.Close())
+		}})
+	}
+	if cfg.Broker == config.BrokerNATS {
+		deps = append(deps, dependency{name: "nats", check: func(ctx context.Context) error {
+			return natsbroker.Ping(ctx, cfg.NATSURL)
 		}})
 	}
 	return deps

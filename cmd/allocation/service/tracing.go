@@ -18,6 +18,8 @@ func messagingSystem(broker string) string {
 		return "redis"
 	case config.BrokerSQL:
 		return "postgresql"
+	case config.BrokerNATS:
+		return "nats"
 	default:
 		return "gochannel"
 	}

@@ -1,0 +1,47 @@
+package service
+
+import (
+	"fmt"
+
+	"allocation/adapters/natsbroker"
+	"allocation/adapters/postgres"
+	"allocation/ports/httpapi"
+)
+
+// openNATSBroker opens NATS JetStream. With a PostgreSQL store, the relay
+// publishes the outbox asynchronously and waits for JetStream's
+// acknowledgements once per batch; the message UUID is the Nats-Msg-Id,
+// so JetStream drops a relay's re-sends within its duplicate window.
+func openNATSBroker(d brokerDeps) (brokerParts, error) {
+	cfg := d.cfg
+	jetStream, err := natsbroker.NewPubSub(natsbroker.Config{URL: cfg.NATSURL, Logger: d.wmLogger})
+	if err != nil {
+		return brokerParts{}, fmt.Errorf("connecting to NATS: %w", err)
+	}
+	d.resources.add(jetStream.Close)
+	ps := withTopicPrefix(jetStream, cfg.TopicPrefix)
+	pipeline, err := jetStream.PipelinedPublisher(cfg.TopicPrefix)
+	if err != nil {
+		return brokerParts{}, err
+	}
+	relayPublisher, err := d.instrument(pipeline)
+	if err != nil {
+		return brokerParts{}, err
+	}
+	handlerPublisher, err := d.instrument(ps.Publisher())
+	if err != nil {
+		return brokerParts{}, err
+	}
+	poison, err := natsbroker.NewPoisonQueue(jetStream.Conn(), ps.Publisher(), cfg.TopicPrefix)
+	if err != nil {
+		return brokerParts{}, err
+	}
+	return brokerParts{
+		pubSub:           ps,
+		poison:           poison,
+		handlerPublisher: handlerPublisher,
+		outbox:           postgres.RelayedOutbox,
+		relay:            &postgres.RelayDestination{Publisher: relayPublisher, Flush: pipeline.Flush},
+		readiness:        []httpapi.ReadinessCheck{{Name: "nats", Check: jetStream.Ready}},
+	}, nil
+}
