@@ -1,0 +1,63 @@
+package testenv
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// BaseNATSURL is the test NATS server (TEST_NATS_URL).
+func BaseNATSURL() string { return envOr("TEST_NATS_URL", "nats://127.0.0.1:4222") }
+
+// NATSURL is the test NATS server (TEST_NATS_URL), checked to answer with
+// JetStream.
+func NATSURL(t testing.TB) string {
+	t.Helper()
+	requireIntegration(t)
+	url := BaseNATSURL()
+	conn, err := nats.Connect(url, nats.Timeout(5*time.Second))
+	if err != nil {
+		unreachable(t, "NATS at "+url, err)
+	}
+	defer conn.Close()
+	js, err := conn.JetStream()
+	if err == nil {
+		_, err = js.AccountInfo()
+	}
+	if err != nil {
+		unreachable(t, "NATS JetStream at "+url, err)
+	}
+	return url
+}
+
+// NATSNamespace is a topic prefix on the test NATS server whose streams
+// (named after their subjects, so starting with the prefix's characters)
+// are deleted when the test ends, and that server's URL.
+func NATSNamespace(t testing.TB) (url, prefix string) {
+	t.Helper()
+	url, prefix = NATSURL(t), TopicPrefix()
+	t.Cleanup(func() {
+		conn, err := nats.Connect(url)
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		deleteStreams(conn, strings.ReplaceAll(prefix, ".", "-"))
+	})
+	return url, prefix
+}
+
+// deleteStreams deletes every stream whose name starts with namePrefix.
+func deleteStreams(conn *nats.Conn, namePrefix string) {
+	js, err := conn.JetStream()
+	if err != nil {
+		return
+	}
+	for name := range js.StreamNames() {
+		if strings.HasPrefix(name, namePrefix) {
+			_ = js.DeleteStream(name)
+		}
+	}
+}
