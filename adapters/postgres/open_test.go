@@ -3,28 +3,20 @@ package postgres_test
 import (
 	"context"
 	"database/sql"
-	"os"
 	"strings"
 	"testing"
 
 	"allocation/adapters/postgres"
+	"allocation/tests/testenv"
 )
-
-func testDatabaseURL(t *testing.T) string {
-	t.Helper()
-	if url := os.Getenv("TEST_DATABASE_URL"); url != "" {
-		return url
-	}
-	return defaultTestDatabaseURL
-}
 
 func openOrSkip(t *testing.T, open func(context.Context, string, ...postgres.OpenOption) (*sql.DB, error), url string) *sql.DB {
 	t.Helper()
+	if testenv.SkipIntegration() {
+		t.Skip("SKIP_INTEGRATION=1")
+	}
 	db, err := open(t.Context(), url)
 	if err != nil {
-		if os.Getenv("SKIP_INTEGRATION") == "1" {
-			t.Skipf("SKIP_INTEGRATION=1 and database unreachable: %v", err)
-		}
 		t.Fatalf("database unreachable (run scripts/ensure-services.sh allocation_test, or set SKIP_INTEGRATION=1): %v", err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
@@ -41,7 +33,7 @@ func setting(t *testing.T, db *sql.DB, name string) string {
 }
 
 func TestOpenAsynchronousCommitTurnsOffSynchronousCommitOnItsConnectionsOnly(t *testing.T) {
-	url := postgres.WithSearchPath(testDatabaseURL(t), "open_test_schema")
+	url := postgres.WithSearchPath(testenv.BaseDatabaseURL(), "open_test_schema")
 	async := openOrSkip(t, postgres.OpenAsynchronousCommit, url)
 	sync := openOrSkip(t, postgres.Open, url)
 
@@ -63,7 +55,7 @@ func TestOpenAsynchronousCommitTurnsOffSynchronousCommitOnItsConnectionsOnly(t *
 }
 
 func TestOpenAsynchronousCommitKeepsTheURLsApplicationName(t *testing.T) {
-	url := testDatabaseURL(t)
+	url := testenv.BaseDatabaseURL()
 	if strings.Contains(url, "?") {
 		url += "&application_name=mine"
 	} else {

@@ -20,6 +20,7 @@ import (
 	"allocation/adapters/postgres"
 	"allocation/app"
 	"allocation/domain"
+	"allocation/tests/testenv"
 )
 
 var allocatedTopic = messagebus.EventTopic("Allocated")
@@ -187,7 +188,7 @@ func TestOutboxBacklogAgeAndReadiness(t *testing.T) {
 
 	destination, _ := newDestination(t)
 	runRelay(t, db, postgres.RelayDestination{Publisher: destination}, postgres.RelayPolling{})
-	eventually(t, "readiness after the relay caught up", func() bool { return postgres.OutboxReadiness(db, 30*time.Second)(ctx) == nil })
+	testenv.Eventually(t, waitTimeout, "readiness after the relay caught up", func() bool { return postgres.OutboxReadiness(db, 30*time.Second)(ctx) == nil })
 }
 
 // Migrating moves the events that the Watermill forwarder of earlier

@@ -17,6 +17,7 @@ import (
 	"allocation/adapters/postgres"
 	"allocation/app"
 	"allocation/domain"
+	"allocation/tests/testenv"
 )
 
 // idleForever is an idle poll interval no test outlives: whatever an idle
@@ -130,14 +131,14 @@ func TestOutboxRelayRelaysAgainAfterTheDestinationFailed(t *testing.T) {
 			destination.published = map[string]int{}
 			runRelay(t, db, postgres.RelayDestination{Publisher: destination, Flush: destination.Flush}, postgres.RelayPolling{})
 
-			eventually(t, "the event flushed", func() bool {
+			testenv.Eventually(t, waitTimeout, "the event flushed", func() bool {
 				flushed, _ := destination.state()
 				return slices.Contains(flushed, event)
 			})
 			if _, published := destination.state(); name == "flush fails" && published[event] != 3 {
 				t.Errorf("event published %d times, want 3: again after each of the 2 failed flushes", published[event])
 			}
-			eventually(t, "the outbox empty", func() bool { return outboxMessages(t, db) == 0 })
+			testenv.Eventually(t, waitTimeout, "the outbox empty", func() bool { return outboxMessages(t, db) == 0 })
 		})
 	}
 }
@@ -211,7 +212,7 @@ func TestOutboxRelaysKeepTheOrderOfCommits(t *testing.T) {
 	}
 	close(destination.release)
 
-	eventually(t, "every event published", func() bool { return len(destination.received()) >= len(committed) })
+	testenv.Eventually(t, waitTimeout, "every event published", func() bool { return len(destination.received()) >= len(committed) })
 	if received := destination.received(); !slices.Equal(received, committed) {
 		t.Errorf("events received in the order\n%v\nwant the order of their commits\n%v", received, committed)
 	}

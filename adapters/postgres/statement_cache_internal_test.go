@@ -3,18 +3,18 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"os"
 	"testing"
 
 	"github.com/lib/pq"
+
+	"allocation/tests/testenv"
 )
 
 func TestStatementCacheClosesTheLeastRecentlyUsedWhenFull(t *testing.T) {
-	url := os.Getenv("TEST_DATABASE_URL")
-	if url == "" {
-		url = "postgres://postgres@127.0.0.1:5432/allocation_test?sslmode=disable"
+	if testenv.SkipIntegration() {
+		t.Skip("SKIP_INTEGRATION=1")
 	}
-	cfg, err := pq.NewConfig(url)
+	cfg, err := pq.NewConfig(testenv.BaseDatabaseURL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,9 +28,6 @@ func TestStatementCacheClosesTheLeastRecentlyUsedWhenFull(t *testing.T) {
 	ctx := context.Background()
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		if os.Getenv("SKIP_INTEGRATION") == "1" {
-			t.Skipf("SKIP_INTEGRATION=1 and database unreachable: %v", err)
-		}
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })

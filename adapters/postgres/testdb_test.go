@@ -3,9 +3,6 @@ package postgres_test
 import (
 	"context"
 	"database/sql"
-	"errors"
-	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,9 +12,8 @@ import (
 	"allocation/adapters/postgres"
 	"allocation/app"
 	"allocation/domain"
+	"allocation/tests/testenv"
 )
-
-const defaultTestDatabaseURL = "postgres://postgres@127.0.0.1:5432/allocation_test?sslmode=disable"
 
 // waitTimeout bounds every wait for a relayed or polled message. It is long
 // because watermill-sql shows a row only once every older transaction of the
@@ -30,35 +26,17 @@ const waitTimeout = 60 * time.Second
 // connection limit while still letting transactions contend.
 const testPoolSize = 10
 
-// newEmptySchema connects to a schema of its own, created for the test and
-// dropped after it, so tests run in parallel and again without seeing each
-// other's rows, outbox messages or consumer offsets. An unreachable
-// database fails the test unless SKIP_INTEGRATION=1.
+// newEmptySchema connects through the service's own Open to a schema of
+// the test's own (testenv.DatabaseURL), so tests run in parallel and again
+// without seeing each other's rows, outbox messages or consumer offsets.
 func newEmptySchema(t testing.TB) *sql.DB {
 	t.Helper()
-	ctx := context.Background()
-	baseURL := os.Getenv("TEST_DATABASE_URL")
-	if baseURL == "" {
-		baseURL = defaultTestDatabaseURL
-	}
-	schema := "test_" + strings.ReplaceAll(uuid.NewString(), "-", "")
-	db, err := postgres.Open(ctx, postgres.WithSearchPath(baseURL, schema))
+	db, err := postgres.Open(context.Background(), testenv.DatabaseURL(t))
 	if err != nil {
-		if os.Getenv("SKIP_INTEGRATION") == "1" {
-			t.Skipf("SKIP_INTEGRATION=1 and database unreachable: %v", err)
-		}
-		t.Fatalf("database unreachable (run scripts/ensure-services.sh allocation_test, or set SKIP_INTEGRATION=1): %v", err)
+		t.Fatalf("opening the test schema: %v", err)
 	}
 	db.SetMaxOpenConns(testPoolSize)
-	if _, err := db.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
-		t.Fatalf("creating schema %s: %v", schema, err)
-	}
-	t.Cleanup(func() {
-		_, dropErr := db.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`)
-		if err := errors.Join(dropErr, db.Close()); err != nil {
-			t.Errorf("dropping schema %s: %v", schema, err)
-		}
-	})
+	t.Cleanup(func() { _ = db.Close() })
 	return db
 }
 
@@ -178,17 +156,5 @@ func mustExec(t *testing.T, db *sql.DB, query string, args ...any) {
 	t.Helper()
 	if _, err := db.ExecContext(context.Background(), query, args...); err != nil {
 		t.Fatalf("%s: %v", query, err)
-	}
-}
-
-// eventually polls cond until it holds, failing the test at the deadline.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, waitTimeout)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"allocation/adapters/postgres"
 	"allocation/app"
+	"allocation/tests/testenv"
 )
 
 // silentServer accepts TCP connections and never answers, as a frozen
@@ -58,8 +59,8 @@ func TestOpenGivesUpOnASilentServer(t *testing.T) {
 // the database as unavailable.
 func TestAQueryOnAFrozenServerFailsAtTheResponseTimeout(t *testing.T) {
 	t.Parallel()
-	proxy := newFreezingProxy(t, testServerAddr(t))
-	db, err := postgres.Open(context.Background(), proxy.url(t), postgres.WithResponseTimeout(500*time.Millisecond))
+	proxy, through, _ := testenv.ProxiedDatabase(t)
+	db, err := postgres.Open(context.Background(), through, postgres.WithResponseTimeout(500*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +70,7 @@ func TestAQueryOnAFrozenServerFailsAtTheResponseTimeout(t *testing.T) {
 	if err := db.QueryRowContext(context.Background(), `SELECT 1`).Scan(&one); err != nil {
 		t.Fatalf("query before the freeze: %v", err)
 	}
-	proxy.freeze()
+	proxy.Freeze()
 	done := make(chan error, 1)
 	go func() { done <- db.QueryRowContext(context.Background(), `SELECT 1`).Scan(&one) }()
 	select {
@@ -112,15 +113,15 @@ func TestUnavailableIsTheDatabaseBeingAwayNotABadStatement(t *testing.T) {
 // wait for the frozen server to answer its cancel request too.
 func TestAReadReturnsAtItsDeadlineWhileTheDatabaseIsFrozen(t *testing.T) {
 	t.Parallel()
-	newTestDB(t) // the schema, through the direct connection
-	proxy := newFreezingProxy(t, testServerAddr(t))
-	db, err := postgres.Open(context.Background(), proxy.url(t), postgres.WithResponseTimeout(30*time.Second))
+	// The query never reaches the server, so the schema needs no tables.
+	proxy, through, _ := testenv.ProxiedDatabase(t)
+	db, err := postgres.Open(context.Background(), through, postgres.WithResponseTimeout(30*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
 	view := postgres.NewPostgresAllocationsView(db)
-	proxy.freeze()
+	proxy.Freeze()
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	started := time.Now()
