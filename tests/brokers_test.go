@@ -27,7 +27,7 @@ type runningService struct {
 }
 
 // brokerSetups starts the service for each broker of the end-to-end suite:
-// the real binary for Redis and SQL (with the PostgreSQL store); for the
+// the real binary for Redis, SQL and NATS (with the PostgreSQL store); for the
 // in-memory broker, which nothing outside the process can reach, the same
 // wiring in-process.
 var brokerSetups = []struct {
@@ -37,6 +37,7 @@ var brokerSetups = []struct {
 	{"memory", startInProcess},
 	{"redis", startBinaryOn("redis")},
 	{"sql", startBinaryOn("sql")},
+	{"nats", startBinaryOn("nats")},
 }
 
 // startBinaryOn starts the binary with the PostgreSQL store and broker,
@@ -49,11 +50,15 @@ func startBinaryOn(broker string) func(t *testing.T, env map[string]string) runn
 }
 
 // outsideClientFor is another service on the broker of env (as from
-// postgresEnv): Redis streams in its topic namespace, or the SQL tables.
+// postgresEnv): Redis streams or NATS subjects in its topic namespace, or
+// the SQL tables.
 func outsideClientFor(t *testing.T, env map[string]string) outsideClient {
 	t.Helper()
-	if env["BROKER"] == "redis" {
+	switch env["BROKER"] {
+	case "redis":
 		return newRedisClient(t, env["REDIS_ADDR"], env["TOPIC_PREFIX"])
+	case "nats":
+		return newNATSClient(t, env["NATS_URL"], env["TOPIC_PREFIX"])
 	}
 	return newSQLClient(t, env["DATABASE_URL"])
 }
@@ -74,15 +79,21 @@ func waitForMessage(t *testing.T, c outsideClient, topic string, what string, ma
 	return found
 }
 
+// backlogReader is an outside client on a broker whose consumer groups it
+// can inspect (Redis, NATS).
+type backlogReader interface {
+	backlog(t *testing.T) (string, int)
+}
+
 // brokerBacklog returns a function that describes what the broker of env
 // still holds for the deployment's consumer groups ("" when nothing), and
 // counts the groups it looked at: on Redis, entries of the namespace's
-// streams not yet delivered to a group or delivered and not acked; on SQL,
-// messages past a group's offset.
+// streams not yet delivered to a group or delivered and not acked; on
+// NATS, the same of the durable consumers; on SQL, messages past a group's
+// offset.
 func brokerBacklog(t *testing.T, env map[string]string) func() (string, int) {
 	t.Helper()
-	if env["BROKER"] == "redis" {
-		c := newRedisClient(t, env["REDIS_ADDR"], env["TOPIC_PREFIX"])
+	if c, ok := outsideClientFor(t, env).(backlogReader); ok {
 		return func() (string, int) { return c.backlog(t) }
 	}
 	db := testenv.Open(t, env["DATABASE_URL"])

@@ -30,7 +30,7 @@ func TestHotProductGetsADefiniteAnswer(t *testing.T) {
 	}{
 		// Two processes, 300 units in 3 batches of 100, 400 orders from
 		// 32 clients.
-		{"two processes", []string{"redis", "sql"}, 2, []int{100, 100, 100}, 400, 32, 1},
+		{"two processes", postgresBrokers, 2, []int{100, 100, 100}, 400, 32, 1},
 		// One process on the in-process broker: 60 orders at once on a
 		// 25-unit batch, which before issue 12 answered a 503 in about
 		// half of the runs; five sales, so that such a failure shows.
