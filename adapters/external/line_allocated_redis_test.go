@@ -14,6 +14,7 @@ import (
 	"allocation/adapters/pubsub"
 	"allocation/app"
 	"allocation/contracts"
+	"allocation/tests/testenv"
 )
 
 // renamed publishes under another topic name, so that the test does not
@@ -29,26 +30,16 @@ func (r renamed) Publish(_ string, msgs ...*message.Message) error {
 
 // What a consumer with nothing but redis-cli sees: XRANGE line_allocated.
 func TestLineAllocatedOnRedisIsPlain(t *testing.T) {
-	if os.Getenv("SKIP_INTEGRATION") == "1" {
-		t.Skip("SKIP_INTEGRATION=1")
-	}
-	addr := os.Getenv("TEST_REDIS_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:6379"
-	}
+	addr, prefix := testenv.RedisNamespace(t)
 	client := redis.NewClient(&redis.Options{Addr: addr})
 	defer func() { _ = client.Close() }()
 	ctx := context.Background()
-	if err := client.Ping(ctx).Err(); err != nil {
-		t.Fatalf("redis at %s unreachable (set SKIP_INTEGRATION=1 to skip): %v", addr, err)
-	}
 	ps, err := pubsub.NewRedisStreamsPubSub(pubsub.RedisStreamsConfig{Redis: redis.Options{Addr: addr}}, watermill.NopLogger{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = ps.Close() }()
-	stream := "test." + strings.ToLower(watermill.NewShortUUID()) + "." + contracts.LineAllocatedTopic
-	defer client.Del(ctx, stream)
+	stream := prefix + contracts.LineAllocatedTopic
 
 	p, err := external.NewLineAllocatedPublisher(renamed{ps.Publisher(), stream})
 	if err != nil {

@@ -112,12 +112,7 @@ func (h *harness) collect(ps messagebus.PubSub, topic, group string) *collector 
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	h.t.Cleanup(cancel)
-	messages, err := sub.Subscribe(ctx, topic)
-	if err != nil {
-		h.t.Fatal(err)
-	}
+	messages := testenv.Subscribe(h.t, sub, topic)
 	c := &collector{}
 	go func() {
 		for m := range messages {

@@ -1,7 +1,6 @@
 package messagebus_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,27 +15,11 @@ import (
 
 	"allocation/adapters/messagebus"
 	"allocation/adapters/pubsub"
+	"allocation/tests/testenv"
 )
 
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestLogMessagesNamesHandlerMessageAndCorrelation(t *testing.T) {
-	var out lockedBuffer
+	var out testenv.LockedBuffer
 	logger := slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ps := pubsub.NewGoChannelPubSub(watermill.NopLogger{})
 	defer ps.Close()

@@ -1,7 +1,6 @@
 package natsbroker
 
 import (
-	"context"
 	"os"
 	"strings"
 	"testing"
@@ -61,31 +60,14 @@ func deleteStreams(t *testing.T, conn *nats.Conn, prefix string) {
 	}
 }
 
+// subscribe subscribes until the test ends, then closes the subscriber.
 func subscribe(t *testing.T, s message.Subscriber, topic string) <-chan *message.Message {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(func() {
-		cancel()
-		_ = s.Close()
-	})
-	ch, err := s.Subscribe(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ch
+	t.Cleanup(func() { _ = s.Close() })
+	return testenv.Subscribe(t, s, topic)
 }
 
-// receive waits for the next message, failing the test at the deadline.
 func receive(t *testing.T, ch <-chan *message.Message) *message.Message {
 	t.Helper()
-	select {
-	case msg, ok := <-ch:
-		if !ok {
-			t.Fatal("subscription closed")
-		}
-		return msg
-	case <-time.After(waitTimeout):
-		t.Fatal("no message within", waitTimeout)
-	}
-	return nil
+	return testenv.Receive(t, ch, waitTimeout)
 }

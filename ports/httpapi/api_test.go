@@ -19,6 +19,7 @@ import (
 
 	"allocation/cmd/allocation/service"
 	"allocation/config"
+	"allocation/tests/testenv"
 )
 
 // stores lists the configurations the HTTP suite runs against.
@@ -291,34 +292,19 @@ func TestUnknownRouteAndMethodAreJSON(t *testing.T) {
 	})
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
-}
-
+// eventuallyGet polls path until ok holds for its response.
 func eventuallyGet(t *testing.T, a *api, path string, ok func(response) bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		r := a.do("GET", path, "")
-		if ok(r) {
-			return
+	var last response
+	defer func() {
+		if t.Failed() {
+			t.Logf("last GET %s: %d %v %v", path, last.status, last.body, last.list)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GET %s never satisfied the condition; last %d %v %v", path, r.status, r.body, r.list)
-		}
-		<-tick.C
-	}
+	}()
+	testenv.Eventually(t, 10*time.Second, "GET "+path, func() bool {
+		last = a.do("GET", path, "")
+		return ok(last)
+	})
 }
 
 func testLogOutput() io.Writer {

@@ -1,29 +1,22 @@
 package httpapi_test
 
 import (
-	"io"
 	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"allocation/tests/testenv"
 )
 
-// metricValue reads one sample from the Prometheus text exposition.
+// metricValue reads one sample of the API's /metrics.
 func metricValue(t *testing.T, a *api, series string) float64 {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	a.handler.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	body, _ := io.ReadAll(rec.Body)
-	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` ([0-9.e+-]+)$`).FindSubmatch(body)
-	if m == nil {
-		return 0
-	}
-	v, err := strconv.ParseFloat(string(m[1]), 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
+	return testenv.MetricValue(t, rec.Body.Bytes(), series)
 }
 
 func TestMetricsExposeTheNamedSeriesAndMoveWithTraffic(t *testing.T) {
@@ -39,7 +32,7 @@ func TestMetricsExposeTheNamedSeriesAndMoveWithTraffic(t *testing.T) {
 			t.Fatalf("async allocate = %d", r.status)
 		}
 		parked := `allocation_messages_poisoned_total{handler="AllocateHandler"}`
-		eventually(t, parked+" counts the parked command", func() bool { return metricValue(t, a, parked) >= 1 })
+		testenv.Eventually(t, 10*time.Second, parked+" counts the parked command", func() bool { return metricValue(t, a, parked) >= 1 })
 
 		rec := httptest.NewRecorder()
 		a.handler.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))

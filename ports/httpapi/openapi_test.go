@@ -30,6 +30,7 @@ import (
 	"allocation/config"
 	"allocation/domain"
 	"allocation/ports/httpapi"
+	"allocation/tests/testenv"
 )
 
 const conformanceAdminToken = "conformance-admin-token"
@@ -296,7 +297,7 @@ func (k *contract) checkService(t *testing.T, h http.Handler) {
 	}
 	refused("POST", "/allocate", `{"orderid":"o","sku":"`+strings.Repeat("s", 1<<20)+`","qty":1}`, 413)
 
-	eventually(t, "the allocation to show", func() bool {
+	testenv.Eventually(t, 10*time.Second, "the allocation to show", func() bool {
 		return recorded(h, "/allocations/"+order) == http.StatusOK
 	})
 	ok("GET", "/allocations/"+order, "", 200)

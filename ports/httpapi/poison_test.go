@@ -5,9 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"allocation/tests/testenv"
-
 	"allocation/config"
+	"allocation/tests/testenv"
 )
 
 // A notification that fails while the mail relay is down is retried, then
@@ -26,7 +25,7 @@ func TestPoisonListAndReplayRoundTrip(t *testing.T) {
 			t.Fatalf("allocate = %d %v", r.status, r.body)
 		}
 		var parked map[string]any
-		eventually(t, "the notification to be parked", func() bool {
+		testenv.Eventually(t, 10*time.Second, "the notification to be parked", func() bool {
 			for _, p := range a.do("GET", "/admin/poison", "").list {
 				if strings.Contains(p["payload"].(string), sku) {
 					parked = p
@@ -45,7 +44,7 @@ func TestPoisonListAndReplayRoundTrip(t *testing.T) {
 		if r.status != 200 {
 			t.Fatalf("replay = %d %v", r.status, r.body)
 		}
-		eventually(t, "the replayed notification to be mailed", func() bool {
+		testenv.Eventually(t, 10*time.Second, "the replayed notification to be mailed", func() bool {
 			for _, m := range relay.Received() {
 				if strings.Contains(m, "Out of stock for "+sku) {
 					return true
