@@ -1,6 +1,9 @@
 package messagebus
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -41,6 +44,41 @@ func ReplayMessage(p app.ParkedMessage) (topic string, msg *message.Message) {
 		msg.Metadata.Set(k, v)
 	}
 	return p.Topic, msg
+}
+
+// ErrNoLongerParked is what a replay of one message returns when someone
+// else replayed it meanwhile.
+var ErrNoLongerParked = errors.New("no longer parked")
+
+// ReplayParked is a poison queue's Replay: it chooses the parked messages
+// (all when ids is empty; an unknown id fails the call before anything is
+// replayed) and replays each with replayOne. A message that cannot be
+// replayed stays parked; the others are still replayed, and the errors are
+// joined. A message no longer parked is skipped, unless it was named.
+func ReplayParked(ctx context.Context, ids []string,
+	choose func(context.Context, []string) ([]app.ParkedMessage, error),
+	replayOne func(context.Context, app.ParkedMessage) error,
+) ([]string, error) {
+	chosen, err := choose(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	var replayed []string
+	var errs []error
+	for _, p := range chosen {
+		err := replayOne(ctx, p)
+		switch {
+		case errors.Is(err, ErrNoLongerParked):
+			if len(ids) > 0 {
+				errs = append(errs, app.UnknownParkedMessageError{ID: p.ID})
+			}
+		case err != nil:
+			errs = append(errs, fmt.Errorf("replaying %s: %w", p.ID, err))
+		default:
+			replayed = append(replayed, p.ID)
+		}
+	}
+	return replayed, errors.Join(errs...)
 }
 
 // ParkedAtKey is the metadata key with the time a message was parked.

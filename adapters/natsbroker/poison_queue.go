@@ -101,20 +101,7 @@ func (q *PoisonQueue) parked(raw *jetstream.RawStreamMsg) app.ParkedMessage {
 // before anything is replayed. A message that cannot be published stays
 // parked; the others are still replayed, and the errors are joined.
 func (q *PoisonQueue) Replay(ctx context.Context, ids []string) ([]string, error) {
-	chosen, err := q.choose(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	var replayed []string
-	var errs []error
-	for _, p := range chosen {
-		if err := q.replay(ctx, p); err != nil {
-			errs = append(errs, fmt.Errorf("replaying %s: %w", p.ID, err))
-			continue
-		}
-		replayed = append(replayed, p.ID)
-	}
-	return replayed, errors.Join(errs...)
+	return messagebus.ReplayParked(ctx, ids, q.choose, q.replay)
 }
 
 func (q *PoisonQueue) choose(ctx context.Context, ids []string) ([]app.ParkedMessage, error) {

@@ -2,7 +2,6 @@ package pubsub
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -122,25 +121,10 @@ func validRedisEntryID(id string) bool {
 	return errMS == nil && errSeq == nil
 }
 
-// Replay sends the given parked messages (all when ids is empty) back to
-// their topics and deletes them from the stream. Unknown ids fail the call
-// before anything is replayed. A message that cannot be published stays
-// parked; the others are still replayed, and the errors are joined.
+// Replay sends parked messages back to their topics, deleting each from
+// the stream once published (messagebus.ReplayParked).
 func (q *RedisPoisonQueue) Replay(ctx context.Context, ids []string) ([]string, error) {
-	chosen, err := q.choose(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	var replayed []string
-	var errs []error
-	for _, p := range chosen {
-		if err := q.replay(ctx, p); err != nil {
-			errs = append(errs, fmt.Errorf("replaying %s: %w", p.ID, err))
-			continue
-		}
-		replayed = append(replayed, p.ID)
-	}
-	return replayed, errors.Join(errs...)
+	return messagebus.ReplayParked(ctx, ids, q.choose, q.replay)
 }
 
 func (q *RedisPoisonQueue) choose(ctx context.Context, ids []string) ([]app.ParkedMessage, error) {

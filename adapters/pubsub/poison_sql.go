@@ -1,6 +1,7 @@
 package pubsub
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -128,31 +129,11 @@ func isUndefinedTable(err error) bool {
 	return errors.As(err, &pqErr) && pqErr.Code == "42P01"
 }
 
-// Replay sends the given parked messages (all when ids is empty) back to
-// their topics, each in a transaction of its own that also deletes it from
-// the poison table. Unknown ids fail the call before anything is
-// replayed. A message that cannot be replayed stays parked; the others are
-// still replayed, and the errors are joined. With ids empty, a message
-// replayed meanwhile by someone else is skipped.
+// Replay sends parked messages back to their topics, each in a
+// transaction that also deletes it from the poison table
+// (messagebus.ReplayParked).
 func (q *SQLPoisonQueue) Replay(ctx context.Context, ids []string) ([]string, error) {
-	chosen, err := q.choose(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	var replayed []string
-	var errs []error
-	for _, p := range chosen {
-		done, err := q.replay(ctx, p)
-		switch {
-		case err != nil:
-			errs = append(errs, fmt.Errorf("replaying %s: %w", p.ID, err))
-		case done:
-			replayed = append(replayed, p.ID)
-		case len(ids) > 0:
-			errs = append(errs, app.UnknownParkedMessageError{ID: p.ID})
-		}
-	}
-	return replayed, errors.Join(errs...)
+	return messagebus.ReplayParked(ctx, ids, q.choose, q.replay)
 }
 
 func (q *SQLPoisonQueue) choose(ctx context.Context, ids []string) ([]app.ParkedMessage, error) {
@@ -191,15 +172,15 @@ func (q *SQLPoisonQueue) choose(ctx context.Context, ids []string) ([]app.Parked
 	return chosen, nil
 }
 
-// replay moves one message; false when it was no longer parked.
-func (q *SQLPoisonQueue) replay(ctx context.Context, p app.ParkedMessage) (bool, error) {
+// replay moves one message in one transaction.
+func (q *SQLPoisonQueue) replay(ctx context.Context, p app.ParkedMessage) error {
 	topic, msg, err := replayTarget(p)
 	if err != nil {
-		return false, err
+		return err
 	}
 	target := q.prefix + topic
 	if err := q.ensureTopic(ctx, target); err != nil {
-		return false, err
+		return err
 	}
 	if len(msg.Payload) == 0 {
 		// The payload column is JSON: NULL, not an empty string (as sqlPublisher).
@@ -207,30 +188,27 @@ func (q *SQLPoisonQueue) replay(ctx context.Context, p app.ParkedMessage) (bool,
 	}
 	insert, err := SQLSchemaAdapter(0).InsertQuery(target, message.Messages{msg})
 	if err != nil {
-		return false, err
+		return err
 	}
 
 	tx, err := q.db.BeginTx(ctx, nil)
 	if err != nil {
-		return false, err
+		return err
 	}
 	defer func() { _ = tx.Rollback() }()
 	// Rows are never updated, so the copy read before is still the row;
 	// the delete locks it, and a concurrent replay of it deletes nothing.
 	res, err := tx.ExecContext(ctx, `DELETE FROM `+q.table+` WHERE "offset" = $1`, p.ID)
 	if err != nil {
-		return false, fmt.Errorf("removing from the poison queue: %w", err)
+		return fmt.Errorf("removing from the poison queue: %w", err)
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return false, err
+		return cmp.Or(err, messagebus.ErrNoLongerParked)
 	}
 	if _, err := tx.ExecContext(ctx, insert.Query, insert.Args...); err != nil {
-		return false, fmt.Errorf("publishing to %s: %w", target, err)
+		return fmt.Errorf("publishing to %s: %w", target, err)
 	}
-	if err := tx.Commit(); err != nil {
-		return false, err
-	}
-	return true, nil
+	return tx.Commit()
 }
 
 // ensureTopic creates a replay topic's tables once: the insert runs in a
