@@ -13,6 +13,7 @@ import (
 	"allocation/adapters/pubsub"
 	"allocation/app"
 	"allocation/domain"
+	"allocation/tests/testenv"
 )
 
 // benchHarness is the service layer on the in-memory bus, wired as
@@ -53,22 +54,7 @@ func newBenchHarness(b *testing.B) *benchHarness {
 	if err := bus.AddHandlers(h.app.CommandHandlers(), h.app.EventHandlers()); err != nil {
 		b.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- bus.Router.Run(ctx) }()
-	b.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			b.Errorf("router: %v", err)
-		}
-	})
-	select {
-	case <-bus.Router.Running():
-	case err := <-done:
-		b.Fatalf("router did not start: %v", err)
-	case <-time.After(10 * time.Second):
-		b.Fatal("router did not start within 10s")
-	}
+	testenv.RunRouter(b, bus.Router)
 	// Runs before the router's clean-up: handlers still in flight must not
 	// wait for a reader that is gone.
 	b.Cleanup(func() { close(h.closed) })

@@ -88,22 +88,7 @@ func newHarness(t *testing.T, broker brokerCase) *harness {
 	for _, name := range []string{"Allocated", "Deallocated", "OutOfStock"} {
 		h.events[name] = h.collect(ps, messagebus.EventTopic(name), "test.events."+name)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- bus.Router.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("router: %v", err)
-		}
-	})
-	select {
-	case <-bus.Router.Running():
-	case err := <-done:
-		t.Fatalf("router did not start: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("router did not start within 10s")
-	}
+	testenv.RunRouter(t, bus.Router)
 	return h
 }
 

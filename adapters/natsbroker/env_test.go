@@ -60,14 +60,15 @@ func deleteStreams(t *testing.T, conn *nats.Conn, prefix string) {
 	}
 }
 
+// receive waits for the next message of a subscription.
+func receive(t *testing.T, ch <-chan *message.Message) *message.Message {
+	t.Helper()
+	return testenv.Receive(t, ch, waitTimeout)
+}
+
 // subscribe subscribes until the test ends, then closes the subscriber.
 func subscribe(t *testing.T, s message.Subscriber, topic string) <-chan *message.Message {
 	t.Helper()
 	t.Cleanup(func() { _ = s.Close() })
 	return testenv.Subscribe(t, s, topic)
-}
-
-func receive(t *testing.T, ch <-chan *message.Message) *message.Message {
-	t.Helper()
-	return testenv.Receive(t, ch, waitTimeout)
 }

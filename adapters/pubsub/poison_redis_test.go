@@ -14,6 +14,7 @@ import (
 
 	"allocation/adapters/messagebus"
 	"allocation/app"
+	"allocation/tests/testenv"
 )
 
 // The poison queue tests below are shared by both brokers: raw is the
@@ -182,22 +183,7 @@ func testPoisonQueueRoundTrip(t *testing.T, raw messagebus.PubSub, prefix, topic
 		return nil
 	})
 
-	ctx, cancel := context.WithCancel(context.Background())
-	runDone := make(chan error, 1)
-	go func() { runDone <- bus.Router.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-runDone; err != nil {
-			t.Errorf("router: %v", err)
-		}
-	})
-	select {
-	case <-bus.Router.Running():
-	case err := <-runDone:
-		t.Fatalf("router stopped: %v", err)
-	case <-time.After(waitTimeout):
-		t.Fatal("router not running within", waitTimeout)
-	}
+	testenv.RunRouter(t, bus.Router)
 
 	msg := message.NewMessage(watermill.NewUUID(), []byte(`{"qty": 5}`))
 	middleware.SetCorrelationID("corr-roundtrip", msg)

@@ -16,18 +16,8 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"allocation/adapters/tracing"
+	"allocation/tests/testenv"
 )
-
-// recordSpans installs an in-memory exporter as the global provider.
-func recordSpans(t *testing.T) *tracetest.SpanRecorder {
-	t.Helper()
-	recorder := tracetest.NewSpanRecorder()
-	provider := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(recorder))
-	otel.SetTracerProvider(provider)
-	otel.SetTextMapPropagator(propagation.TraceContext{})
-	t.Cleanup(func() { _ = provider.Shutdown(context.Background()) })
-	return recorder
-}
 
 func spanNamed(t *testing.T, recorder *tracetest.SpanRecorder, name string) sdktrace.ReadOnlySpan {
 	t.Helper()
@@ -56,7 +46,7 @@ func attr(s sdktrace.ReadOnlySpan, key string) string {
 // A message published in a span carries its trace context; the handler's
 // consumer span continues it, with the messaging attributes.
 func TestProducerAndConsumerSpansShareTheTrace(t *testing.T) {
-	recorder := recordSpans(t)
+	recorder := testenv.RecordSpans(t)
 	ps := gochannel.NewGoChannel(gochannel.Config{}, watermill.NopLogger{})
 	router, err := message.NewRouter(message.RouterConfig{}, watermill.NopLogger{})
 	if err != nil {
@@ -115,7 +105,7 @@ func TestProducerAndConsumerSpansShareTheTrace(t *testing.T) {
 // A message whose context has no span (the outbox relay reading a stored
 // message) continues the trace stored in its metadata.
 func TestPublishingAStoredMessageContinuesItsTrace(t *testing.T) {
-	recorder := recordSpans(t)
+	recorder := testenv.RecordSpans(t)
 	stored := message.NewMessage("m-2", nil)
 	stored.Metadata.Set(tracing.TraceparentKey, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
 	stored.Metadata.Set(tracing.TracestateKey, "vendor=x")

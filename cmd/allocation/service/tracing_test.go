@@ -13,8 +13,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
-	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
@@ -79,11 +77,7 @@ func TestTheBooksScenarioIsOneTracePerRequestAndMessage(t *testing.T) {
 // startTracedService starts the service of env, its spans recorded.
 func startTracedService(t *testing.T, env map[string]string) (*Service, *tracetest.SpanRecorder) {
 	t.Helper()
-	recorder := tracetest.NewSpanRecorder()
-	provider := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(recorder))
-	otel.SetTracerProvider(provider)
-	otel.SetTextMapPropagator(propagation.TraceContext{})
-	t.Cleanup(func() { _ = provider.Shutdown(context.Background()) })
+	recorder := testenv.RecordSpans(t)
 	gin.SetMode(gin.TestMode)
 
 	svc := newServiceForTest(t, env)
