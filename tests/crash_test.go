@@ -21,9 +21,16 @@ import (
 // every allocation answered 201 is in the database, every allocation in
 // the database has exactly one line_allocated (after de-duplication by
 // message UUID), no batch holds more than it has, and no message is left
-// pending in any consumer group.
+// pending in any consumer group. On Redis and on NATS, where the messages
+// the dead process held are delivered again once their ack wait is over.
 func TestSIGKILLUnderLoadLosesNothing(t *testing.T) {
-	env := postgresEnv(t, "redis", testenv.DatabaseURL(t))
+	for _, broker := range []string{"redis", "nats"} {
+		t.Run(broker, func(t *testing.T) { sigkillUnderLoad(t, broker) })
+	}
+}
+
+func sigkillUnderLoad(t *testing.T, broker string) {
+	env := postgresEnv(t, broker, testenv.DatabaseURL(t))
 	first := startService(t, env)
 
 	// 20 skus, two batches of 40 each: with 1-3 per order about 500
@@ -94,9 +101,9 @@ func TestSIGKILLUnderLoadLosesNothing(t *testing.T) {
 		t.Errorf("%d batches over-allocated: %v", len(over), over)
 	}
 
-	outside := newRedisClient(t, env["REDIS_ADDR"], env["TOPIC_PREFIX"])
-	lineAllocated := func() map[string]int { return outside.lineAllocated(true) }
-	testenv.Eventually(t, 45*time.Second, "a line_allocated for every stored allocation", func() bool {
+	outside := outsideClientFor(t, env)
+	lineAllocated := func() map[string]int { return lineAllocatedPerOrder(outside, true) }
+	testenv.Eventually(t, 90*time.Second, "a line_allocated for every stored allocation", func() bool {
 		return len(lineAllocated()) >= len(stored)
 	})
 	for order, n := range lineAllocated() {
@@ -107,8 +114,9 @@ func TestSIGKILLUnderLoadLosesNothing(t *testing.T) {
 			t.Errorf("line_allocated for order %s which the database does not hold", order)
 		}
 	}
-	testenv.Eventually(t, 45*time.Second, "nothing pending or undelivered in any consumer group", func() bool {
-		backlog, _ := outside.backlog(t)
+	pending := brokerBacklog(t, env)
+	testenv.Eventually(t, 90*time.Second, "nothing pending or undelivered in any consumer group", func() bool {
+		backlog, _ := pending()
 		return backlog == ""
 	})
 	t.Logf("%d answered 201 before the kill, %d allocations stored", len(answered), len(stored))

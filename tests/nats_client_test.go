@@ -2,25 +2,36 @@ package tests
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 )
 
 // natsClient speaks to JetStream as a plain client would: it publishes the
-// JSON payload as the body with a correlation_id header, and reads a
-// subject's stream from its start through an ordered consumer.
+// JSON payload as the body with a correlation_id header, and reads the
+// stream of a subject by sequence, from its start, as XRANGE does.
 type natsClient struct {
 	conn   *nats.Conn
 	js     nats.JetStreamContext
 	prefix string
 
-	mu       sync.Mutex
-	reading  map[string]bool
-	messages map[string][]outsideMessage
+	mu    sync.Mutex
+	reads map[string]*streamRead
+}
+
+// streamRead is what was read of a subject's stream: the stream made at
+// created, up to sequence next-1; a stream made again (the server lost
+// its store) is read anew.
+type streamRead struct {
+	created  time.Time
+	next     uint64
+	messages []outsideMessage
 }
 
 func newNATSClient(t *testing.T, url, prefix string) *natsClient {
@@ -34,7 +45,7 @@ func newNATSClient(t *testing.T, url, prefix string) *natsClient {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &natsClient{conn: conn, js: js, prefix: prefix, reading: map[string]bool{}, messages: map[string][]outsideMessage{}}
+	return &natsClient{conn: conn, js: js, prefix: prefix, reads: map[string]*streamRead{}}
 }
 
 func (c *natsClient) publish(t *testing.T, topic, payload, correlationID string) {
@@ -49,32 +60,45 @@ func (c *natsClient) publish(t *testing.T, topic, payload, correlationID string)
 	}
 }
 
-// received is what the topic's stream has held so far; it starts reading
-// the stream the first time it is asked, once the service has made it.
+// received is what the topic's stream holds (nothing before the service
+// made the stream).
 func (c *natsClient) received(topic string) []outsideMessage {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.reading[topic] {
-		_, err := c.js.Subscribe(c.prefix+topic, func(m *nats.Msg) { c.add(topic, m) }, nats.OrderedConsumer(), nats.DeliverAll())
-		c.reading[topic] = err == nil
+	subject := c.prefix + topic
+	stream, err := c.js.StreamNameBySubject(subject)
+	if err != nil {
+		return nil
 	}
-	return append([]outsideMessage(nil), c.messages[topic]...)
-}
-
-func (c *natsClient) add(topic string, m *nats.Msg) {
-	msg := outsideMessage{ID: m.Header.Get(nats.MsgIdHdr), CorrelationID: m.Header.Get("correlation_id")}
-	if json.Unmarshal(m.Data, &msg.Payload) != nil {
-		msg.Payload = map[string]any{"_unparsable": string(m.Data)}
+	info, err := c.js.StreamInfo(stream)
+	if err != nil {
+		return nil
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.messages[topic] = append(c.messages[topic], msg)
+	r := c.reads[topic]
+	if r == nil || !r.created.Equal(info.Created) {
+		r = &streamRead{created: info.Created, next: 1}
+		c.reads[topic] = r
+	}
+	for ; r.next <= info.State.LastSeq; r.next++ {
+		m, err := c.js.GetMsg(stream, r.next)
+		if errors.Is(err, nats.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			break
+		}
+		msg := outsideMessage{ID: m.Header.Get(nats.MsgIdHdr), CorrelationID: m.Header.Get("correlation_id")}
+		if json.Unmarshal(m.Data, &msg.Payload) != nil {
+			msg.Payload = map[string]any{"_unparsable": string(m.Data)}
+		}
+		r.messages = append(r.messages, msg)
+	}
+	return slices.Clone(r.messages)
 }
 
 // backlog describes what the namespace's streams still hold for their
 // durable consumers ("" when nothing): messages not yet delivered, or
-// delivered and not acked; it counts the consumers it looked at (the
-// ordered consumers of received are not the service's).
+// delivered and not acked; it counts the consumers it looked at.
 func (c *natsClient) backlog(t *testing.T) (string, int) {
 	t.Helper()
 	var (
@@ -87,9 +111,6 @@ func (c *natsClient) backlog(t *testing.T) (string, int) {
 			continue
 		}
 		for info := range c.js.ConsumersInfo(stream) {
-			if info.Config.Durable == "" {
-				continue
-			}
 			count++
 			if info.NumPending > 0 || info.NumAckPending > 0 {
 				backlog = append(backlog, fmt.Sprintf("%s consumer %s: %d undelivered, %d unacked",

@@ -52,10 +52,10 @@ func (c *redisClient) received(topic string) []outsideMessage {
 	return out
 }
 
-// lineAllocated counts the line_allocated entries per order; distinct
-// counts each message UUID once (what a consumer de-duplicating by UUID
-// sees).
-func (c *redisClient) lineAllocated(distinct bool) map[string]int {
+// lineAllocatedPerOrder counts the line_allocated messages per order;
+// distinct counts each message UUID once (what a consumer de-duplicating by
+// UUID sees).
+func lineAllocatedPerOrder(c outsideClient, distinct bool) map[string]int {
 	seen := map[string]bool{}
 	counts := map[string]int{}
 	for _, m := range c.received(outboundTopic) {

@@ -13,15 +13,22 @@ import (
 	"allocation/tests/testenv"
 )
 
-// Two service processes on one Redis consumer group share the inbound
-// messages: 200 change_batch_quantity messages are each handled exactly
-// once between them, and every one has its effect.
+// Two service processes on one consumer group (a Redis group, a NATS
+// durable consumer with its queue group) share the inbound messages: 200
+// change_batch_quantity messages are each handled exactly once between
+// them, and every one has its effect.
 func TestTwoProcessesShareInboundMessagesExactlyOnce(t *testing.T) {
+	for _, broker := range []string{"redis", "nats"} {
+		t.Run(broker, func(t *testing.T) { twoProcessesShareInboundMessages(t, broker) })
+	}
+}
+
+func twoProcessesShareInboundMessages(t *testing.T, broker string) {
 	const messages = 200
-	env := postgresEnv(t, "redis", testenv.DatabaseURL(t))
+	env := postgresEnv(t, broker, testenv.DatabaseURL(t))
 	one := startService(t, env)
 	two := startService(t, env)
-	client := newRedisClient(t, env["REDIS_ADDR"], env["TOPIC_PREFIX"])
+	client := outsideClientFor(t, env)
 
 	// Each message empties a batch holding one order line, which then moves
 	// to its sku's spare batch: one line_allocated per message handled.
