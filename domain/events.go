@@ -23,14 +23,9 @@ func (e Allocated) Key() string {
 }
 
 // Deallocated: a line was taken off a batch whose quantity shrank and needs
-// allocating again (the book's AllocationRequired).
-type Deallocated struct {
-	OrderID  string `json:"orderid"`
-	SKU      string `json:"sku"`
-	Qty      int    `json:"qty"`
-	BatchRef string `json:"batchref"`
-	Version  int    `json:"version"`
-}
+// allocating again (the book's AllocationRequired). It names the batch it
+// left, with the fields of Allocated.
+type Deallocated Allocated
 
 func (e Deallocated) Key() string {
 	return fmt.Sprintf("Deallocated/%q/%q/%q/%d", e.SKU, e.OrderID, e.BatchRef, e.Version)

@@ -8,12 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/lib/pq"
 
+	"allocation/adapters/internal/sqltopics"
 	"allocation/adapters/messagebus"
 	"allocation/app"
 )
@@ -33,8 +33,9 @@ type SQLPoisonQueue struct {
 	topic  string
 	table  string // quoted identifier
 
-	// initialized remembers the replay topics whose tables exist.
-	initialized sync.Map
+	// replayTopics are created before the insert's transaction, where
+	// creating tables is not allowed.
+	replayTopics sqltopics.Created
 }
 
 // NewSQLPoisonQueue reads the poison table in db, the broker's database
@@ -179,7 +180,7 @@ func (q *SQLPoisonQueue) replay(ctx context.Context, p app.ParkedMessage) error 
 		return err
 	}
 	target := q.prefix + topic
-	if err := q.ensureTopic(ctx, target); err != nil {
+	if err := q.replayTopics.Ensure(ctx, q.db, target); err != nil {
 		return err
 	}
 	if len(msg.Payload) == 0 {
@@ -209,17 +210,4 @@ func (q *SQLPoisonQueue) replay(ctx context.Context, p app.ParkedMessage) error 
 		return fmt.Errorf("publishing to %s: %w", target, err)
 	}
 	return tx.Commit()
-}
-
-// ensureTopic creates a replay topic's tables once: the insert runs in a
-// transaction, where creating them is not allowed.
-func (q *SQLPoisonQueue) ensureTopic(ctx context.Context, topic string) error {
-	if _, ok := q.initialized.Load(topic); ok {
-		return nil
-	}
-	if err := InitializeSQLTopic(ctx, q.db, topic); err != nil {
-		return err
-	}
-	q.initialized.Store(topic, struct{}{})
-	return nil
 }

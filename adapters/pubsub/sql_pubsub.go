@@ -12,6 +12,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"allocation/adapters/internal/idlepoll"
+	"allocation/adapters/internal/sqltopics"
 )
 
 // SQLConfig configures SQLPubSub. Zero values take the defaults below.
@@ -77,8 +78,7 @@ type SQLPubSub struct {
 	logger    watermill.LoggerAdapter
 	publisher *sqlPublisher
 
-	// topics remembers which topics' tables exist, to create them once.
-	topics sync.Map
+	topics sqltopics.Created
 
 	mu          sync.Mutex
 	subscribers []*sqlSubscriber
@@ -151,7 +151,7 @@ func (p *SQLPubSub) PublisherOn(db *sql.DB) (message.Publisher, error) {
 func (p *SQLPubSub) newPublisher(db *sql.DB) (*sqlPublisher, error) {
 	publisher, err := wsql.NewPublisher(db, wsql.PublisherConfig{
 		SchemaAdapter: SQLSchemaAdapter(p.cfg.BatchSize),
-		// Tables are created by ensureTopic, under a lock.
+		// Tables are created by topics.Ensure, under a lock.
 		AutoInitializeSchema: false,
 	}, p.logger)
 	if err != nil {
@@ -189,7 +189,7 @@ func (p *SQLPubSub) Subscriber(consumerGroup string) (message.Subscriber, error)
 		BackoffManager: backoff,
 		SchemaAdapter:  SQLSchemaAdapter(p.cfg.BatchSize),
 		OffsetsAdapter: SQLOffsetsAdapter(),
-		// Tables are created by ensureTopic, under a lock.
+		// Tables are created by topics.Ensure, under a lock.
 		InitializeSchema: false,
 	}, p.logger)
 	if err != nil {
@@ -201,17 +201,6 @@ func (p *SQLPubSub) Subscriber(consumerGroup string) (message.Subscriber, error)
 	p.wakesMu.Unlock()
 	p.subscribers = append(p.subscribers, wrapped)
 	return wrapped, nil
-}
-
-func (p *SQLPubSub) ensureTopic(ctx context.Context, topic string) error {
-	if _, done := p.topics.Load(topic); done {
-		return nil
-	}
-	if err := InitializeSQLTopic(ctx, p.db, topic); err != nil {
-		return err
-	}
-	p.topics.Store(topic, struct{}{})
-	return nil
 }
 
 // Close closes the subscribers made here (closing one twice is harmless:
@@ -238,7 +227,7 @@ type sqlPublisher struct {
 }
 
 func (p *sqlPublisher) Publish(topic string, msgs ...*message.Message) error {
-	if err := p.pubsub.ensureTopic(context.Background(), topic); err != nil {
+	if err := p.pubsub.topics.Ensure(context.Background(), p.pubsub.db, topic); err != nil {
 		return err
 	}
 	for _, msg := range msgs {
@@ -271,7 +260,7 @@ type sqlSubscriber struct {
 }
 
 func (s *sqlSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
-	if err := s.pubsub.ensureTopic(ctx, topic); err != nil {
+	if err := s.pubsub.topics.Ensure(ctx, s.pubsub.db, topic); err != nil {
 		return nil, err
 	}
 	s.allowRest(topic)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sync"
 
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
 )
@@ -80,4 +81,19 @@ type InvalidTopicError struct {
 
 func (e InvalidTopicError) Error() string {
 	return fmt.Sprintf("topic %q cannot be a SQL table: %s", e.Topic, e.Reason)
+}
+
+// Created remembers the topics whose tables exist, to create each once.
+type Created struct{ topics sync.Map }
+
+// Ensure creates the topic's tables unless it did already.
+func (c *Created) Ensure(ctx context.Context, db *sql.DB, topic string) error {
+	if _, ok := c.topics.Load(topic); ok {
+		return nil
+	}
+	if err := Create(ctx, db, topic); err != nil {
+		return err
+	}
+	c.topics.Store(topic, struct{}{})
+	return nil
 }
