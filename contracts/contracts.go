@@ -31,10 +31,11 @@ const (
 	// only partly read (for example a Redis stream entry without a payload
 	// field). Consumers reject such a message for good with that reason.
 	MalformedReasonKey = "malformed_reason"
-	// RedisEntryIDKey is set by the Redis subscriber on every message: the
-	// id of the stream entry it was read from, the stream's order, which
+	// BrokerOrderKey is set by the Redis and NATS subscribers on every
+	// message: its place in its stream's order as "<ms>-<seq>" (a Redis
+	// entry id; a JetStream message's time and stream sequence), which
 	// consumers may rely on (change_batch_quantity's order of changes).
-	RedisEntryIDKey = "redis_entry_id"
+	BrokerOrderKey = "broker_order"
 )
 
 // Contract names one version of one payload contract.

@@ -56,8 +56,8 @@ func TestPlainClientPublishesToTheService(t *testing.T) {
 			t.Errorf("message %d: correlation id %q, want %q", i, middleware.MessageCorrelationID(got), header.Get("correlation_id"))
 		}
 		var ms, seq uint64
-		if _, err := fmt.Sscanf(got.Metadata.Get(contracts.RedisEntryIDKey), "%d-%d", &ms, &seq); err != nil || seq != uint64(i+1) {
-			t.Errorf("message %d: stream position %q, want sequence %d", i, got.Metadata.Get(contracts.RedisEntryIDKey), i+1)
+		if _, err := fmt.Sscanf(got.Metadata.Get(contracts.BrokerOrderKey), "%d-%d", &ms, &seq); err != nil || seq != uint64(i+1) {
+			t.Errorf("message %d: stream position %q, want sequence %d", i, got.Metadata.Get(contracts.BrokerOrderKey), i+1)
 		}
 	}
 }

@@ -55,10 +55,10 @@ func (marshaler) Unmarshal(m *nats.Msg) (*message.Message, error) {
 		return decode(m.Header, m.Data, "", 0), nil
 	}
 	msg := decode(m.Header, m.Data, md.Stream, md.Sequence.Stream)
-	// The stream's order, in the "<ms>-<seq>" form of a Redis entry id
-	// that consumers of change_batch_quantity order changes by; the time
-	// first keeps the order across a stream recreated from sequence 1.
-	msg.Metadata.Set(contracts.RedisEntryIDKey, fmt.Sprintf("%d-%d", md.Timestamp.UnixMilli(), md.Sequence.Stream))
+	// The stream's order, which consumers of change_batch_quantity order
+	// changes by; the time first keeps the order across a stream recreated
+	// from sequence 1.
+	msg.Metadata.Set(contracts.BrokerOrderKey, fmt.Sprintf("%d-%d", md.Timestamp.UnixMilli(), md.Sequence.Stream))
 	return msg, nil
 }
 

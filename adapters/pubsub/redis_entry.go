@@ -60,7 +60,7 @@ var redisPlainFieldKeys = func() map[string]string {
 // RedisEntryIDMetadataKey is the ID of the stream entry a message was read
 // from, set on every message the subscriber hands out (an operator can find
 // the entry; it is not written back when the message is published again).
-const RedisEntryIDMetadataKey = contracts.RedisEntryIDKey
+const RedisEntryIDMetadataKey = contracts.BrokerOrderKey
 
 // entryUUIDNamespace makes the UUIDs of entries without a uuid field
 // name-based (v5) UUIDs of stream and entry ID: redelivering the entry, or

@@ -86,15 +86,15 @@ func (c *ChangeBatchQuantityConsumer) Handle(msg *message.Message) error {
 const ChangeSequenceKey = "change_sequence"
 
 // ensureSequence returns the message's place in the order of changes: the
-// one it was given on first receipt; else its Redis entry id, the order in
-// which the stream took it ("ms-seq"); else the time it is read, in the same
+// one it was given on first receipt; else its place in the broker's order
+// (contracts.BrokerOrderKey, "ms-seq"); else the time it is read, in the same
 // form. Fixed-width numbers compare as strings.
 func (c *ChangeBatchQuantityConsumer) ensureSequence(msg *message.Message) string {
 	if s := msg.Metadata.Get(ChangeSequenceKey); s != "" {
 		return s
 	}
 	var ms, seq uint64
-	if _, err := fmt.Sscanf(msg.Metadata.Get(contracts.RedisEntryIDKey), "%d-%d", &ms, &seq); err != nil {
+	if _, err := fmt.Sscanf(msg.Metadata.Get(contracts.BrokerOrderKey), "%d-%d", &ms, &seq); err != nil {
 		now := c.now()
 		ms, seq = uint64(now.UnixMilli()), uint64(now.Nanosecond()%int(time.Millisecond))
 	}

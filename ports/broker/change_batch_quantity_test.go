@@ -172,7 +172,7 @@ func TestChangeSequenceComesFromTheEntryAndIsKept(t *testing.T) {
 	r := &recorder{}
 	c := newConsumer(t, r)
 	fromRedis := message.NewMessage("m1", []byte(`{"batchref":"b1","qty":5}`))
-	fromRedis.Metadata.Set("redis_entry_id", "1700000000000-7")
+	fromRedis.Metadata.Set(contracts.BrokerOrderKey, "1700000000000-7")
 	if err := c.Handle(fromRedis); err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestChangeSequenceComesFromTheEntryAndIsKept(t *testing.T) {
 	}
 	replayed := message.NewMessage("m1", []byte(`{"batchref":"b1","qty":5}`))
 	replayed.Metadata.Set(broker.ChangeSequenceKey, want)
-	replayed.Metadata.Set("redis_entry_id", "1800000000000-0") // its new entry
+	replayed.Metadata.Set(contracts.BrokerOrderKey, "1800000000000-0") // its new entry
 	if err := c.Handle(replayed); err != nil {
 		t.Fatal(err)
 	}
