@@ -1,14 +1,15 @@
 # The allocation service. `make run` starts it in memory; `make test` runs
-# every test, on the machine's PostgreSQL and Redis when they are usable as
+# every test, on the machine's PostgreSQL, Redis and NATS when they are usable as
 # they are, else on private ones started for the run and removed after it
 # (TEST_SERVICES=shared|private|auto, see scripts/ensure-services.sh).
 
 GO ?= go
 export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/allocation_test?sslmode=disable
 export TEST_REDIS_ADDR ?= 127.0.0.1:6379
+export TEST_NATS_URL ?= nats://127.0.0.1:4222
 export TEST_SERVICES ?= auto
-# Runs the command after it with TEST_DATABASE_URL and TEST_REDIS_ADDR
-# pointing at the servers it chose, and stops the private ones afterwards.
+# Runs the command after it with TEST_DATABASE_URL, TEST_REDIS_ADDR and
+# TEST_NATS_URL pointing at the servers it chose, and stops the private ones afterwards.
 WITH_SERVICES = ./scripts/ensure-services.sh allocation_test --
 
 .PHONY: run build test unit services lint fuzz bench clean
