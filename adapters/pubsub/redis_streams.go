@@ -66,29 +66,23 @@ type RedisStreamsConfig struct {
 }
 
 const (
-	// DefaultRedisMaxIdleTime leaves a live consumer time to finish: a
-	// message is handled with up to DefaultHandlerRetryPolicy's retries,
-	// about 4 s of backoff plus the attempts, and 10 s is over twice
-	// that, so a slow but live consumer is rarely robbed of its entry
-	// (which would only cause a duplicate: handlers are idempotent). A dead
-	// consumer's entries resume after at most MaxIdleTime+ClaimInterval,
-	// 11 s, instead of the library's 65 s.
+	// DefaultRedisMaxIdleTime is over twice a message's handling with its
+	// retries, so that a slow but live consumer is rarely robbed of its
+	// entry (a duplicate at worst: handlers are idempotent).
 	DefaultRedisMaxIdleTime     = 10 * time.Second
 	DefaultRedisClaimInterval   = time.Second
 	DefaultRedisBlockTime       = time.Second
 	DefaultRedisNackResendSleep = 500 * time.Millisecond
-	// DefaultRedisReadAhead: a backlog costs one round trip per 16 entries
-	// instead of one per entry, and 16 entries are handled in milliseconds,
-	// far within MaxIdleTime, even when one of them is retried. Entries
-	// that waited half of MaxIdleTime are left for a claim instead.
+	// DefaultRedisReadAhead: a backlog costs one round trip per 16 entries,
+	// handled well within MaxIdleTime; entries that waited half of it are
+	// left for a claim instead.
 	DefaultRedisReadAhead = 16
 	// DefaultRedisAckDelay: under load the next read carries the
 	// acknowledgements long before; an idle subscriber's last ones are
 	// sent after this.
 	DefaultRedisAckDelay = 10 * time.Millisecond
-	// DefaultRedisConsumersPerGroup: the read model's handler waits about
-	// a millisecond per event on PostgreSQL under load; four in flight
-	// keep its group level with 2,000 allocations/s and more.
+	// DefaultRedisConsumersPerGroup: the read model's handler mostly waits
+	// on PostgreSQL, so several in flight keep its group level with the load.
 	DefaultRedisConsumersPerGroup = 4
 )
 

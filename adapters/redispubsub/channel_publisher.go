@@ -13,8 +13,7 @@ import (
 // DefaultPublishWindow is how long a published message's UUID is
 // remembered. A message is published again when its handler is retried
 // (seconds) or its event is redelivered after the stream's MaxIdleTime
-// (10 s); a minute covers both with room to spare, and at 1,500
-// allocations/s the keys take under 15 MB.
+// (10 s); a minute covers both with room to spare.
 const DefaultPublishWindow = time.Minute
 
 // publishTimeout bounds one pipeline of publishes.
