@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/lib/pq"
+	"github.com/nats-io/nats.go"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -21,8 +22,9 @@ import (
 // format. SQL: rows in the topic tables of the service's schema, inserted
 // as watermill-sql's publisher writes them and polled as its subscriber
 // polls (again at once after finding rows, after the poll interval after
-// finding none). The in-memory broker cannot be reached from another
-// process.
+// finding none). NATS: a JetStream publish of the JSON body, and a plain
+// subscription to the prefixed subject (what "nats sub" does). The
+// in-memory broker cannot be reached from another process.
 type broker struct {
 	lines   *lineWaiter
 	publish func(ctx context.Context, payload string) error
@@ -57,6 +59,27 @@ func openBroker(ctx context.Context, o options, cfg runConfig, databaseURL, pref
 			last = entries[0].ID
 		}
 		go b.readRedis(readCtx, reader, out, last)
+	case "nats":
+		conn, err := nats.Connect(o.natsURL)
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("NATS at %s: %w", o.natsURL, err)
+		}
+		b.closers = []func() error{func() error { conn.Close(); return nil }}
+		js, err := conn.JetStream()
+		if err != nil {
+			cancel()
+			return nil, errors.Join(err, b.closeClients())
+		}
+		in := prefix + changeBatchQuantityTopic
+		b.publish = func(ctx context.Context, payload string) error {
+			_, err := js.Publish(in, []byte(payload), nats.Context(ctx))
+			return err
+		}
+		if err := b.subscribeNATS(readCtx, conn, prefix+lineAllocatedTopic); err != nil {
+			cancel()
+			return nil, errors.Join(err, b.closeClients())
+		}
 	case "sql":
 		poll := defaultSQLPollInterval
 		if o.sqlPollInterval != "" {
@@ -117,6 +140,28 @@ func (b *broker) readRedis(ctx context.Context, reader *redis.Client, stream, la
 			}
 		}
 	}
+}
+
+// subscribeNATS hands what is published to subject from now on to the
+// waiter until ctx ends; the load's backlog may be long, so the
+// subscription holds any number of messages rather than drop some.
+func (b *broker) subscribeNATS(ctx context.Context, conn *nats.Conn, subject string) error {
+	sub, err := conn.Subscribe(subject, func(m *nats.Msg) { b.lines.add(m.Data, time.Now()) })
+	if err == nil {
+		err = sub.SetPendingLimits(-1, -1)
+	}
+	if err == nil {
+		err = conn.Flush()
+	}
+	if err != nil {
+		return fmt.Errorf("subscribing to %s: %w", subject, err)
+	}
+	go func() {
+		defer close(b.done)
+		<-ctx.Done()
+		_ = sub.Unsubscribe()
+	}()
+	return nil
 }
 
 func (b *broker) pollSQL(ctx context.Context, db *sql.DB, seen int64, poll time.Duration) {

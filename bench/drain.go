@@ -61,8 +61,8 @@ func measureDrain(ctx context.Context, o options, cfg runConfig, baseURL, databa
 		err error
 	)
 	switch cfg.Broker {
-	case "redis":
-		res, err = drainRedis(ctx, o, cfg, prefix, sentinel)
+	case "redis", "nats":
+		res, err = drainThroughBroker(ctx, o, cfg, prefix, sentinel)
 	case "sql":
 		res, err = drainSQL(ctx, databaseURL, sentinel)
 	default:
@@ -115,7 +115,9 @@ func waitForReadModel(ctx context.Context, l *load, order string, deadline time.
 	}
 }
 
-func drainRedis(ctx context.Context, o options, cfg runConfig, prefix string, sentinel func() (string, string, error)) (*DrainResult, error) {
+// drainThroughBroker waits for the sentinel's line_allocated as another
+// service reads it from the broker.
+func drainThroughBroker(ctx context.Context, o options, cfg runConfig, prefix string, sentinel func() (string, string, error)) (*DrainResult, error) {
 	b, err := openBroker(ctx, o, cfg, "", prefix)
 	if err != nil {
 		return nil, err

@@ -142,7 +142,7 @@ func run(ctx context.Context, o options, stdout io.Writer) (*Results, error) {
 		}
 	}
 	if len(results.Configs) == 0 {
-		return nil, errors.New("no configuration runs the scenarios asked for (flash and history need STORE=postgres with BROKER=redis or sql)")
+		return nil, errors.New("no configuration runs the scenarios asked for (flash and history need STORE=postgres with BROKER=redis, sql or nats)")
 	}
 	results.SpeedAtEnd = probeAndLog(stdout, "at end")
 	results.Seconds = time.Since(started).Seconds()

@@ -62,6 +62,7 @@ type options struct {
 
 	databaseURL     string
 	redisAddr       string
+	natsURL         string
 	sqlPollInterval string
 
 	resultsPath  string
@@ -146,8 +147,8 @@ func parseConfigs(s string) ([]runConfig, error) {
 		switch {
 		case store != "memory" && store != "postgres":
 			return nil, fmt.Errorf("configuration %q: store must be memory or postgres", part)
-		case broker != "memory" && broker != "redis" && broker != "sql":
-			return nil, fmt.Errorf("configuration %q: broker must be memory, redis or sql", part)
+		case !slices.Contains([]string{"memory", "redis", "sql", "nats"}, broker):
+			return nil, fmt.Errorf("configuration %q: broker must be memory, redis, sql or nats", part)
 		}
 		out = append(out, runConfig{Store: store, Broker: broker})
 	}
@@ -170,8 +171,8 @@ func parseOptions(args []string, runtimeEnv []string, stderr io.Writer) (options
 	o := options{serviceEnv: slices.Clone(runtimeEnv)}
 	fs := flag.NewFlagSet("allocation-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configs := fs.String("configs", "memory/memory,postgres/redis,postgres/sql", "comma-separated STORE/BROKER configurations to run")
-	scenarios := fs.String("scenarios", strings.Join(allScenarios, ","), "comma-separated scenarios to run: uniform (mixed load, round trip, ceiling), flash (flash sale; PostgreSQL store with Redis or SQL broker), history (allocation on a product with a long history)")
+	configs := fs.String("configs", "memory/memory,postgres/redis,postgres/sql,postgres/nats", "comma-separated STORE/BROKER configurations to run")
+	scenarios := fs.String("scenarios", strings.Join(allScenarios, ","), "comma-separated scenarios to run: uniform (mixed load, round trip, ceiling), flash (flash sale; PostgreSQL store with a Redis, SQL or NATS broker), history (allocation on a product with a long history)")
 	fs.StringVar(&o.binary, "binary", "bin/allocation", "the service binary to benchmark")
 	fs.Func("service-env", "extra KEY=VALUE for the service's environment, e.g. GOGC=100 (repeatable; GOGC=400 and GOMAXPROCS=max(4, cores) unless set)", func(s string) error {
 		if !strings.Contains(s, "=") {
@@ -192,6 +193,7 @@ func parseOptions(args []string, runtimeEnv []string, stderr io.Writer) (options
 	fs.DurationVar(&o.ceilingRound, "ceiling-round", 4*time.Second, "length of one ceiling round (same warm-up and number of rounds)")
 	fs.StringVar(&o.databaseURL, "database-url", envOr("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/allocation_test?sslmode=disable"), "PostgreSQL database in which schemas are created (env TEST_DATABASE_URL)")
 	fs.StringVar(&o.redisAddr, "redis-addr", envOr("TEST_REDIS_ADDR", "127.0.0.1:6379"), "Redis address (env TEST_REDIS_ADDR)")
+	fs.StringVar(&o.natsURL, "nats-url", envOr("TEST_NATS_URL", "nats://127.0.0.1:4222"), "NATS server with JetStream (env TEST_NATS_URL)")
 	fs.StringVar(&o.sqlPollInterval, "sql-poll-interval", "", "SQL_POLL_INTERVAL for the service and the round-trip subscriber; empty keeps the service default")
 	fs.StringVar(&o.resultsPath, "results", "bench/results/results.json", "JSON results file; empty writes none")
 	fs.StringVar(&o.markdownPath, "markdown", "BENCHMARKS.md", "Markdown file whose results section is rewritten; empty writes none")

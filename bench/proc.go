@@ -17,12 +17,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/redis/go-redis/v9"
 )
 
 // deployment is what the service processes of one configuration share,
 // as replicas of one deployment would: the environment, with a fresh
-// schema and, on Redis, a topic prefix of their own; cleanup removes what
+// schema and, on Redis and NATS, a topic prefix of their own; cleanup removes what
 // they created.
 type deployment struct {
 	env         map[string]string
@@ -45,16 +46,22 @@ func newDeployment(ctx context.Context, o options, cfg runConfig) (*deployment, 
 	if o.sqlPollInterval != "" {
 		d.env["SQL_POLL_INTERVAL"] = o.sqlPollInterval
 	}
-	if cfg.Broker == "redis" {
-		// A SQL broker lives in the schema, which is already private; its
-		// table names are limited to 63 bytes, so it gets no prefix.
-		d.prefix = "bench" + randomHex(4) + "."
+	// A SQL broker lives in the schema, which is already private; its
+	// table names are limited to 63 bytes, so it gets no prefix.
+	var deletePrefix func() error
+	switch cfg.Broker {
+	case "redis":
 		d.env["REDIS_ADDR"] = o.redisAddr
+		deletePrefix = func() error { return deleteRedisPrefix(o.redisAddr, d.prefix) }
+	case "nats":
+		d.env["NATS_URL"] = o.natsURL
+		deletePrefix = func() error { return deleteNATSPrefix(o.natsURL, d.prefix) }
+	}
+	if deletePrefix != nil {
+		d.prefix = "bench" + randomHex(4) + "."
 		d.env["TOPIC_PREFIX"] = d.prefix
 		dropSchema := d.cleanup
-		d.cleanup = func() error {
-			return errors.Join(deleteRedisPrefix(o.redisAddr, d.prefix), dropSchema())
-		}
+		d.cleanup = func() error { return errors.Join(deletePrefix(), dropSchema()) }
 	}
 	return d, nil
 }
@@ -105,6 +112,27 @@ func deleteRedisPrefix(addr, prefix string) error {
 		return nil
 	}
 	return client.Del(ctx, keys...).Err()
+}
+
+// deleteNATSPrefix deletes the streams (and so the consumers) the run
+// created under its prefix: their names start with the prefix, its dots as
+// dashes.
+func deleteNATSPrefix(url, prefix string) error {
+	conn, err := nats.Connect(url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	js, err := conn.JetStream()
+	if err != nil {
+		return err
+	}
+	for name := range js.StreamNames() {
+		if strings.HasPrefix(name, strings.ReplaceAll(prefix, ".", "-")) {
+			err = errors.Join(err, js.DeleteStream(name))
+		}
+	}
+	return err
 }
 
 // serviceProcess is a running service binary.

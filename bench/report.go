@@ -170,7 +170,7 @@ func targets(r *Results) []target {
 		}
 		if c.RoundTrip != nil {
 			switch c.Broker {
-			case "redis":
+			case "redis", "nats":
 				out = append(out, target{name, "event round trip p99", "< 15 ms", f2(c.RoundTrip.P99ms) + " ms", c.RoundTrip.P99ms < 15})
 			case "sql":
 				out = append(out, target{name, "event round trip p99", "< 150 ms", f2(c.RoundTrip.P99ms) + " ms", c.RoundTrip.P99ms < 150})

@@ -23,7 +23,7 @@ import (
 // There is none on the in-memory broker (see broker); the root module's
 // in-memory bus benchmark times that path.
 func measureRoundTrip(ctx context.Context, o options, cfg runConfig, baseURL, databaseURL, prefix string) (*RoundTripResult, error) {
-	method := map[string]string{"redis": "Redis XADD -> XREAD", "sql": "SQL topic table insert -> poll"}[cfg.Broker]
+	method := map[string]string{"redis": "Redis XADD -> XREAD", "sql": "SQL topic table insert -> poll", "nats": "JetStream publish -> NATS subscription"}[cfg.Broker]
 	if o.rtEvents <= 0 || method == "" {
 		return nil, nil
 	}
