@@ -61,11 +61,11 @@ fuzz:
 		SKIP_INTEGRATION=1 $(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \
 	done
 
-# Benchmarks, about 5 minutes on 2 cores (see BENCHMARKS.md): the Go
+# Benchmarks, about 6 minutes on 2 cores (see BENCHMARKS.md): the Go
 # micro-benchmarks (domain allocate, in-memory bus round trip), then
 # bin/allocation-bench (the bench/ module) drives the real binary for each
 # STORE/BROKER configuration (mixed load, event round trip, database
-# ceiling) and, on postgres/redis and postgres/sql, issue 12's flash sale
+# ceiling) and, on postgres/redis, postgres/sql and postgres/nats, issue 12's flash sale
 # and long history (about a minute of the total), and rewrites the results
 # section of BENCHMARKS.md and its JSON, bench/results/results.json. The
 # services it starts get GOGC=400 and GOMAXPROCS=max(4, cores) unless the

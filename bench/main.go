@@ -18,8 +18,8 @@
 // run's figures with a part of them.
 //
 // Everything it creates is its own: a fresh PostgreSQL schema per service
-// run, dropped afterwards, and a unique topic prefix on Redis, whose
-// streams are deleted afterwards. It only talks to 127.0.0.1.
+// run, dropped afterwards, and a unique topic prefix on Redis and NATS,
+// whose streams are deleted afterwards. It only talks to 127.0.0.1.
 //
 // It talks to the service only as other programs do (HTTP, the brokers,
 // the database), so it has a module of its own and the service's module
