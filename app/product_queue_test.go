@@ -117,7 +117,7 @@ type queueFixture struct {
 
 func newQueueFixture(t *testing.T) *queueFixture {
 	store := newGatedStore()
-	queue := app.NewProductQueue(app.NewTransactionRunner(store, app.DefaultConflictRetryPolicy(), nil))
+	queue := app.NewProductQueue(app.NewTransactionRunner(store, app.ConflictRetryPolicy{MaxRetries: 10, InitialInterval: time.Millisecond, MaxInterval: 50 * time.Millisecond}, nil))
 	t.Cleanup(func() { _ = queue.Close(context.Background()) })
 	return &queueFixture{
 		store:    store,

@@ -16,12 +16,6 @@ type ConflictRetryPolicy struct {
 	MaxInterval     time.Duration
 }
 
-// DefaultConflictRetryPolicy suits contention on hot skus: conflicts clear
-// in the time of one transaction, so short jittered waits are enough.
-func DefaultConflictRetryPolicy() ConflictRetryPolicy {
-	return ConflictRetryPolicy{MaxRetries: 10, InitialInterval: time.Millisecond, MaxInterval: 50 * time.Millisecond}
-}
-
 // TransactionRunner runs a function in a transaction of the unit of work,
 // rolls back whatever was not committed and runs it again on conflicts.
 type TransactionRunner struct {

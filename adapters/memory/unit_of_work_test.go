@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"allocation/adapters/memory"
 	"allocation/app"
@@ -271,7 +272,7 @@ func TestBatchRefsAreUniqueAcrossProducts(t *testing.T) {
 			return tx.Commit(ctx)
 		},
 		"through the handler": func(t *testing.T, uow *memory.UnitOfWork) error {
-			products := app.NewProductQueue(app.NewTransactionRunner(uow, app.DefaultConflictRetryPolicy(), nil))
+			products := app.NewProductQueue(app.NewTransactionRunner(uow, app.ConflictRetryPolicy{MaxRetries: 10, InitialInterval: time.Millisecond, MaxInterval: 50 * time.Millisecond}, nil))
 			return app.NewAddBatchHandler(products).Handle(ctx, &domain.CreateBatch{Ref: "b1", SKU: "TABLE", Qty: 5})
 		},
 	}

@@ -46,7 +46,7 @@ func newBenchHarness(b *testing.B) *benchHarness {
 		HandledEvents:  memory.NewHandledEvents(1000),
 		Commands:       bus.CommandBus,
 		ExternalEvents: signallingPublisher{lines: h.lines, closed: h.closed},
-		ConflictRetry:  app.DefaultConflictRetryPolicy(),
+		ConflictRetry:  app.ConflictRetryPolicy{MaxRetries: 10, InitialInterval: time.Millisecond, MaxInterval: 50 * time.Millisecond},
 	})
 	if err != nil {
 		b.Fatal(err)

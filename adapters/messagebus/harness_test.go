@@ -13,6 +13,7 @@ import (
 
 	"allocation/adapters/memory"
 	"allocation/adapters/messagebus"
+	"allocation/adapters/natsbroker"
 	"allocation/app"
 	"allocation/domain"
 	"allocation/tests/testenv"
@@ -75,7 +76,7 @@ func newHarness(t *testing.T, broker brokerCase) *harness {
 		HandledEvents:  memory.NewHandledEvents(1000),
 		Commands:       bus.CommandBus,
 		ExternalEvents: h.external,
-		ConflictRetry:  app.DefaultConflictRetryPolicy(),
+		ConflictRetry:  app.ConflictRetryPolicy{MaxRetries: 10, InitialInterval: time.Millisecond, MaxInterval: 50 * time.Millisecond},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -242,10 +243,14 @@ func (c *handledCounter) count(handler, uuid string) int {
 }
 
 // redeliver publishes a copy of msg again on topic, as an at-least-once
-// broker does after a lost acknowledgement.
+// broker does after a lost acknowledgement. The copy says it replays the
+// message, as the poison queue's replays do, or JetStream's duplicate
+// window would drop it.
 func (h *harness) redeliver(topic string, msg *message.Message) {
 	h.t.Helper()
-	if err := h.pubsub.Publisher().Publish(topic, msg.Copy()); err != nil {
+	again := msg.Copy()
+	again.Metadata.Set(natsbroker.ReplayOfKey, "redelivery")
+	if err := h.pubsub.Publisher().Publish(topic, again); err != nil {
 		h.t.Fatal(err)
 	}
 }

@@ -30,11 +30,12 @@ func TestConcurrentAllocationsNeverOverAllocate(t *testing.T) {
 	initialVersion := productVersion(t, db, sku)
 	// Each conflict means another command moved the version, which happens
 	// only `fits` times, so no command needs more than `fits` retries.
-	if app.DefaultConflictRetryPolicy().MaxRetries < fits {
+	policy := app.ConflictRetryPolicy{MaxRetries: 10, InitialInterval: time.Millisecond, MaxInterval: 50 * time.Millisecond}
+	if policy.MaxRetries < fits {
 		t.Fatalf("retry policy too short for this test")
 	}
 	var conflicts atomic.Int64
-	handler := app.NewAllocateHandler(app.NewProductQueue(app.NewTransactionRunner(uow, app.DefaultConflictRetryPolicy(), func() { conflicts.Add(1) })))
+	handler := app.NewAllocateHandler(app.NewProductQueue(app.NewTransactionRunner(uow, policy, func() { conflicts.Add(1) })))
 
 	start := make(chan struct{})
 	errs := make([]error, goroutines)

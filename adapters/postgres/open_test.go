@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"database/sql"
+	neturl "net/url"
 	"strings"
 	"testing"
 
@@ -23,6 +24,16 @@ func openOrSkip(t *testing.T, open func(context.Context, string, ...postgres.Ope
 	return db
 }
 
+// searchPath is the search_path parameter of a database URL.
+func searchPath(t *testing.T, databaseURL string) string {
+	t.Helper()
+	u, err := neturl.Parse(databaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Query().Get("search_path")
+}
+
 func setting(t *testing.T, db *sql.DB, name string) string {
 	t.Helper()
 	var value string
@@ -33,7 +44,8 @@ func setting(t *testing.T, db *sql.DB, name string) string {
 }
 
 func TestOpenAsynchronousCommitTurnsOffSynchronousCommitOnItsConnectionsOnly(t *testing.T) {
-	url := postgres.WithSearchPath(testenv.BaseDatabaseURL(), "open_test_schema")
+	url := testenv.DatabaseURL(t)
+	schema := searchPath(t, url)
 	async := openOrSkip(t, postgres.OpenAsynchronousCommit, url)
 	sync := openOrSkip(t, postgres.Open, url)
 
@@ -48,8 +60,8 @@ func TestOpenAsynchronousCommitTurnsOffSynchronousCommitOnItsConnectionsOnly(t *
 	}
 	// The URL's own run-time parameters still apply.
 	for name, db := range map[string]*sql.DB{"OpenAsynchronousCommit": async, "Open": sync} {
-		if got := setting(t, db, "search_path"); got != "open_test_schema" {
-			t.Errorf("%s: search_path = %q, want the URL's open_test_schema", name, got)
+		if got := setting(t, db, "search_path"); got != schema {
+			t.Errorf("%s: search_path = %q, want the URL's %s", name, got, schema)
 		}
 	}
 }

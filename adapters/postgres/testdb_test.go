@@ -85,7 +85,7 @@ func allocateLine(product *domain.Product, order string, qty int) error {
 }
 
 func retryingRunner(uow app.UnitOfWork) app.TransactionRunner {
-	return app.NewTransactionRunner(uow, app.DefaultConflictRetryPolicy(), nil)
+	return app.NewTransactionRunner(uow, app.ConflictRetryPolicy{MaxRetries: 10, InitialInterval: time.Millisecond, MaxInterval: 50 * time.Millisecond}, nil)
 }
 
 // unique makes skus, refs and order ids that no other test uses.
