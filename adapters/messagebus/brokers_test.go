@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"allocation/adapters/messagebus"
+	"allocation/adapters/natsbroker"
 	"allocation/adapters/postgres"
 	"allocation/adapters/pubsub"
 	"allocation/tests/testenv"
@@ -48,6 +49,15 @@ func brokers() []brokerCase {
 			}
 			t.Cleanup(func() { _ = ps.Close() })
 			return ps
+		}},
+		{name: "nats", newPubSub: func(t *testing.T) messagebus.PubSub {
+			url, prefix := testenv.NATSNamespace(t)
+			ps, err := natsbroker.NewPubSub(natsbroker.Config{URL: url})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = ps.Close() })
+			return pubsub.NewNamespacedPubSub(ps, prefix)
 		}},
 	}
 }
