@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -111,9 +110,7 @@ type RedisStreamsPubSub struct {
 	outage *redisOutageLog
 	groups *redisSubscribedGroups
 
-	mu          sync.Mutex
-	subscribers []*RedisStreamSubscriber
-	closed      bool
+	subscribers subscriberSet[*RedisStreamSubscriber]
 }
 
 func NewRedisStreamsPubSub(cfg RedisStreamsConfig, logger watermill.LoggerAdapter) (*RedisStreamsPubSub, error) {
@@ -194,39 +191,22 @@ func (p *RedisStreamsPubSub) subscriber(consumerGroup string, handlers int) (*Re
 		// while nobody listens would be lost.
 		return nil, MissingConsumerGroupError{}
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return nil, ClosedError{}
-	}
-	s := newRedisStreamSubscriber(p.cfg.newClient(), redisSubscriberConfig{
-		Group:           consumerGroup,
-		Consumer:        p.cfg.ConsumerName,
-		Handlers:        handlers,
-		ReadAhead:       p.cfg.ReadAhead,
-		BlockTime:       p.cfg.BlockTime,
-		ClaimInterval:   p.cfg.ClaimInterval,
-		MaxIdleTime:     p.cfg.MaxIdleTime,
-		NackResendSleep: p.cfg.NackResendSleep,
-		AckDelay:        p.cfg.AckDelay,
-	}, p.logger, p.outage, p.groups)
-	p.subscribers = append(p.subscribers, s)
-	return s, nil
+	return p.subscribers.add(func() (*RedisStreamSubscriber, error) {
+		return newRedisStreamSubscriber(p.cfg.newClient(), redisSubscriberConfig{
+			Group:           consumerGroup,
+			Consumer:        p.cfg.ConsumerName,
+			Handlers:        handlers,
+			ReadAhead:       p.cfg.ReadAhead,
+			BlockTime:       p.cfg.BlockTime,
+			ClaimInterval:   p.cfg.ClaimInterval,
+			MaxIdleTime:     p.cfg.MaxIdleTime,
+			NackResendSleep: p.cfg.NackResendSleep,
+			AckDelay:        p.cfg.AckDelay,
+		}, p.logger, p.outage, p.groups), nil
+	})
 }
 
-// Close closes the subscribers made here (closing one twice is harmless:
-// the router closes its own), the publisher and the client.
+// Close closes the subscribers made here, the publisher and the client.
 func (p *RedisStreamsPubSub) Close() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return nil
-	}
-	p.closed = true
-	var errs []error
-	for _, s := range p.subscribers {
-		errs = append(errs, s.Close())
-	}
-	errs = append(errs, p.publisher.Close(), p.client.Close())
-	return errors.Join(errs...)
+	return p.subscribers.close(p.publisher, p.client)
 }

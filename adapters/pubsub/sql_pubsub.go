@@ -80,13 +80,11 @@ type SQLPubSub struct {
 
 	topics sqltopics.Created
 
-	mu          sync.Mutex
-	subscribers []*sqlSubscriber
-	closed      bool
+	subscribers subscriberSet[*sqlSubscriber]
 
 	// wakes are the subscribers' signals, under a lock of their own:
-	// handlers publish (and so wake) while Close holds mu and waits for
-	// them.
+	// handlers publish (and so wake) while Close holds the subscribers'
+	// lock and waits for them.
 	wakesMu sync.Mutex
 	wakes   []*idlepoll.Signal
 }
@@ -170,11 +168,10 @@ func (p *SQLPubSub) Subscriber(consumerGroup string) (message.Subscriber, error)
 	if consumerGroup == "" {
 		return nil, MissingConsumerGroupError{}
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return nil, ClosedError{}
-	}
+	return p.subscribers.add(func() (*sqlSubscriber, error) { return p.newSubscriber(consumerGroup) })
+}
+
+func (p *SQLPubSub) newSubscriber(consumerGroup string) (*sqlSubscriber, error) {
 	ackDeadline := p.cfg.AckDeadline
 	wake := idlepoll.NewSignal()
 	// The library's default policy, resting once idle (Subscribe decides
@@ -199,25 +196,13 @@ func (p *SQLPubSub) Subscriber(consumerGroup string) (message.Subscriber, error)
 	p.wakesMu.Lock()
 	p.wakes = append(p.wakes, wake)
 	p.wakesMu.Unlock()
-	p.subscribers = append(p.subscribers, wrapped)
 	return wrapped, nil
 }
 
-// Close closes the subscribers made here (closing one twice is harmless:
-// the router closes its own) and the publisher. The database is the
-// caller's.
+// Close closes the subscribers made here and the publisher; the database
+// is the caller's.
 func (p *SQLPubSub) Close() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return nil
-	}
-	p.closed = true
-	var errs []error
-	for _, s := range p.subscribers {
-		errs = append(errs, s.Close())
-	}
-	return errors.Join(append(errs, p.publisher.Close())...)
+	return p.subscribers.close(p.publisher)
 }
 
 // sqlPublisher creates a topic's tables before its first message.
