@@ -92,6 +92,8 @@ type Config struct {
 	HTTPWriteTimeout   time.Duration
 	HTTPIdleTimeout    time.Duration
 	HTTPMaxHeaderBytes int
+	// NATSReplicas is how many servers of a NATS cluster hold each stream.
+	NATSReplicas int
 }
 
 // DefaultHTTPMaxHeaderBytes bounds request headers: ours are a few hundred
@@ -185,6 +187,7 @@ func Load(name string, args []string, getenv func(string) string, output io.Writ
 	}{
 		{"RETRY_MAX", "retries of a message failing with a transient error before it is parked", 5, &c.RetryMax},
 		{"HTTP_MAX_HEADER_BYTES", "largest request header block the HTTP server reads, in bytes", DefaultHTTPMaxHeaderBytes, &c.HTTPMaxHeaderBytes},
+		{"NATS_REPLICAS", "servers of a NATS cluster that hold each stream, 1 to 5; 3 survives the loss of one (BROKER=nats)", 1, &c.NATSReplicas},
 	}
 	for _, i := range ints {
 		value, err := fromEnv(getenv, i.env, i.def, strconv.Atoi, "an integer")
@@ -250,6 +253,9 @@ func (c Config) Validate() error {
 	}
 	if c.HTTPWriteTimeout > 0 && c.HTTPWriteTimeout <= c.RequestTimeout {
 		errs = append(errs, errors.New("HTTP_WRITE_TIMEOUT must be longer than REQUEST_TIMEOUT, so that a request answered 503 at its deadline can still be written"))
+	}
+	if c.NATSReplicas < 1 || c.NATSReplicas > 5 {
+		errs = append(errs, errors.New("NATS_REPLICAS must be from 1 to 5"))
 	}
 	if c.RetryMax < 0 {
 		errs = append(errs, errors.New("RETRY_MAX must not be negative"))

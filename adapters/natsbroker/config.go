@@ -26,6 +26,10 @@ type Config struct {
 	// DuplicateWindow is how long JetStream remembers a message's
 	// Nats-Msg-Id to drop a re-send. Default DefaultDuplicateWindow.
 	DuplicateWindow time.Duration
+	// Replicas is how many servers of a cluster hold each stream (and its
+	// consumers), so that it outlives the loss of fewer than half of them;
+	// a single server takes only 1. Default 1.
+	Replicas int
 	// MaxAge drops messages older than this from every stream; 0 keeps
 	// them until the stream is purged.
 	MaxAge time.Duration
@@ -63,6 +67,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DuplicateWindow <= 0 {
 		c.DuplicateWindow = DefaultDuplicateWindow
+	}
+	if c.Replicas <= 0 {
+		c.Replicas = 1
 	}
 	if c.ReprovisionInterval <= 0 {
 		c.ReprovisionInterval = DefaultReprovisionInterval

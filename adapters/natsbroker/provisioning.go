@@ -37,6 +37,7 @@ func (p *provisioner) streamConfig(topic string) *nats.StreamConfig {
 		Storage:    nats.FileStorage,
 		Duplicates: p.cfg.DuplicateWindow,
 		MaxAge:     p.cfg.MaxAge,
+		Replicas:   p.cfg.Replicas,
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 // so JetStream drops a relay's re-sends within its duplicate window.
 func openNATSBroker(d brokerDeps) (brokerParts, error) {
 	cfg := d.cfg
-	jetStream, err := natsbroker.NewPubSub(natsbroker.Config{URL: cfg.NATSURL, Logger: d.wmLogger})
+	jetStream, err := natsbroker.NewPubSub(natsbroker.Config{URL: cfg.NATSURL, Replicas: cfg.NATSReplicas, Logger: d.wmLogger})
 	if err != nil {
 		return brokerParts{}, fmt.Errorf("connecting to NATS: %w", err)
 	}
