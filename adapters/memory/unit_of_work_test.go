@@ -70,27 +70,38 @@ func line(t *testing.T, sku, order string) domain.OrderLine {
 	return l
 }
 
-func TestCommittedWorkIsKeptAndPublished(t *testing.T) {
-	events := &recordingPublisher{}
-	uow := memory.NewUnitOfWork(events)
-	seed(t, uow, "LAMP", "b1", 10)
-	ctx := context.Background()
-	tx, _ := uow.Begin(ctx)
-	p, err := tx.Products().GetByBatchRef(ctx, "b1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Allocate(line(t, "LAMP", "o1")); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got := orders(t, uow, "b1"); !slices.Equal(got, []string{"o1"}) {
-		t.Fatalf("committed lines = %v, want [o1]", got)
-	}
-	if len(events.events) != 1 {
-		t.Fatalf("published %v, want one Allocated", events.events)
+// Committed work is kept and its events published; rolled-back work is
+// neither.
+func TestCommitKeepsAndRollbackDrops(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		end    func(app.Transaction, context.Context) error
+		want   []string
+		events int
+	}{
+		{"commit", app.Transaction.Commit, []string{"o1"}, 1},
+		{"rollback", app.Transaction.Rollback, nil, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			events := &recordingPublisher{}
+			uow := memory.NewUnitOfWork(events)
+			seed(t, uow, "LAMP", "b1", 10)
+			ctx := context.Background()
+			tx, _ := uow.Begin(ctx)
+			p, err := tx.Products().GetByBatchRef(ctx, "b1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.Allocate(line(t, "LAMP", "o1")); err != nil {
+				t.Fatal(err)
+			}
+			if err := tt.end(tx, ctx); err != nil {
+				t.Fatal(err)
+			}
+			if got := orders(t, uow, "b1"); !slices.Equal(got, tt.want) || len(events.events) != tt.events {
+				t.Fatalf("lines %v, published %v; want %v and %d events", got, events.events, tt.want, tt.events)
+			}
+		})
 	}
 }
 
@@ -177,24 +188,6 @@ func TestTransactionsShareNothingWithTheStore(t *testing.T) {
 				t.Fatalf("committed lines = %v, want %v", got, c.after)
 			}
 		})
-	}
-}
-
-func TestUncommittedWorkIsRolledBack(t *testing.T) {
-	events := &recordingPublisher{}
-	uow := memory.NewUnitOfWork(events)
-	seed(t, uow, "LAMP", "b1", 10)
-	ctx := context.Background()
-	tx, _ := uow.Begin(ctx)
-	p, _ := tx.Products().Get(ctx, "LAMP")
-	if _, err := p.Allocate(line(t, "LAMP", "o1")); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Rollback(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got := orders(t, uow, "b1"); len(got) != 0 || len(events.events) != 0 {
-		t.Fatalf("rolled-back work is visible (%v) or published (%v)", got, events.events)
 	}
 }
 
