@@ -456,6 +456,8 @@ TEST_NATS_URL=$SHARED_NATS_URL
 [ "$pg_path" = shared ] || start_private_postgres
 [ "$redis_path" = shared ] || start_private_redis
 [ "$nats_path" = shared ] || start_private_nats
+# The broker fault tests start servers of their own, whichever serve the rest.
+command -v nats-server >/dev/null 2>&1 || apt_install nats-server
 export TEST_DATABASE_URL TEST_REDIS_ADDR TEST_NATS_URL
 log "PostgreSQL: $pg_path, $(redact <<<"$TEST_DATABASE_URL")"
 log "Redis: $redis_path, $TEST_REDIS_ADDR"
