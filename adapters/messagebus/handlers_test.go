@@ -208,10 +208,8 @@ func TestUnknownBatchCommandIsParkedWithReason(t *testing.T) {
 
 func TestCorrelationIDIsCarriedFromCommandToEvents(t *testing.T) {
 	forEachBroker(t, func(t *testing.T, h *harness) {
-		sku, order := uniq("WOBBLY-CHAIR"), uniq("o1")
-		b1, b2 := uniq("b1"), uniq("b2")
-		h.addBatch(b1, sku, 10, nil)
-		h.addBatch(b2, sku, 10, date("2030-01-01"))
+		sku, b1, b2 := h.inStockAndLater("WOBBLY-CHAIR")
+		order := uniq("o1")
 		ctx := app.WithCorrelationID(context.Background(), "corr-allocate")
 		if _, err := h.app.Allocate.Handle(ctx, &domain.Allocate{OrderID: order, SKU: sku, Qty: 10}); err != nil {
 			t.Fatal(err)

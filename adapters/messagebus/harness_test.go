@@ -116,6 +116,16 @@ func (h *harness) addBatch(ref, sku string, qty int, eta *time.Time) {
 	}
 }
 
+// inStockAndLater adds two batches of ten of a new sku, one in stock and
+// one arriving later, and returns the sku and their refs.
+func (h *harness) inStockAndLater(name string) (sku, inStock, later string) {
+	h.t.Helper()
+	sku, inStock, later = uniq(name), uniq("b1"), uniq("b2")
+	h.addBatch(inStock, sku, 10, nil)
+	h.addBatch(later, sku, 10, date("2030-01-01"))
+	return sku, inStock, later
+}
+
 // product reads a product's committed state.
 func (h *harness) product(sku string) *domain.Product {
 	h.t.Helper()

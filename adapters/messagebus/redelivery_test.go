@@ -99,10 +99,8 @@ func TestRedeliveredAllocatedChangesNothing(t *testing.T) {
 
 func TestRedeliveredDeallocatedChangesNothing(t *testing.T) {
 	forEachBroker(t, func(t *testing.T, h *harness) {
-		sku, order := uniq("REPEAT-SOFA"), uniq("o1")
-		b1, b2 := uniq("b1"), uniq("b2")
-		h.addBatch(b1, sku, 10, nil)
-		h.addBatch(b2, sku, 10, date("2030-01-01"))
+		sku, b1, b2 := h.inStockAndLater("REPEAT-SOFA")
+		order := uniq("o1")
 		if _, err := h.app.Allocate.Handle(context.Background(), &domain.Allocate{OrderID: order, SKU: sku, Qty: 10}); err != nil {
 			t.Fatal(err)
 		}

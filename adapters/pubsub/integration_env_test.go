@@ -10,6 +10,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/redis/go-redis/v9"
 
+	"allocation/adapters/messagebus"
 	"allocation/tests/testenv"
 )
 
@@ -59,6 +60,17 @@ func subscribe(t *testing.T, s message.Subscriber, topic string) <-chan *message
 	t.Helper()
 	t.Cleanup(func() { _ = s.Close() })
 	return testenv.Subscribe(t, s, topic)
+}
+
+// subscribeGroup subscribes to topic in a consumer group of ps until the
+// test ends.
+func subscribeGroup(t *testing.T, ps messagebus.PubSub, group, topic string) <-chan *message.Message {
+	t.Helper()
+	sub, err := ps.Subscriber(group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return subscribe(t, sub, topic)
 }
 
 // receive waits for the next message, failing the test at the deadline.

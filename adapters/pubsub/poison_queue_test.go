@@ -129,11 +129,7 @@ func testPoisonQueueListAndReplay(t *testing.T, raw messagebus.PubSub, prefix st
 		t.Errorf("listed %+v", p)
 	}
 
-	sub, err := raw.Subscriber(uniqueName("replayed"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	replayedMsgs := subscribe(t, sub, prefix+poisonTestTopic)
+	replayedMsgs := subscribeGroup(t, raw, uniqueName("replayed"), prefix+poisonTestTopic)
 
 	ids, err := replay(t, q, []string{p.ID})
 	if err != nil || len(ids) != 1 || ids[0] != p.ID {

@@ -57,11 +57,7 @@ func TestRedisStreamsRoundTrip(t *testing.T) {
 	ps := newTestRedisPubSub(t, RedisStreamsConfig{})
 	topic := uniqueName("roundtrip")
 	t.Cleanup(func() { newTestRedisClient(t).Del(context.Background(), topic) })
-	sub, err := ps.Subscriber(uniqueName("group"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	messages := subscribe(t, sub, topic)
+	messages := subscribeGroup(t, ps, uniqueName("group"), topic)
 
 	sent := message.NewMessage(uuid.NewString(), []byte(`{"a":1}`))
 	middleware.SetCorrelationID("corr-rt", sent)
@@ -92,11 +88,7 @@ func TestRedisStreamsAcceptsPlainXAdd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub, err := ps.Subscriber(uniqueName("group"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := receive(t, subscribe(t, sub, topic))
+	got := receive(t, subscribeGroup(t, ps, uniqueName("group"), topic))
 	got.Ack()
 
 	if string(got.Payload) != `{"batchref":"b1","qty":5}` {
@@ -129,11 +121,7 @@ func TestRedisStreamsMalformedEntriesDoNotStopTheSubscription(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sub, err := ps.Subscriber(group)
-	if err != nil {
-		t.Fatal(err)
-	}
-	messages := subscribe(t, sub, topic)
+	messages := subscribeGroup(t, ps, group, topic)
 
 	var got []*message.Message
 	for range 4 {
@@ -171,15 +159,8 @@ func TestRedisStreamsConsumerGroups(t *testing.T) {
 	t.Cleanup(func() { client.Del(context.Background(), topic) })
 	shared, other := uniqueName("shared"), uniqueName("other")
 
-	subscriber := func(ps *RedisStreamsPubSub, group string) <-chan *message.Message {
-		s, err := ps.Subscriber(group)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return subscribe(t, s, topic)
-	}
-	firstShared, secondShared := subscriber(first, shared), subscriber(second, shared)
-	otherGroup := subscriber(first, other)
+	firstShared, secondShared := subscribeGroup(t, first, shared, topic), subscribeGroup(t, second, shared, topic)
+	otherGroup := subscribeGroup(t, first, other, topic)
 
 	const n = 12
 	sent := map[string]bool{}

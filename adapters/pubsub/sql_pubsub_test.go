@@ -39,11 +39,7 @@ func TestSQLPubSubRoundTrip(t *testing.T) {
 	ps := newTestSQLPubSub(t)
 	topic := uniqueName("rt")
 	dropSQLTopic(t, ps, topic)
-	sub, err := ps.Subscriber(uniqueName("group"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	messages := subscribe(t, sub, topic)
+	messages := subscribeGroup(t, ps, uniqueName("group"), topic)
 
 	sent := message.NewMessage(uuid.NewString(), []byte(`{"orderid":"o1","sku":"LAMP","qty":10,"batchref":"b1"}`))
 	middleware.SetCorrelationID("corr-sql", sent)
@@ -68,11 +64,7 @@ func TestSQLPubSubStoresAnEmptyPayload(t *testing.T) {
 	ps := newTestSQLPubSub(t)
 	topic := uniqueName("empty")
 	dropSQLTopic(t, ps, topic)
-	sub, err := ps.Subscriber(uniqueName("group"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	messages := subscribe(t, sub, topic)
+	messages := subscribeGroup(t, ps, uniqueName("group"), topic)
 	// The poison queue must be able to park whatever it is given.
 	if err := ps.Publisher().Publish(topic, message.NewMessage(uuid.NewString(), []byte{})); err != nil {
 		t.Fatal(err)
@@ -93,15 +85,8 @@ func TestSQLPubSubConsumerGroups(t *testing.T) {
 	dropSQLTopic(t, ps, topic)
 	shared, all := uniqueName("shared"), uniqueName("all")
 
-	subscriber := func(ps *SQLPubSub, group string) <-chan *message.Message {
-		s, err := ps.Subscriber(group)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return subscribe(t, s, topic)
-	}
-	sharedA, sharedB := subscriber(ps, shared), subscriber(other, shared)
-	allGroup := subscriber(ps, all)
+	sharedA, sharedB := subscribeGroup(t, ps, shared, topic), subscribeGroup(t, other, shared, topic)
+	allGroup := subscribeGroup(t, ps, all, topic)
 
 	const n = 20
 	sent := map[string]bool{}
@@ -150,11 +135,7 @@ func TestSQLPubSubNackedMessageIsDeliveredAgain(t *testing.T) {
 	ps := newTestSQLPubSub(t)
 	topic := uniqueName("nack")
 	dropSQLTopic(t, ps, topic)
-	sub, err := ps.Subscriber(uniqueName("group"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	messages := subscribe(t, sub, topic)
+	messages := subscribeGroup(t, ps, uniqueName("group"), topic)
 	sent := message.NewMessage(uuid.NewString(), []byte(`{}`))
 	if err := ps.Publisher().Publish(topic, sent); err != nil {
 		t.Fatal(err)
@@ -228,11 +209,7 @@ func TestSQLPubSubKeepsTheTraceContextInTheMetadataColumn(t *testing.T) {
 	ps := newTestSQLPubSub(t)
 	topic := uniqueName("tc")
 	dropSQLTopic(t, ps, topic)
-	sub, err := ps.Subscriber(uniqueName("group"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	messages := subscribe(t, sub, topic)
+	messages := subscribeGroup(t, ps, uniqueName("group"), topic)
 
 	const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	sent := message.NewMessage(uuid.NewString(), []byte(`{"batchref":"b1","qty":5}`))
@@ -247,7 +224,7 @@ func TestSQLPubSubKeepsTheTraceContextInTheMetadataColumn(t *testing.T) {
 		t.Errorf("metadata %v", got.Metadata)
 	}
 	var column, state string
-	err = ps.db.QueryRow(`SELECT metadata->>'traceparent', metadata->>'tracestate' FROM `+SQLSchemaAdapter(0).MessagesTable(topic)+` WHERE uuid = $1`, sent.UUID).Scan(&column, &state)
+	err := ps.db.QueryRow(`SELECT metadata->>'traceparent', metadata->>'tracestate' FROM `+SQLSchemaAdapter(0).MessagesTable(topic)+` WHERE uuid = $1`, sent.UUID).Scan(&column, &state)
 	if err != nil || column != traceparent || state != "vendor=opaque" {
 		t.Errorf("metadata column: traceparent %q, tracestate %q, %v", column, state, err)
 	}
