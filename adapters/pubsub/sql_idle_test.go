@@ -1,6 +1,7 @@
 package pubsub
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -26,10 +27,12 @@ func newIdlingSQLPubSub(t *testing.T, alwaysPolled string) *SQLPubSub {
 	return ps
 }
 
-// restingSubscription subscribes to topic and waits until the subscriber
-// rests (it has polled, found nothing, and waits for a wake-up).
-func restingSubscription(t *testing.T, ps *SQLPubSub, topic string) (*sqlSubscriber, <-chan *message.Message) {
+// restingSubscription subscribes to a new topic and waits until the
+// subscriber rests (it has polled, found nothing, and waits for a wake-up).
+func restingSubscription(t *testing.T, ps *SQLPubSub) (string, *sqlSubscriber, <-chan *message.Message) {
 	t.Helper()
+	topic := uniqueName("rest")
+	dropSQLTopic(t, ps, topic)
 	sub, err := ps.Subscriber(uniqueName("group"))
 	if err != nil {
 		t.Fatal(err)
@@ -37,7 +40,7 @@ func restingSubscription(t *testing.T, ps *SQLPubSub, topic string) (*sqlSubscri
 	messages := subscribe(t, sub, topic)
 	s := sub.(*sqlSubscriber)
 	eventually(t, "the subscriber resting", func() bool { return s.backoff.IdleWaits() > 0 })
-	return s, messages
+	return topic, s, messages
 }
 
 // publishAndReceive publishes a message through publisher, calls then
@@ -56,27 +59,23 @@ func publishAndReceive(t *testing.T, publisher *SQLPubSub, topic string, message
 	}
 }
 
-func TestSQLSubscriberRestsUntilThisPubSubPublishes(t *testing.T) {
-	t.Parallel()
-	ps := newIdlingSQLPubSub(t, "")
-	topic := uniqueName("rest")
-	dropSQLTopic(t, ps, topic)
-	_, messages := restingSubscription(t, ps, topic)
-
-	publishAndReceive(t, ps, topic, messages, nil)
-}
-
-// Messages committed another way (the transactional outbox, another
-// process) reach a resting subscriber once Wake is called.
-func TestSQLSubscriberRestingIsWokenByWake(t *testing.T) {
-	t.Parallel()
-	ps := newIdlingSQLPubSub(t, "")
-	other := newIdlingSQLPubSub(t, "") // its publishes do not wake ps's subscribers
-	topic := uniqueName("wake")
-	dropSQLTopic(t, ps, topic)
-	_, messages := restingSubscription(t, ps, topic)
-
-	publishAndReceive(t, other, topic, messages, ps.Wake)
+// A resting subscriber wakes when its pub/sub publishes, or, for messages
+// committed another way (the transactional outbox, another process), when
+// Wake is called.
+func TestSQLSubscriberRestsUntilWoken(t *testing.T) {
+	for _, byOther := range []bool{false, true} {
+		t.Run(fmt.Sprintf("published by another=%v", byOther), func(t *testing.T) {
+			t.Parallel()
+			ps := newIdlingSQLPubSub(t, "")
+			topic, _, messages := restingSubscription(t, ps)
+			if byOther {
+				// The other's publishes do not wake ps's subscribers.
+				publishAndReceive(t, newIdlingSQLPubSub(t, ""), topic, messages, ps.Wake)
+				return
+			}
+			publishAndReceive(t, ps, topic, messages, nil)
+		})
+	}
 }
 
 // Other programs publish on external topics without waking anyone: their
@@ -105,10 +104,7 @@ func TestSQLSubscriberOfAnAlwaysPolledTopicNeverRests(t *testing.T) {
 // Closing a resting subscriber does not wait for its idle interval.
 func TestSQLSubscriberRestingClosesAtOnce(t *testing.T) {
 	t.Parallel()
-	ps := newIdlingSQLPubSub(t, "")
-	topic := uniqueName("close")
-	dropSQLTopic(t, ps, topic)
-	s, _ := restingSubscription(t, ps, topic)
+	_, s, _ := restingSubscription(t, newIdlingSQLPubSub(t, ""))
 	closed := make(chan error, 1)
 	go func() { closed <- s.Close() }()
 	select {

@@ -24,6 +24,15 @@ func newTestSQLPubSub(t *testing.T) *SQLPubSub {
 	return ps
 }
 
+// newSQLTopic is a SQL pub/sub and a topic of the test's own on it, whose
+// tables are dropped when the test ends.
+func newSQLTopic(t *testing.T, name string) (*SQLPubSub, string) {
+	t.Helper()
+	ps, topic := newTestSQLPubSub(t), uniqueName(name)
+	dropSQLTopic(t, ps, topic)
+	return ps, topic
+}
+
 func dropSQLTopic(t *testing.T, ps *SQLPubSub, topic string) {
 	t.Cleanup(func() {
 		for _, table := range []string{SQLSchemaAdapter(0).MessagesTable(topic), SQLOffsetsAdapter().MessagesOffsetsTable(topic)} {
@@ -36,9 +45,7 @@ func dropSQLTopic(t *testing.T, ps *SQLPubSub, topic string) {
 
 func TestSQLPubSubRoundTrip(t *testing.T) {
 	t.Parallel()
-	ps := newTestSQLPubSub(t)
-	topic := uniqueName("rt")
-	dropSQLTopic(t, ps, topic)
+	ps, topic := newSQLTopic(t, "rt")
 	messages := subscribeGroup(t, ps, uniqueName("group"), topic)
 
 	sent := message.NewMessage(uuid.NewString(), []byte(`{"orderid":"o1","sku":"LAMP","qty":10,"batchref":"b1"}`))
@@ -61,9 +68,7 @@ func TestSQLPubSubRoundTrip(t *testing.T) {
 
 func TestSQLPubSubStoresAnEmptyPayload(t *testing.T) {
 	t.Parallel()
-	ps := newTestSQLPubSub(t)
-	topic := uniqueName("empty")
-	dropSQLTopic(t, ps, topic)
+	ps, topic := newSQLTopic(t, "empty")
 	messages := subscribeGroup(t, ps, uniqueName("group"), topic)
 	// The poison queue must be able to park whatever it is given.
 	if err := ps.Publisher().Publish(topic, message.NewMessage(uuid.NewString(), []byte{})); err != nil {
@@ -78,11 +83,9 @@ func TestSQLPubSubStoresAnEmptyPayload(t *testing.T) {
 
 func TestSQLPubSubConsumerGroups(t *testing.T) {
 	t.Parallel()
-	ps := newTestSQLPubSub(t)
+	ps, topic := newSQLTopic(t, "groups")
 	// A second process: its own pool and pub/sub on the same database.
 	other := newTestSQLPubSub(t)
-	topic := uniqueName("groups")
-	dropSQLTopic(t, ps, topic)
 	shared, all := uniqueName("shared"), uniqueName("all")
 
 	sharedA, sharedB := subscribeGroup(t, ps, shared, topic), subscribeGroup(t, other, shared, topic)
@@ -132,9 +135,7 @@ func TestSQLPubSubConsumerGroups(t *testing.T) {
 
 func TestSQLPubSubNackedMessageIsDeliveredAgain(t *testing.T) {
 	t.Parallel()
-	ps := newTestSQLPubSub(t)
-	topic := uniqueName("nack")
-	dropSQLTopic(t, ps, topic)
+	ps, topic := newSQLTopic(t, "nack")
 	messages := subscribeGroup(t, ps, uniqueName("group"), topic)
 	sent := message.NewMessage(uuid.NewString(), []byte(`{}`))
 	if err := ps.Publisher().Publish(topic, sent); err != nil {
@@ -150,9 +151,7 @@ func TestSQLPubSubNackedMessageIsDeliveredAgain(t *testing.T) {
 
 func TestInitializeSQLTopicIsSafeConcurrently(t *testing.T) {
 	t.Parallel()
-	ps := newTestSQLPubSub(t)
-	topic := uniqueName("init")
-	dropSQLTopic(t, ps, topic)
+	ps, topic := newSQLTopic(t, "init")
 	// Plain CREATE TABLE IF NOT EXISTS fails here now and then with a
 	// unique violation on pg_type; the advisory lock prevents it.
 	var wg sync.WaitGroup
@@ -206,9 +205,7 @@ func TestSQLPubSubRequiresAConsumerGroup(t *testing.T) {
 // there is what the subscriber hands to the tracing middleware.
 func TestSQLPubSubKeepsTheTraceContextInTheMetadataColumn(t *testing.T) {
 	t.Parallel()
-	ps := newTestSQLPubSub(t)
-	topic := uniqueName("tc")
-	dropSQLTopic(t, ps, topic)
+	ps, topic := newSQLTopic(t, "tc")
 	messages := subscribeGroup(t, ps, uniqueName("group"), topic)
 
 	const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
