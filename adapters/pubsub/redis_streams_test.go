@@ -52,29 +52,6 @@ func TestRedisStreamsPublishedEntryIsPlain(t *testing.T) {
 	}
 }
 
-func TestRedisStreamsRoundTrip(t *testing.T) {
-	t.Parallel()
-	ps := newTestRedisPubSub(t, RedisStreamsConfig{})
-	topic := uniqueName("roundtrip")
-	t.Cleanup(func() { newTestRedisClient(t).Del(context.Background(), topic) })
-	messages := subscribeGroup(t, ps, uniqueName("group"), topic)
-
-	sent := message.NewMessage(uuid.NewString(), []byte(`{"a":1}`))
-	middleware.SetCorrelationID("corr-rt", sent)
-	sent.Metadata.Set("name", "Allocated")
-	if err := ps.Publisher().Publish(topic, sent); err != nil {
-		t.Fatal(err)
-	}
-	got := receive(t, messages)
-	got.Ack()
-	if got.UUID != sent.UUID || string(got.Payload) != string(sent.Payload) {
-		t.Errorf("got %s %s, want %s %s", got.UUID, got.Payload, sent.UUID, sent.Payload)
-	}
-	if got.Metadata.Get("name") != "Allocated" || middleware.MessageCorrelationID(got) != "corr-rt" {
-		t.Errorf("metadata %v", got.Metadata)
-	}
-}
-
 func TestRedisStreamsAcceptsPlainXAdd(t *testing.T) {
 	t.Parallel()
 	client := newTestRedisClient(t)

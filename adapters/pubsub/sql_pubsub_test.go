@@ -10,7 +10,6 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/google/uuid"
 )
 
@@ -41,29 +40,6 @@ func dropSQLTopic(t *testing.T, ps *SQLPubSub, topic string) {
 			}
 		}
 	})
-}
-
-func TestSQLPubSubRoundTrip(t *testing.T) {
-	t.Parallel()
-	ps, topic := newSQLTopic(t, "rt")
-	messages := subscribeGroup(t, ps, uniqueName("group"), topic)
-
-	sent := message.NewMessage(uuid.NewString(), []byte(`{"orderid":"o1","sku":"LAMP","qty":10,"batchref":"b1"}`))
-	middleware.SetCorrelationID("corr-sql", sent)
-	sent.Metadata.Set("name", "Allocated")
-	start := time.Now()
-	if err := ps.Publisher().Publish(topic, sent); err != nil {
-		t.Fatal(err)
-	}
-	got := receive(t, messages)
-	t.Logf("delivered in %s", time.Since(start))
-	got.Ack()
-	if got.UUID != sent.UUID || string(got.Payload) != string(sent.Payload) {
-		t.Errorf("got %s %s, want %s %s", got.UUID, got.Payload, sent.UUID, sent.Payload)
-	}
-	if middleware.MessageCorrelationID(got) != "corr-sql" || got.Metadata.Get("name") != "Allocated" {
-		t.Errorf("metadata %v", got.Metadata)
-	}
 }
 
 func TestSQLPubSubStoresAnEmptyPayload(t *testing.T) {
