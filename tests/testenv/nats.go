@@ -17,19 +17,25 @@ func NATSURL(t testing.TB) string {
 	t.Helper()
 	requireIntegration(t)
 	url := BaseNATSURL()
-	conn, err := nats.Connect(url, nats.Timeout(5*time.Second))
+	if err := jetStreamAnswers(url, nats.Timeout(5*time.Second)); err != nil {
+		unreachable(t, "NATS JetStream at "+url, err)
+	}
+	return url
+}
+
+// jetStreamAnswers connects to url and asks JetStream for the account's
+// limits, which only a server with JetStream answers.
+func jetStreamAnswers(url string, opts ...nats.Option) error {
+	conn, err := nats.Connect(url, opts...)
 	if err != nil {
-		unreachable(t, "NATS at "+url, err)
+		return err
 	}
 	defer conn.Close()
 	js, err := conn.JetStream()
 	if err == nil {
 		_, err = js.AccountInfo()
 	}
-	if err != nil {
-		unreachable(t, "NATS JetStream at "+url, err)
-	}
-	return url
+	return err
 }
 
 // NATSNamespace is a topic prefix on the test NATS server whose streams
@@ -38,19 +44,17 @@ func NATSURL(t testing.TB) string {
 func NATSNamespace(t testing.TB) (url, prefix string) {
 	t.Helper()
 	url, prefix = NATSURL(t), TopicPrefix()
-	t.Cleanup(func() {
-		conn, err := nats.Connect(url)
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		deleteStreams(conn, strings.ReplaceAll(prefix, ".", "-"))
-	})
+	t.Cleanup(func() { deleteStreams(url, strings.ReplaceAll(prefix, ".", "-")) })
 	return url, prefix
 }
 
 // deleteStreams deletes every stream whose name starts with namePrefix.
-func deleteStreams(conn *nats.Conn, namePrefix string) {
+func deleteStreams(url, namePrefix string) {
+	conn, err := nats.Connect(url)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
 	js, err := conn.JetStream()
 	if err != nil {
 		return

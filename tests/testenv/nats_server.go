@@ -23,18 +23,7 @@ func StartNATSServer(t testing.TB) *NATSServer {
 	store := t.TempDir()
 	s := StartServer(t, "nats-server",
 		func(port string) []string { return []string{"-js", "-a", "127.0.0.1", "-p", port, "-sd", store} },
-		func(addr string) bool {
-			conn, err := nats.Connect("nats://"+addr, nats.NoReconnect())
-			if err != nil {
-				return false
-			}
-			defer conn.Close()
-			js, err := conn.JetStream()
-			if err == nil {
-				_, err = js.AccountInfo()
-			}
-			return err == nil
-		})
+		func(addr string) bool { return jetStreamAnswers("nats://"+addr, nats.NoReconnect()) == nil })
 	return &NATSServer{Server: s, URL: "nats://" + s.Addr, Store: store}
 }
 

@@ -2,9 +2,10 @@
 // PostgreSQL schema per test, a Redis or NATS topic namespace per test,
 // server processes of the test's own (redis-server, nats-server), a TCP
 // proxy to stop, refuse or freeze, the service binary started with an
-// environment, Watermill subscriptions, and waits on conditions. Unreachable services fail the
-// test, unless SKIP_INTEGRATION=1 (for a quick run without them). It
-// imports nothing of the module, so that any package's tests can use it.
+// environment, Watermill subscriptions, and waits on conditions.
+// Unreachable services fail the test, unless SKIP_INTEGRATION=1 (for a
+// quick run without them). It imports nothing of the module, so that any
+// package's tests can use it.
 package testenv
 
 import (
