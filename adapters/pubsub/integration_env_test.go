@@ -1,6 +1,7 @@
 package pubsub
 
 import (
+	"context"
 	"database/sql"
 	"strings"
 	"testing"
@@ -45,6 +46,16 @@ func newTestRedisPubSub(t *testing.T, cfg RedisStreamsConfig) *RedisStreamsPubSu
 	}
 	t.Cleanup(func() { _ = ps.Close() })
 	return ps
+}
+
+// newRedisTopic is a client of the test Redis, a pub/sub on it and a topic
+// of the test's own, deleted when the test ends.
+func newRedisTopic(t *testing.T, name string) (*redis.Client, *RedisStreamsPubSub, string) {
+	t.Helper()
+	client := newTestRedisClient(t)
+	topic := uniqueName(name)
+	t.Cleanup(func() { client.Del(context.Background(), topic) })
+	return client, newTestRedisPubSub(t, RedisStreamsConfig{}), topic
 }
 
 // openTestDB opens the test database: the tests name their tables apart.

@@ -17,10 +17,7 @@ import (
 
 func TestRedisStreamsPublishedEntryIsPlain(t *testing.T) {
 	t.Parallel()
-	client := newTestRedisClient(t)
-	ps := newTestRedisPubSub(t, RedisStreamsConfig{})
-	topic := uniqueName("plain")
-	t.Cleanup(func() { client.Del(context.Background(), topic) })
+	client, ps, topic := newRedisTopic(t, "plain")
 
 	msg := message.NewMessage(uuid.NewString(), []byte(`{"orderid":"o1","sku":"LAMP","qty":10,"batchref":"b1"}`))
 	middleware.SetCorrelationID("corr-42", msg)
@@ -54,10 +51,7 @@ func TestRedisStreamsPublishedEntryIsPlain(t *testing.T) {
 
 func TestRedisStreamsAcceptsPlainXAdd(t *testing.T) {
 	t.Parallel()
-	client := newTestRedisClient(t)
-	ps := newTestRedisPubSub(t, RedisStreamsConfig{})
-	topic := uniqueName("xadd")
-	t.Cleanup(func() { client.Del(context.Background(), topic) })
+	client, ps, topic := newRedisTopic(t, "xadd")
 	ctx := context.Background()
 
 	// What `XADD topic * payload '{"batchref":"b1","qty":5}'` does.
@@ -81,10 +75,7 @@ func TestRedisStreamsAcceptsPlainXAdd(t *testing.T) {
 
 func TestRedisStreamsMalformedEntriesDoNotStopTheSubscription(t *testing.T) {
 	t.Parallel()
-	client := newTestRedisClient(t)
-	ps := newTestRedisPubSub(t, RedisStreamsConfig{})
-	topic := uniqueName("malformed")
-	t.Cleanup(func() { client.Del(context.Background(), topic) })
+	client, ps, topic := newRedisTopic(t, "malformed")
 	ctx := context.Background()
 	group := uniqueName("group")
 
