@@ -2,7 +2,7 @@ package postgres_test
 
 import (
 	"context"
-	"net"
+	"database/sql"
 	"testing"
 	"time"
 
@@ -11,41 +11,27 @@ import (
 	"allocation/tests/testenv"
 )
 
-// silentServer accepts TCP connections and never answers, as a frozen
-// PostgreSQL does; closing it also cuts what it accepted.
-func silentServer(t *testing.T) string {
+// openThroughProxy opens the store on a fresh schema through a proxy the
+// test can freeze.
+func openThroughProxy(t *testing.T, responseTimeout time.Duration) (*testenv.Proxy, *sql.DB) {
 	t.Helper()
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	proxy, through, _ := testenv.ProxiedDatabase(t)
+	db, err := postgres.Open(context.Background(), through, postgres.WithResponseTimeout(responseTimeout))
 	if err != nil {
 		t.Fatal(err)
 	}
-	accepted := make(chan net.Conn, 16)
-	go func() {
-		for {
-			conn, err := listener.Accept()
-			if err != nil {
-				close(accepted)
-				return
-			}
-			accepted <- conn
-		}
-	}()
-	t.Cleanup(func() {
-		_ = listener.Close()
-		for conn := range accepted {
-			_ = conn.Close()
-		}
-	})
-	return listener.Addr().String()
+	t.Cleanup(func() { _ = db.Close() })
+	return proxy, db
 }
 
 // Connecting to a server that never answers ends at the response timeout
 // with an error that says the database is unavailable.
 func TestOpenGivesUpOnASilentServer(t *testing.T) {
 	t.Parallel()
-	url := "postgres://postgres@" + silentServer(t) + "/postgres?sslmode=disable"
+	proxy, through, _ := testenv.ProxiedDatabase(t)
+	proxy.Freeze()
 	started := time.Now()
-	_, err := postgres.Open(context.Background(), url, postgres.WithResponseTimeout(300*time.Millisecond))
+	_, err := postgres.Open(context.Background(), through, postgres.WithResponseTimeout(300*time.Millisecond))
 	if !app.IsUnavailable(err) {
 		t.Fatalf("err = %v, want app.UnavailableError", err)
 	}
@@ -59,12 +45,7 @@ func TestOpenGivesUpOnASilentServer(t *testing.T) {
 // the database as unavailable.
 func TestAQueryOnAFrozenServerFailsAtTheResponseTimeout(t *testing.T) {
 	t.Parallel()
-	proxy, through, _ := testenv.ProxiedDatabase(t)
-	db, err := postgres.Open(context.Background(), through, postgres.WithResponseTimeout(500*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	proxy, db := openThroughProxy(t, 500*time.Millisecond)
 	db.SetMaxOpenConns(1)
 	var one int
 	if err := db.QueryRowContext(context.Background(), `SELECT 1`).Scan(&one); err != nil {
@@ -96,13 +77,7 @@ func TestUnavailableIsTheDatabaseBeingAwayNotABadStatement(t *testing.T) {
 		t.Fatalf("err = %v, want a plain error", err)
 	}
 	// A server that refuses connections is.
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refused := listener.Addr().String()
-	_ = listener.Close()
-	_, err = postgres.Open(context.Background(), "postgres://postgres@"+refused+"/postgres?sslmode=disable")
+	_, err = postgres.Open(context.Background(), "postgres://postgres@"+testenv.FreeAddr(t)+"/postgres?sslmode=disable")
 	if !app.IsUnavailable(err) {
 		t.Errorf("err = %v, want app.UnavailableError", err)
 	}
@@ -114,18 +89,13 @@ func TestUnavailableIsTheDatabaseBeingAwayNotABadStatement(t *testing.T) {
 func TestAReadReturnsAtItsDeadlineWhileTheDatabaseIsFrozen(t *testing.T) {
 	t.Parallel()
 	// The query never reaches the server, so the schema needs no tables.
-	proxy, through, _ := testenv.ProxiedDatabase(t)
-	db, err := postgres.Open(context.Background(), through, postgres.WithResponseTimeout(30*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	proxy, db := openThroughProxy(t, 30*time.Second)
 	view := postgres.NewPostgresAllocationsView(db)
 	proxy.Freeze()
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	started := time.Now()
-	_, err = view.AllocationsFor(ctx, "o1")
+	_, err := view.AllocationsFor(ctx, "o1")
 	if !app.IsUnavailable(err) {
 		t.Errorf("err = %v, want app.UnavailableError", err)
 	}
