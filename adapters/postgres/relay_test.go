@@ -147,11 +147,10 @@ func TestOutboxRelayRelaysAgainAfterTheDestinationFailed(t *testing.T) {
 // its first Publish until release is closed, and tells of any other
 // Publish meanwhile.
 type stalledDestination struct {
+	recordingOutbox
 	first            sync.Once
 	stalled, release chan struct{}
 	others           chan struct{}
-	mu               sync.Mutex
-	published        []string
 }
 
 func (d *stalledDestination) Publish(_ string, msgs ...*message.Message) error {
@@ -166,20 +165,7 @@ func (d *stalledDestination) Publish(_ string, msgs ...*message.Message) error {
 		default:
 		}
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, m := range msgs {
-		d.published = append(d.published, m.UUID)
-	}
-	return nil
-}
-
-func (d *stalledDestination) Close() error { return nil }
-
-func (d *stalledDestination) received() []string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return slices.Clone(d.published)
+	return d.recordingOutbox.Publish("", msgs...)
 }
 
 // Several relays over one outbox deliver events in the order of the
@@ -212,8 +198,8 @@ func TestOutboxRelaysKeepTheOrderOfCommits(t *testing.T) {
 	}
 	close(destination.release)
 
-	testenv.Eventually(t, waitTimeout, "every event published", func() bool { return len(destination.received()) >= len(committed) })
-	if received := destination.received(); !slices.Equal(received, committed) {
+	testenv.Eventually(t, waitTimeout, "every event published", func() bool { return len(destination.ids()) >= len(committed) })
+	if received := destination.ids(); !slices.Equal(received, committed) {
 		t.Errorf("events received in the order\n%v\nwant the order of their commits\n%v", received, committed)
 	}
 }
