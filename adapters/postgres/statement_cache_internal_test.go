@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"testing"
 
 	"github.com/lib/pq"
@@ -39,20 +40,11 @@ func TestStatementCacheClosesTheLeastRecentlyUsedWhenFull(t *testing.T) {
 		}
 	}
 	// +10, +20, +10 (used again), +30: +20 was the least recently used.
-	rows, err := conn.QueryContext(ctx, `SELECT statement FROM pg_prepared_statements ORDER BY statement`)
-	if err != nil {
+	var got pq.StringArray
+	if err := conn.QueryRowContext(ctx, `SELECT array_agg(statement ORDER BY statement) FROM pg_prepared_statements`).Scan(&got); err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
-	var got []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, s)
-	}
-	if want := []string{`SELECT $1::int + 10`, `SELECT $1::int + 30`}; len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+	if want := []string{`SELECT $1::int + 10`, `SELECT $1::int + 30`}; !slices.Equal(got, want) {
 		t.Fatalf("prepared statements %v, want %v", got, want)
 	}
 }
