@@ -25,36 +25,6 @@ func mustBatch(t testing.TB, ref, sku string, qty int, eta *time.Time) *Batch {
 	return b
 }
 
-func TestNewBatchRefusesInvalidValues(t *testing.T) {
-	tests := []struct {
-		name      string
-		ref       string
-		sku       string
-		qty       int
-		wantField string
-	}{
-		{"empty ref", "", "RED-CHAIR", 10, "ref"},
-		{"empty sku", "batch1", "", 10, "sku"},
-		{"zero qty", "batch1", "RED-CHAIR", 0, "qty"},
-		{"negative qty", "batch1", "RED-CHAIR", -1, "qty"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			b, err := NewBatch(tt.ref, tt.sku, tt.qty, nil)
-			var verr ValidationError
-			if !errors.As(err, &verr) {
-				t.Fatalf("err = %v (%T), want ValidationError", err, err)
-			}
-			if verr.Field != tt.wantField {
-				t.Errorf("Field = %q, want %q", verr.Field, tt.wantField)
-			}
-			if b != nil {
-				t.Errorf("batch = %+v, want nil on error", b)
-			}
-		})
-	}
-}
-
 func TestNewBatchKeepsValuesAndTruncatesETAToDate(t *testing.T) {
 	eta := time.Date(2024, time.March, 11, 17, 45, 0, 0, time.UTC)
 	b := mustBatch(t, "batch1", "RED-CHAIR", 20, &eta)

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 )
 
@@ -15,35 +16,42 @@ func mustLine(t testing.TB, orderID, sku string, qty int) OrderLine {
 	return l
 }
 
-func TestNewOrderLineRefusesInvalidValues(t *testing.T) {
+// The constructors refuse what the domain does not accept, naming the
+// field, and give nothing back.
+func TestConstructorsRefuseInvalidValues(t *testing.T) {
+	line := func(orderID, sku string, qty int) func() (any, error) {
+		return func() (any, error) { return NewOrderLine(orderID, sku, qty) }
+	}
+	batch := func(ref, sku string, qty int) func() (any, error) {
+		return func() (any, error) { return NewBatch(ref, sku, qty, nil) }
+	}
 	tests := []struct {
 		name      string
-		orderID   string
-		sku       string
-		qty       int
+		build     func() (any, error)
 		wantField string
 	}{
-		{"empty orderid", "", "RED-CHAIR", 1, "orderid"},
-		{"empty sku", "order1", "", 1, "sku"},
-		{"zero qty", "order1", "RED-CHAIR", 0, "qty"},
-		{"negative qty", "order1", "RED-CHAIR", -3, "qty"},
-		{"everything empty reports orderid first", "", "", 0, "orderid"},
+		{"line: empty orderid", line("", "RED-CHAIR", 1), "orderid"},
+		{"line: empty sku", line("order1", "", 1), "sku"},
+		{"line: zero qty", line("order1", "RED-CHAIR", 0), "qty"},
+		{"line: negative qty", line("order1", "RED-CHAIR", -3), "qty"},
+		{"line: everything empty reports orderid first", line("", "", 0), "orderid"},
+		{"batch: empty ref", batch("", "RED-CHAIR", 10), "ref"},
+		{"batch: empty sku", batch("batch1", "", 10), "sku"},
+		{"batch: zero qty", batch("batch1", "RED-CHAIR", 0), "qty"},
+		{"batch: negative qty", batch("batch1", "RED-CHAIR", -1), "qty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			line, err := NewOrderLine(tt.orderID, tt.sku, tt.qty)
+			built, err := tt.build()
 			var verr ValidationError
 			if !errors.As(err, &verr) {
 				t.Fatalf("err = %v (%T), want ValidationError", err, err)
 			}
-			if verr.Field != tt.wantField {
-				t.Errorf("Field = %q, want %q", verr.Field, tt.wantField)
+			if verr.Field != tt.wantField || verr.Reason == "" {
+				t.Errorf("Field, Reason = %q, %q; want %q and a reason", verr.Field, verr.Reason, tt.wantField)
 			}
-			if verr.Reason == "" {
-				t.Error("Reason is empty")
-			}
-			if line != (OrderLine{}) {
-				t.Errorf("line = %+v, want zero value on error", line)
+			if !reflect.ValueOf(built).IsZero() {
+				t.Errorf("built %+v, want nothing on error", built)
 			}
 		})
 	}
