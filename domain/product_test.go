@@ -30,6 +30,13 @@ func newProduct(t testing.TB, sku string, batches ...batchSpec) *Product {
 	return p
 }
 
+func mustChangeQuantity(t testing.TB, p *Product, ref string, qty int) {
+	t.Helper()
+	if err := p.ChangeBatchQuantity(ref, qty); err != nil {
+		t.Fatalf("ChangeBatchQuantity(%s, %d): %v", ref, qty, err)
+	}
+}
+
 func mustAllocate(t testing.TB, p *Product, line OrderLine) string {
 	t.Helper()
 	ref, err := p.Allocate(line)
@@ -273,21 +280,15 @@ func TestVersionNumber(t *testing.T) {
 			mustAllocate(t, p, line(t, "o2", 1))
 		}, 2},
 		{"change of quantity increments", []batchSpec{{"b1", 10, nil}}, func(t *testing.T, p *Product) {
-			if err := p.ChangeBatchQuantity("b1", 20); err != nil {
-				t.Fatal(err)
-			}
+			mustChangeQuantity(t, p, "b1", 20)
 		}, 1},
 		{"change of quantity that deallocates increments once", []batchSpec{{"b1", 10, nil}}, func(t *testing.T, p *Product) {
 			mustAllocate(t, p, line(t, "o1", 4))
 			mustAllocate(t, p, line(t, "o2", 4))
-			if err := p.ChangeBatchQuantity("b1", 1); err != nil {
-				t.Fatal(err)
-			}
+			mustChangeQuantity(t, p, "b1", 1)
 		}, 3},
 		{"change to the same quantity does not", []batchSpec{{"b1", 10, nil}}, func(t *testing.T, p *Product) {
-			if err := p.ChangeBatchQuantity("b1", 10); err != nil {
-				t.Fatal(err)
-			}
+			mustChangeQuantity(t, p, "b1", 10)
 		}, 0},
 		{"out of stock does not", []batchSpec{{"b1", 10, nil}}, func(t *testing.T, p *Product) {
 			if _, err := p.Allocate(line(t, "o1", 11)); !errors.As(err, new(OutOfStockError)) {
@@ -373,9 +374,7 @@ func TestAllocateOfOrderAlreadyAllocatedReturnsExistingBatch(t *testing.T) {
 	if ref := mustAllocate(t, p, mustLine(t, "o1", "LAMP", 5)); ref != "ship" {
 		t.Fatalf("o1 allocated to %q, want ship", ref)
 	}
-	if err := p.ChangeBatchQuantity("wh", 50); err != nil {
-		t.Fatalf("ChangeBatchQuantity: %v", err)
-	}
+	mustChangeQuantity(t, p, "wh", 50)
 	p.PopEvents()
 	version := p.Version()
 
@@ -406,9 +405,7 @@ func TestChangeBatchQuantityDeallocatesMostRecentLinesUntilItFits(t *testing.T) 
 	version := p.Version() // 2 batches + 3 allocations
 
 	// 45 allocated; at 22 order3 (5) then order2 (20) must go, leaving 20 <= 22.
-	if err := p.ChangeBatchQuantity("batch1", 22); err != nil {
-		t.Fatalf("ChangeBatchQuantity: %v", err)
-	}
+	mustChangeQuantity(t, p, "batch1", 22)
 
 	want := []Event{
 		Deallocated{OrderID: "order3", SKU: "INDIFFERENT-TABLE", Qty: 5, BatchRef: "batch1", Version: version + 1},
@@ -436,9 +433,7 @@ func TestChangeBatchQuantityThatStillFitsDeallocatesNothing(t *testing.T) {
 	p := newProduct(t, "LAMP", batchSpec{"b1", 20, nil})
 	mustAllocate(t, p, mustLine(t, "o1", "LAMP", 10))
 	p.PopEvents()
-	if err := p.ChangeBatchQuantity("b1", 10); err != nil {
-		t.Fatalf("ChangeBatchQuantity: %v", err)
-	}
+	mustChangeQuantity(t, p, "b1", 10)
 	if evs := p.Events(); len(evs) != 0 {
 		t.Errorf("events = %#v, want none", evs)
 	}
@@ -452,9 +447,7 @@ func TestChangeBatchQuantityToZeroDeallocatesEverything(t *testing.T) {
 	mustAllocate(t, p, mustLine(t, "o1", "LAMP", 1))
 	mustAllocate(t, p, mustLine(t, "o2", "LAMP", 1))
 	p.PopEvents()
-	if err := p.ChangeBatchQuantity("b1", 0); err != nil {
-		t.Fatalf("ChangeBatchQuantity: %v", err)
-	}
+	mustChangeQuantity(t, p, "b1", 0)
 	evs := p.Events()
 	if len(evs) != 2 || evs[0].(Deallocated).OrderID != "o2" || evs[1].(Deallocated).OrderID != "o1" {
 		t.Errorf("events = %#v, want Deallocated o2 then o1", evs)
