@@ -124,15 +124,22 @@ func TestRedisSubscriberReadsSeveralEntriesPerReadAndHandsThemOutInOrder(t *test
 	}
 }
 
+// ackFirst subscribes to stream and acknowledges its first n entries.
+func ackFirst(t *testing.T, s message.Subscriber, stream string, n int) <-chan *message.Message {
+	t.Helper()
+	ch := subscribe(t, s, stream)
+	for range n {
+		receive(t, ch).Ack()
+	}
+	return ch
+}
+
 // The acknowledgements of handled entries travel with the next read, not
 // one XACK per entry.
 func TestRedisSubscriberSendsAcknowledgementsWithTheNextRead(t *testing.T) {
 	t.Parallel()
 	s, counter, stream, admin := newCountedSubscriber(t, 40, redisSubscriberConfig{ReadAhead: 16})
-	ch := subscribe(t, s, stream)
-	for range 40 {
-		receive(t, ch).Ack()
-	}
+	ackFirst(t, s, stream, 40)
 	eventually(t, "every entry acknowledged", func() bool { return pendingCount(t, admin, stream) == 0 })
 	trips, commands := counter.count("xack")
 	if commands == 0 || commands > 4 {
@@ -147,20 +154,14 @@ func TestRedisSubscriberSendsAcknowledgementsAfterTheDelayWhenNoReadComes(t *tes
 	t.Parallel()
 	// Reads block for an hour: only the timer can send the acknowledgements.
 	s, _, stream, admin := newCountedSubscriber(t, 3, redisSubscriberConfig{ReadAhead: 16, AckDelay: 20 * time.Millisecond, BlockTime: time.Hour})
-	ch := subscribe(t, s, stream)
-	for range 3 {
-		receive(t, ch).Ack()
-	}
+	ackFirst(t, s, stream, 3)
 	eventually(t, "acknowledgements sent by the timer", func() bool { return pendingCount(t, admin, stream) == 0 })
 }
 
 func TestRedisSubscriberSendsAcknowledgementsOnCloseAndLeavesTheRestPending(t *testing.T) {
 	t.Parallel()
 	s, _, stream, admin := newCountedSubscriber(t, 20, redisSubscriberConfig{ReadAhead: 16})
-	ch := subscribe(t, s, stream)
-	for range 4 {
-		receive(t, ch).Ack()
-	}
+	ch := ackFirst(t, s, stream, 4)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

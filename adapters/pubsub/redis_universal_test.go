@@ -24,26 +24,30 @@ const universalGroup = "universal"
 //     across consumers (a claimed entry of a stopped consumer comes late).
 //   - persistent: yes. A new subscriber of the same group does not get
 //     what the group already handled (a new group does; TestConsumerGroups).
+// The event handlers' concurrent subscriber hands out several messages at
+// once: no order, the rest as for the plain one.
 func TestRedisStreamsPassesWatermillsUniversalSuite(t *testing.T) {
-	runUniversalSuite(t, (*RedisStreamsPubSub).Subscriber, tests.Features{
-		ConsumerGroups:                      true,
-		ExactlyOnceDelivery:                 false,
-		GuaranteedOrder:                     true,
-		GuaranteedOrderWithSingleSubscriber: true,
-		Persistent:                          true,
-		NewSubscriberReceivesOldMessages:    false,
-	})
-}
-
-// The event handlers' subscriber hands out several messages at once: no
-// order, the rest as above.
-func TestRedisStreamsConcurrentSubscriberPassesWatermillsUniversalSuite(t *testing.T) {
-	runUniversalSuite(t, (*RedisStreamsPubSub).ConcurrentSubscriber, tests.Features{
-		ConsumerGroups:      true,
-		ExactlyOnceDelivery: false,
-		GuaranteedOrder:     false,
-		Persistent:          true,
-	})
+	for name, tt := range map[string]struct {
+		subscriber func(*RedisStreamsPubSub, string) (message.Subscriber, error)
+		features   tests.Features
+	}{
+		"subscriber": {(*RedisStreamsPubSub).Subscriber, tests.Features{
+			ConsumerGroups:                      true,
+			ExactlyOnceDelivery:                 false,
+			GuaranteedOrder:                     true,
+			GuaranteedOrderWithSingleSubscriber: true,
+			Persistent:                          true,
+			NewSubscriberReceivesOldMessages:    false,
+		}},
+		"concurrent subscriber": {(*RedisStreamsPubSub).ConcurrentSubscriber, tests.Features{
+			ConsumerGroups:      true,
+			ExactlyOnceDelivery: false,
+			GuaranteedOrder:     false,
+			Persistent:          true,
+		}},
+	} {
+		t.Run(name, func(t *testing.T) { runUniversalSuite(t, tt.subscriber, tt.features) })
+	}
 }
 
 func runUniversalSuite(t *testing.T, subscriber func(*RedisStreamsPubSub, string) (message.Subscriber, error), features tests.Features) {
