@@ -24,6 +24,7 @@ const universalGroup = "universal"
 //     across consumers (a claimed entry of a stopped consumer comes late).
 //   - persistent: yes. A new subscriber of the same group does not get
 //     what the group already handled (a new group does; TestConsumerGroups).
+//
 // The event handlers' concurrent subscriber hands out several messages at
 // once: no order, the rest as for the plain one.
 func TestRedisStreamsPassesWatermillsUniversalSuite(t *testing.T) {
