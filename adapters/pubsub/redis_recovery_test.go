@@ -29,12 +29,7 @@ func TestRedisSubscriberRecreatesALostGroupAndReadsWhatTheStreamHolds(t *testing
 	if _, err := tx.Exec(ctx); err != nil {
 		t.Fatal(err)
 	}
-	msg := receive(t, ch)
-	if string(msg.Payload) != "after the loss" {
-		t.Fatalf("got %q", msg.Payload)
-	}
-	msg.Ack()
-	eventually(t, "acknowledged in the recreated group", func() bool { return pendingCount(t, admin, stream) == 0 })
+	receiveAndAckAll(t, ch, admin, stream, "after the loss")
 }
 
 func TestRedisReadinessNamesMissingConsumerGroups(t *testing.T) {

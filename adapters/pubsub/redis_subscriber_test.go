@@ -87,6 +87,18 @@ func newStreamWithGroup(t *testing.T, admin *redis.Client, n int) string {
 	return stream
 }
 
+// receiveAndAckAll receives the next message, expecting payload, and
+// acknowledges it; then nothing of the group "g" is pending.
+func receiveAndAckAll(t *testing.T, ch <-chan *message.Message, admin *redis.Client, stream, payload string) {
+	t.Helper()
+	msg := receive(t, ch)
+	if string(msg.Payload) != payload {
+		t.Fatalf("got %q, want %q", msg.Payload, payload)
+	}
+	msg.Ack()
+	eventually(t, "every entry acknowledged", func() bool { return pendingCount(t, admin, stream) == 0 })
+}
+
 func pendingCount(t *testing.T, admin *redis.Client, stream string) int64 {
 	t.Helper()
 	p, err := admin.XPending(context.Background(), stream, "g").Result()
@@ -264,12 +276,7 @@ func TestRedisSubscriberSkipsPendingEntriesDeletedFromTheStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	ch := subscribe(t, s, stream) // same consumer name: reads its pending entries
-	msg := receive(t, ch)
-	if string(msg.Payload) != "1" {
-		t.Fatalf("got %s, want the entry that still exists", msg.Payload)
-	}
-	msg.Ack()
-	eventually(t, "both acknowledged", func() bool { return pendingCount(t, admin, stream) == 0 })
+	receiveAndAckAll(t, ch, admin, stream, "1") // the entry that still exists
 }
 
 // A group's concurrent subscriber holds several messages at once, as one
