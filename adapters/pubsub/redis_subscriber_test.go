@@ -275,7 +275,7 @@ func TestRedisSubscriberSkipsPendingEntriesDeletedFromTheStream(t *testing.T) {
 	if err := admin.XDel(ctx, stream, taken[0].Messages[0].ID).Err(); err != nil {
 		t.Fatal(err)
 	}
-	ch := subscribe(t, s, stream) // same consumer name: reads its pending entries
+	ch := subscribe(t, s, stream)               // same consumer name: reads its pending entries
 	receiveAndAckAll(t, ch, admin, stream, "1") // the entry that still exists
 }
 
