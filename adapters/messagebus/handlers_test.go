@@ -141,11 +141,7 @@ func TestChangeOfQuantityReallocatesToTheNextBatch(t *testing.T) {
 func TestFailingEventHandlerIsRetriedThenParkedWithoutStoppingOthers(t *testing.T) {
 	forEachBroker(t, func(t *testing.T, h *harness) {
 		h.external.fail(errBrokerAway)
-		sku, order, ref := uniq("SHAKY-STOOL"), uniq("o1"), uniq("b1")
-		h.addBatch(ref, sku, 10, nil)
-		if _, err := h.app.Allocate.Handle(context.Background(), &domain.Allocate{OrderID: order, SKU: sku, Qty: 1}); err != nil {
-			t.Fatal(err)
-		}
+		_, order, _ := h.allocatedOne("SHAKY-STOOL")
 		eventually(t, "read model updated", func() bool {
 			rows, _ := h.view.AllocationsFor(context.Background(), order)
 			return len(rows) == 1
@@ -248,16 +244,8 @@ func TestCorrelationIDIsCarriedFromCommandToEvents(t *testing.T) {
 
 func TestEventMessageUUIDIsTheStableEventID(t *testing.T) {
 	forEachBroker(t, func(t *testing.T, h *harness) {
-		sku, order, ref := uniq("STABLE-SHELF"), uniq("o1"), uniq("b1")
-		h.addBatch(ref, sku, 10, nil)
-		if _, err := h.app.Allocate.Handle(context.Background(), &domain.Allocate{OrderID: order, SKU: sku, Qty: 1}); err != nil {
-			t.Fatal(err)
-		}
-		var msg *message.Message
-		eventually(t, "Allocated", func() bool {
-			msg = h.events["Allocated"].find(func(m *message.Message) bool { return strings.Contains(string(m.Payload), order) })
-			return msg != nil
-		})
+		sku, order, ref := h.allocatedOne("STABLE-SHELF")
+		msg := h.waitForEvent("Allocated", order)
 		want := app.EventID(domain.Allocated{OrderID: order, SKU: sku, Qty: 1, BatchRef: ref, Version: 2})
 		if msg.UUID != want {
 			t.Fatalf("uuid = %s, want %s", msg.UUID, want)

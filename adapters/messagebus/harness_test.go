@@ -126,6 +126,18 @@ func (h *harness) inStockAndLater(name string) (sku, inStock, later string) {
 	return sku, inStock, later
 }
 
+// allocatedOne adds a batch of ten of a new sku and allocates one of it to
+// a new order, returning the sku, the order and the batch's ref.
+func (h *harness) allocatedOne(name string) (sku, order, ref string) {
+	h.t.Helper()
+	sku, order, ref = uniq(name), uniq("o1"), uniq("b1")
+	h.addBatch(ref, sku, 10, nil)
+	if _, err := h.app.Allocate.Handle(context.Background(), &domain.Allocate{OrderID: order, SKU: sku, Qty: 1}); err != nil {
+		h.t.Fatal(err)
+	}
+	return sku, order, ref
+}
+
 // product reads a product's committed state.
 func (h *harness) product(sku string) *domain.Product {
 	h.t.Helper()

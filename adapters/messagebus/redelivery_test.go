@@ -77,11 +77,7 @@ func (h *harness) redeliverAndWait(name string, msg *message.Message, handlers .
 
 func TestRedeliveredAllocatedChangesNothing(t *testing.T) {
 	forEachBroker(t, func(t *testing.T, h *harness) {
-		sku, order, ref := uniq("REPEAT-DESK"), uniq("o1"), uniq("b1")
-		h.addBatch(ref, sku, 10, nil)
-		if _, err := h.app.Allocate.Handle(context.Background(), &domain.Allocate{OrderID: order, SKU: sku, Qty: 1}); err != nil {
-			t.Fatal(err)
-		}
+		sku, order, ref := h.allocatedOne("REPEAT-DESK")
 		msg := h.waitForEvent("Allocated", order)
 		h.redeliverAndWait("Allocated", msg, "AllocatedToAllocationsView", "PublishLineAllocated")
 		rows, _ := h.view.AllocationsFor(context.Background(), order)
