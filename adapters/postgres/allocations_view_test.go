@@ -3,7 +3,6 @@ package postgres_test
 import (
 	"context"
 	"slices"
-	"sync"
 	"testing"
 
 	"allocation/adapters/postgres"
@@ -74,16 +73,9 @@ func TestAllocationsViewKeepsTheNewestUnderConcurrency(t *testing.T) {
 	view := postgres.NewPostgresAllocationsView(newTestDB(t))
 	order, sku := unique("o"), unique("LAMP")
 	const versions = 20
-	var wg sync.WaitGroup
-	errs := make([]error, versions)
-	for v := range versions {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[v] = view.Allocated(ctx, domain.Allocated{OrderID: order, SKU: sku, BatchRef: "b" + string(rune('a'+v)), Version: v + 1})
-		}()
-	}
-	wg.Wait()
+	errs := concurrently(versions, func(v int) error {
+		return view.Allocated(ctx, domain.Allocated{OrderID: order, SKU: sku, BatchRef: "b" + string(rune('a'+v)), Version: v + 1})
+	})
 	for _, err := range errs {
 		mustApply(t, err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -37,19 +36,10 @@ func TestConcurrentAllocationsNeverOverAllocate(t *testing.T) {
 	var conflicts atomic.Int64
 	handler := app.NewAllocateHandler(app.NewProductQueue(app.NewTransactionRunner(uow, policy, func() { conflicts.Add(1) })))
 
-	start := make(chan struct{})
-	errs := make([]error, goroutines)
-	var wg sync.WaitGroup
-	for i := range goroutines {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			_, errs[i] = handler.Handle(ctx, &domain.Allocate{OrderID: unique("o"), SKU: sku, Qty: lineQty})
-		}()
-	}
-	close(start)
-	wg.Wait()
+	errs := concurrently(goroutines, func(int) error {
+		_, err := handler.Handle(ctx, &domain.Allocate{OrderID: unique("o"), SKU: sku, Qty: lineQty})
+		return err
+	})
 
 	t.Logf("%d conflicts retried", conflicts.Load())
 	allocated, outOfStock := 0, 0

@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 
 	"allocation/adapters/postgres"
@@ -16,18 +15,12 @@ func TestMigrateConcurrentlyAndRepeatedly(t *testing.T) {
 	db := newEmptySchema(t)
 	const runs = 6
 
-	var wg sync.WaitGroup
-	errs := make([]error, runs)
-	for i := range runs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if errs[i] = postgres.Migrate(ctx, db); errs[i] == nil {
-				errs[i] = postgres.InitializeSQLTopics(ctx, db, postgres.EventTopics())
-			}
-		}()
-	}
-	wg.Wait()
+	errs := concurrently(runs, func(int) error {
+		if err := postgres.Migrate(ctx, db); err != nil {
+			return err
+		}
+		return postgres.InitializeSQLTopics(ctx, db, postgres.EventTopics())
+	})
 	for i, err := range errs {
 		if err != nil {
 			t.Errorf("run %d: %v", i, err)
