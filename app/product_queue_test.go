@@ -167,6 +167,19 @@ func (f *queueFixture) send(t *testing.T, sku string, run func() outcome) <-chan
 	return done
 }
 
+// newLampQueue is a queue fixture with a batch b1 of five LAMPs.
+func newLampQueue(t *testing.T) *queueFixture {
+	t.Helper()
+	f := newQueueFixture(t)
+	f.mustAddBatch(t, "b1", "LAMP", 5)
+	return f
+}
+
+// oneLamp allocates one LAMP to the order.
+func (f *queueFixture) oneLamp(order string) func() outcome {
+	return f.allocateFn(context.Background(), order, "LAMP", 1)
+}
+
 func (f *queueFixture) allocateFn(ctx context.Context, order, sku string, qty int) func() outcome {
 	return func() outcome {
 		ref, err := f.allocate.Handle(ctx, &domain.Allocate{OrderID: order, SKU: sku, Qty: qty})
@@ -191,7 +204,7 @@ func TestCommandsArrivingTogetherCommitInOneTransactionInArrivalOrder(t *testing
 	f := newQueueFixture(t)
 	f.mustAddBatch(t, "b1", "LAMP", 3)
 	f.mustAddBatch(t, "b2", "LAMP", 10)
-	release, first := f.startHeldBurst(t, f.allocateFn(context.Background(), "o0", "LAMP", 1))
+	release, first := f.startHeldBurst(t, f.oneLamp("o0"))
 	before := f.store.transactions()
 
 	var results []<-chan outcome
@@ -228,7 +241,7 @@ func TestACommandFailingForItsOwnReasonDoesNotFailItsNeighbours(t *testing.T) {
 	f := newQueueFixture(t)
 	f.mustAddBatch(t, "b1", "LAMP", 5)
 	f.mustAddBatch(t, "other-product-batch", "TABLE", 5)
-	release, first := f.startHeldBurst(t, f.allocateFn(context.Background(), "o0", "LAMP", 1))
+	release, first := f.startHeldBurst(t, f.oneLamp("o0"))
 
 	ok1 := f.send(t, "LAMP", f.allocateFn(context.Background(), "o1", "LAMP", 2))
 	tooMany := f.send(t, "LAMP", f.allocateFn(context.Background(), "o2", "LAMP", 50))
@@ -262,11 +275,10 @@ func TestACommandFailingForItsOwnReasonDoesNotFailItsNeighbours(t *testing.T) {
 // A store that fails (a database away) fails every command of the burst:
 // none was committed, and each sender learns it.
 func TestAFailingStoreFailsEveryCommandOfTheBurst(t *testing.T) {
-	f := newQueueFixture(t)
-	f.mustAddBatch(t, "b1", "LAMP", 5)
-	release, first := f.startHeldBurst(t, f.allocateFn(context.Background(), "o0", "LAMP", 1))
-	second := f.send(t, "LAMP", f.allocateFn(context.Background(), "o1", "LAMP", 1))
-	third := f.send(t, "LAMP", f.allocateFn(context.Background(), "o2", "LAMP", 1))
+	f := newLampQueue(t)
+	release, first := f.startHeldBurst(t, f.oneLamp("o0"))
+	second := f.send(t, "LAMP", f.oneLamp("o1"))
+	third := f.send(t, "LAMP", f.oneLamp("o2"))
 	databaseAway := errors.New("database away")
 	f.store.mu.Lock()
 	f.store.beginErr = databaseAway
@@ -287,13 +299,12 @@ func TestAFailingStoreFailsEveryCommandOfTheBurst(t *testing.T) {
 // queue; one that gives up once its burst has begun leaves the burst as it
 // is: the burst commits, its neighbours get their results.
 func TestACancelledSenderLeavesTheBurstIntact(t *testing.T) {
-	f := newQueueFixture(t)
-	f.mustAddBatch(t, "b1", "LAMP", 5)
+	f := newLampQueue(t)
 	startedCtx, cancelStarted := context.WithCancel(context.Background())
 	release, started := f.startHeldBurst(t, f.allocateFn(startedCtx, "o-started", "LAMP", 1))
 	waitingCtx, cancelWaiting := context.WithCancel(context.Background())
 	waiting := f.send(t, "LAMP", f.allocateFn(waitingCtx, "o-waiting", "LAMP", 1))
-	neighbour := f.send(t, "LAMP", f.allocateFn(context.Background(), "o-neighbour", "LAMP", 1))
+	neighbour := f.send(t, "LAMP", f.oneLamp("o-neighbour"))
 
 	cancelStarted()
 	if o := receive(t, started); !errors.Is(o.err, context.Canceled) {
@@ -317,10 +328,9 @@ func TestACancelledSenderLeavesTheBurstIntact(t *testing.T) {
 
 // Shutdown refuses new commands at once and lets the queued ones commit.
 func TestCloseDrainsQueuedCommandsAndRefusesNewOnes(t *testing.T) {
-	f := newQueueFixture(t)
-	f.mustAddBatch(t, "b1", "LAMP", 5)
-	release, first := f.startHeldBurst(t, f.allocateFn(context.Background(), "o0", "LAMP", 1))
-	queued := f.send(t, "LAMP", f.allocateFn(context.Background(), "o1", "LAMP", 1))
+	f := newLampQueue(t)
+	release, first := f.startHeldBurst(t, f.oneLamp("o0"))
+	queued := f.send(t, "LAMP", f.oneLamp("o1"))
 
 	closed := make(chan error, 1)
 	go func() { closed <- f.queue.Close(context.Background()) }()
@@ -351,9 +361,8 @@ func TestCloseDrainsQueuedCommandsAndRefusesNewOnes(t *testing.T) {
 
 // Close gives up at its deadline when a burst does not end, and says so.
 func TestCloseGivesUpAtItsDeadline(t *testing.T) {
-	f := newQueueFixture(t)
-	f.mustAddBatch(t, "b1", "LAMP", 5)
-	release, first := f.startHeldBurst(t, f.allocateFn(context.Background(), "o0", "LAMP", 1))
+	f := newLampQueue(t)
+	release, first := f.startHeldBurst(t, f.oneLamp("o0"))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := f.queue.Close(ctx); !errors.Is(err, context.Canceled) {
@@ -368,8 +377,7 @@ func TestCloseGivesUpAtItsDeadline(t *testing.T) {
 // Each command's events carry its own sender's correlation id, though the
 // burst commits them together.
 func TestEventsOfABurstKeepTheirSendersCorrelation(t *testing.T) {
-	f := newQueueFixture(t)
-	f.mustAddBatch(t, "b1", "LAMP", 5)
+	f := newLampQueue(t)
 	release, first := f.startHeldBurst(t, f.allocateFn(app.WithCorrelationID(context.Background(), "corr-0"), "o0", "LAMP", 1))
 	second := f.send(t, "LAMP", f.allocateFn(app.WithCorrelationID(context.Background(), "corr-1"), "o1", "LAMP", 1))
 	third := f.send(t, "LAMP", f.allocateFn(app.WithCorrelationID(context.Background(), "corr-2"), "o2", "LAMP", 99))
