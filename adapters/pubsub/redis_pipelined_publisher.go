@@ -3,10 +3,11 @@ package pubsub
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/redis/go-redis/v9"
+
+	"allocation/adapters/internal/pending"
 )
 
 // RedisPipelinedPublisher queues what it is given and adds it to the
@@ -23,9 +24,7 @@ type RedisPipelinedPublisher struct {
 	prefix string
 	maxLen int64
 	outage *redisOutageLog
-
-	mu     sync.Mutex
-	queued []*redis.XAddArgs
+	queued pending.List[*redis.XAddArgs]
 }
 
 // PipelinedPublisher returns a pipelined publisher on the pub/sub's client,
@@ -44,18 +43,13 @@ func (p *RedisPipelinedPublisher) Publish(topic string, msgs ...*message.Message
 		}
 		entries = append(entries, &redis.XAddArgs{Stream: stream, Values: values, MaxLen: p.maxLen, Approx: p.maxLen > 0})
 	}
-	p.mu.Lock()
-	p.queued = append(p.queued, entries...)
-	p.mu.Unlock()
+	p.queued.Add(entries...)
 	return nil
 }
 
 // Flush adds every queued message, in the order queued, in one pipeline.
 func (p *RedisPipelinedPublisher) Flush(ctx context.Context) error {
-	p.mu.Lock()
-	queued := p.queued
-	p.queued = nil
-	p.mu.Unlock()
+	queued := p.queued.Take()
 	if len(queued) == 0 {
 		return nil
 	}
@@ -73,8 +67,6 @@ func (p *RedisPipelinedPublisher) Flush(ctx context.Context) error {
 
 // Close drops what was not flushed; the client is the pub/sub's.
 func (p *RedisPipelinedPublisher) Close() error {
-	p.mu.Lock()
-	p.queued = nil
-	p.mu.Unlock()
+	p.queued.Take()
 	return nil
 }
