@@ -9,7 +9,8 @@ import (
 )
 
 // CPU accounting from /proc: where the two cores went during a round —
-// the service, the load generator (this process), PostgreSQL and Redis.
+// the service, the load generator (this process), PostgreSQL and the broker
+// server (Redis or NATS).
 // Clock ticks are 1/100 s on Linux; over rounds of seconds that is precise
 // enough. Elsewhere the figures are simply zero.
 const clockTick = 10 * time.Millisecond
@@ -30,7 +31,9 @@ type CPUShare struct {
 	Service  float64 `json:"service_cores"`
 	Bench    float64 `json:"load_generator_cores"`
 	Postgres float64 `json:"postgres_cores"`
-	Redis    float64 `json:"redis_cores"`
+	// Redis is the broker server's: redis-server's, or nats-server's (the
+	// key keeps its name, so that earlier results still read).
+	Redis float64 `json:"redis_cores"`
 	// Other is everything else the machine ran meanwhile (the kernel's
 	// network stack included); a large value means a noisy neighbour.
 	Other float64 `json:"other_cores"`
@@ -79,7 +82,7 @@ func procCPUWithChildren(pid string) (string, time.Duration, time.Duration, bool
 
 // sampleCPU reads the service's (the sum of its processes', when the
 // flash sale runs two), this process's, and every postgres and
-// redis-server process's CPU time, PostgreSQL's ended backends included.
+// redis-server and nats-server process's CPU time, PostgreSQL's ended backends included.
 func sampleCPU(servicePIDs ...int) cpuSample {
 	s := cpuSample{at: time.Now()}
 	for _, pid := range servicePIDs {
@@ -106,7 +109,7 @@ func sampleCPU(servicePIDs ...int) cpuSample {
 		switch {
 		case comm == "postgres":
 			s.postgres += t + children
-		case strings.HasPrefix(comm, "redis-server"):
+		case strings.HasPrefix(comm, "redis-server"), strings.HasPrefix(comm, "nats-server"):
 			s.redis += t
 		}
 	}

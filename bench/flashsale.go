@@ -122,7 +122,7 @@ func measureFlashSale(ctx context.Context, o options, cfg runConfig, c flashCase
 		}
 		logf(stdout, "%s: flash sale, %s, round %d: %d orders in %.1f s, %.0f req/s, p50 %.2f ms, p99 %.2f ms; 201 × %d, 409 × %d, other 4xx × %d, 5xx × %d, no answer × %d (stock %d)%s",
 			cfg.Name(), c, i, r.Requests, r.Seconds, r.Throughput, r.P50ms, r.P99ms, r.Created, r.OutOfStock, r.ClientErrors, r.ServerErrors, r.TransportErrors, res.Stock, oversold)
-		logf(stdout, "%s: flash sale, %s, round %d CPU (cores): service %.2f (%.0f µs/request), load generator %.2f, postgres %.2f (%.0f µs/request), redis %.2f, other %.2f",
+		logf(stdout, "%s: flash sale, %s, round %d CPU (cores): service %.2f (%.0f µs/request), load generator %.2f, postgres %.2f (%.0f µs/request), broker server %.2f, other %.2f",
 			cfg.Name(), c, i, r.CPU.Service, r.CPU.ServiceMicros, r.CPU.Bench, r.CPU.Postgres, r.CPU.PostgresMicros, r.CPU.Redis, r.CPU.Other)
 		if r.Errors > 0 && r.FirstError != "" {
 			logf(stdout, "%s: flash sale, %s, round %d first error: %s", cfg.Name(), c, i, r.FirstError)

@@ -157,7 +157,7 @@ func (l *load) measure(ctx context.Context, cfg runConfig, stdout io.Writer, svc
 		rounds = append(rounds, r)
 		logf(stdout, "%s: round %d: %.0f req/s, p50 %.2f ms, p99 %.2f ms, %d created, %d out of stock, %d errors (seeded %d batches in %s)",
 			cfg.Name(), i, r.Throughput, r.P50ms, r.P99ms, r.Created, r.OutOfStock, r.Errors, len(phase.batches())*3, seeded.Round(time.Millisecond))
-		logf(stdout, "%s: round %d CPU (cores): service %.2f (%.0f µs/request), load generator %.2f, postgres %.2f (%.0f µs/request), redis %.2f, other %.2f",
+		logf(stdout, "%s: round %d CPU (cores): service %.2f (%.0f µs/request), load generator %.2f, postgres %.2f (%.0f µs/request), broker server %.2f, other %.2f",
 			cfg.Name(), i, r.CPU.Service, r.CPU.ServiceMicros, r.CPU.Bench, r.CPU.Postgres, r.CPU.PostgresMicros, r.CPU.Redis, r.CPU.Other)
 		if r.Errors > 0 && r.FirstError != "" {
 			logf(stdout, "%s: round %d first error: %s", cfg.Name(), i, r.FirstError)

@@ -95,7 +95,7 @@ func cpuTable(r *Results) string {
 			row(c, "ceiling", c.Ceiling.Summary.CPU)
 		}
 	}
-	return tableOrNothing("| configuration | what | service (cores) | load generator (cores) | PostgreSQL (cores) | Redis (cores) | other (cores) | service CPU per request (µs) | PostgreSQL CPU per request (µs) |\n"+
+	return tableOrNothing("| configuration | what | service (cores) | load generator (cores) | PostgreSQL (cores) | Redis or NATS (cores) | other (cores) | service CPU per request (µs) | PostgreSQL CPU per request (µs) |\n"+
 		"|---|---|---:|---:|---:|---:|---:|---:|---:|\n", rows)
 }
 
