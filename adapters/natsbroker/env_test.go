@@ -1,7 +1,6 @@
 package natsbroker
 
 import (
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -17,22 +16,14 @@ import (
 
 const waitTimeout = 15 * time.Second
 
-func testNATSURL() string {
-	if u := os.Getenv("TEST_NATS_URL"); u != "" {
-		return u
-	}
-	return DefaultURL
-}
+func testNATSURL() string { return testenv.BaseNATSURL() }
 
 // newTestPubSub connects to cfg.URL (the shared server when empty) and
 // deletes the streams of the topics under prefix when the test ends.
 func newTestPubSub(t *testing.T, cfg Config, prefix string) *PubSub {
 	t.Helper()
-	if testenv.SkipIntegration() {
-		t.Skip("SKIP_INTEGRATION=1")
-	}
 	if cfg.URL == "" {
-		cfg.URL = testNATSURL()
+		cfg.URL = testenv.NATSURL(t)
 	}
 	ps, err := NewPubSub(cfg)
 	if err != nil {

@@ -23,7 +23,7 @@ func TestPubSubRecoversFromServerRestarts(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			server := startNATSServer(t)
+			server := testenv.StartNATSServer(t)
 			ps := newTestPubSub(t, Config{URL: server.URL}, "")
 			received := subscribe(t, mustSubscriber(t, ps, "group"), "orders")
 			publish := func(payload string) {
@@ -66,7 +66,7 @@ func TestPubSubRecoversFromServerRestarts(t *testing.T) {
 // server lost its store (the batch published again when Flush failed).
 func TestPipelinedPublisherRecoversALostStream(t *testing.T) {
 	t.Parallel()
-	server := startNATSServer(t)
+	server := testenv.StartNATSServer(t)
 	ps := newTestPubSub(t, Config{URL: server.URL}, "")
 	pipeline, err := ps.PipelinedPublisher("p.")
 	if err != nil {
@@ -115,7 +115,7 @@ func TestPipelinedPublisherRecoversALostStream(t *testing.T) {
 
 func TestPingTellsWhetherJetStreamAnswers(t *testing.T) {
 	t.Parallel()
-	server := startNATSServer(t)
+	server := testenv.StartNATSServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := Ping(ctx, server.URL); err != nil {
