@@ -110,7 +110,10 @@ func (d *deliveries) close() {
 }
 
 // deliver is the subscription's callback; a message it does not settle
-// is delivered again after the ack wait.
+// is delivered again after the ack wait. The acknowledgement is not waited
+// for: waiting would hold the subscription's next message for a round trip
+// to the server at every hop, and a lost one only means a redelivery,
+// which handlers drop as a duplicate.
 func (d *deliveries) deliver(m *nats.Msg) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
@@ -131,7 +134,7 @@ func (d *deliveries) deliver(m *nats.Msg) {
 	var err error
 	select {
 	case <-msg.Acked():
-		err = m.AckSync()
+		err = m.Ack()
 	case <-msg.Nacked():
 		err = m.NakWithDelay(d.nackDelay)
 	case <-ctx.Done():
