@@ -81,3 +81,15 @@ func withTopicPrefix(ps messagebus.PubSub, prefix string) messagebus.PubSub {
 func (d brokerDeps) instrument(pub message.Publisher) (message.Publisher, error) {
 	return d.metrics.DecoratePublisher(tracing.DecoratePublisher(pub, messagingSystem(d.cfg.Broker)))
 }
+
+// instrumentPublishers instruments the handlers' publisher and the outbox
+// relay's, which a broker may give different paths (a pipeline for the relay).
+func (d brokerDeps) instrumentPublishers(handler, relay message.Publisher) (instrumentedHandler, instrumentedRelay message.Publisher, err error) {
+	if instrumentedHandler, err = d.instrument(handler); err != nil {
+		return nil, nil, err
+	}
+	if instrumentedRelay, err = d.instrument(relay); err != nil {
+		return nil, nil, err
+	}
+	return instrumentedHandler, instrumentedRelay, nil
+}

@@ -26,11 +26,7 @@ func openMemoryBroker(d brokerDeps) (brokerParts, error) {
 	if err != nil {
 		return brokerParts{}, err
 	}
-	handlerPublisher, err := d.instrument(ps.Publisher())
-	if err != nil {
-		return brokerParts{}, err
-	}
-	relayPublisher, err := d.instrument(ps.Publisher())
+	handlerPublisher, relayPublisher, err := d.instrumentPublishers(ps.Publisher(), ps.Publisher())
 	if err != nil {
 		return brokerParts{}, err
 	}

@@ -24,11 +24,7 @@ func openNATSBroker(d brokerDeps) (brokerParts, error) {
 	if err != nil {
 		return brokerParts{}, err
 	}
-	relayPublisher, err := d.instrument(pipeline)
-	if err != nil {
-		return brokerParts{}, err
-	}
-	handlerPublisher, err := d.instrument(ps.Publisher())
+	handlerPublisher, relayPublisher, err := d.instrumentPublishers(ps.Publisher(), pipeline)
 	if err != nil {
 		return brokerParts{}, err
 	}

@@ -37,11 +37,7 @@ func openRedisBroker(d brokerDeps) (brokerParts, error) {
 	client := redis.NewClient(&redis.Options{Addr: cfg.RedisAddr})
 	d.resources.add(client.Close)
 	pipeline := streams.PipelinedPublisher(cfg.TopicPrefix)
-	relayPublisher, err := d.instrument(pipeline)
-	if err != nil {
-		return brokerParts{}, err
-	}
-	handlerPublisher, err := d.instrument(ps.Publisher())
+	handlerPublisher, relayPublisher, err := d.instrumentPublishers(ps.Publisher(), pipeline)
 	if err != nil {
 		return brokerParts{}, err
 	}
