@@ -256,23 +256,22 @@ wait_until() {
 	done
 }
 
+# stop_private_server NAME PID: stops the server PID (none when empty).
+stop_private_server() {
+	[ -n "$2" ] || return 0
+	kill -TERM "$2" 2>/dev/null
+	wait_until 10 not_running "$2" || kill -KILL "$2" 2>/dev/null
+	wait "$2" 2>/dev/null
+	log "stopped the private $1"
+}
+
 cleanup() {
 	local status=$?
 	set +e
-	if [ -n "$REDIS_PID" ]; then
-		# No persistence configured: SIGTERM exits at once without writing.
-		kill -TERM "$REDIS_PID" 2>/dev/null
-		wait_until 10 not_running "$REDIS_PID" || kill -KILL "$REDIS_PID" 2>/dev/null
-		wait "$REDIS_PID" 2>/dev/null
-		log "stopped the private redis-server"
-	fi
-	if [ -n "$NATS_PID" ]; then
-		# Its store is in WORK, removed below: nothing to keep.
-		kill -TERM "$NATS_PID" 2>/dev/null
-		wait_until 10 not_running "$NATS_PID" || kill -KILL "$NATS_PID" 2>/dev/null
-		wait "$NATS_PID" 2>/dev/null
-		log "stopped the private nats-server"
-	fi
+	# No persistence configured in redis-server, and nats-server's store is in
+	# WORK, removed below: SIGTERM loses nothing.
+	stop_private_server redis-server "$REDIS_PID"
+	stop_private_server nats-server "$NATS_PID"
 	if [ -n "$PG_DATA" ]; then
 		as_private "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w -t 30 stop >/dev/null 2>&1 ||
 			as_private "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate -w -t 30 stop >/dev/null 2>&1
@@ -338,65 +337,62 @@ start_private_postgres() {
 		-c "CREATE DATABASE $db" || die "could not create database $db in the private cluster"
 }
 
-# Our redis-server, not another one that got the port first, must answer.
-redis_is_ours() { [ "$(redis_pid 127.0.0.1 "$1")" = "$REDIS_PID" ]; }
-redis_up_or_gone() { not_running "$REDIS_PID" || redis_is_ours "$1"; }
-
-start_private_redis() {
-	local port
-	command -v redis-server >/dev/null 2>&1 || apt_install redis-server
-	make_workdir
+# start_private_server NAME PID_VAR IS_OURS BUSY LAUNCH: LAUNCH PORT runs the
+# server in the foreground of a background job (not --daemonize), so that $!,
+# kept in PID_VAR for cleanup, is the server and a failed start shows as its
+# exit; a port another process took first (BUSY in WORK/NAME.log) is retried.
+# Sets PRIVATE_PORT.
+start_private_server() {
+	local name=$1 pid_var=$2 is_ours=$3 busy=$4 launch=$5 port
 	for _ in 1 2 3 4 5; do
 		port=$(free_port)
-		# In the foreground of a background job (not --daemonize) so that $! is
-		# the server, and a failed start shows as its exit. No config file: the
-		# system's redis.conf is not ours. No RDB snapshots, no AOF.
-		exec_private redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
-			--dir "$WORK" --logfile "$WORK/redis.log" --daemonize no >/dev/null 2>&1 &
-		REDIS_PID=$!
-		wait_until "$WAIT_SECONDS" redis_up_or_gone "$port" ||
-			die "private redis-server did not answer within ${WAIT_SECONDS}s"
-		if redis_is_ours "$port"; then
-			TEST_REDIS_ADDR=127.0.0.1:$port
+		"$launch" "$port" >/dev/null 2>&1 &
+		printf -v "$pid_var" %s "$!"
+		wait_until "$WAIT_SECONDS" up_or_gone "$pid_var" "$is_ours" "$port" ||
+			die "private $name did not answer within ${WAIT_SECONDS}s"
+		if "$is_ours" "$port"; then
+			PRIVATE_PORT=$port
 			return
 		fi
-		wait "$REDIS_PID" || true
-		REDIS_PID=
-		grep -q 'already in use' "$WORK/redis.log" ||
-			die "private redis-server did not start: $(tail -n 5 "$WORK/redis.log")"
+		wait "${!pid_var}" || true
+		printf -v "$pid_var" %s ""
+		grep -q "$busy" "$WORK/$name.log" ||
+			die "private $name did not start: $(tail -n 5 "$WORK/$name.log")"
 	done
-	die "private redis-server found no free port"
+	die "private $name found no free port"
+}
+up_or_gone() { not_running "${!1}" || "$2" "$3"; }
+
+# Our redis-server, not another one that got the port first, must answer.
+redis_is_ours() { [ "$(redis_pid 127.0.0.1 "$1")" = "$REDIS_PID" ]; }
+# No config file: the system's redis.conf is not ours. No RDB snapshots, no AOF.
+launch_redis() {
+	exec_private redis-server --bind 127.0.0.1 --port "$1" --save '' --appendonly no \
+		--dir "$WORK" --logfile "$WORK/redis-server.log" --daemonize no
+}
+
+start_private_redis() {
+	command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+	make_workdir
+	start_private_server redis-server REDIS_PID redis_is_ours 'already in use' launch_redis
+	TEST_REDIS_ADDR=127.0.0.1:$PRIVATE_PORT
 }
 
 # Our nats-server, named NATS_NAME, not another one that got the port first,
 # must answer.
 NATS_NAME=allocation-test-$$
 nats_is_ours() { [[ "$(nats_info 127.0.0.1 "$1")" == *"\"server_name\":\"$NATS_NAME\""*'"jetstream":true'* ]]; }
-nats_up_or_gone() { not_running "$NATS_PID" || nats_is_ours "$1"; }
+# No config file: the system's is not ours. JetStream stores in WORK.
+launch_nats() {
+	exec_private nats-server -js -a 127.0.0.1 -p "$1" -n "$NATS_NAME" -sd "$WORK/nats" \
+		-l "$WORK/nats-server.log"
+}
 
 start_private_nats() {
-	local port
 	command -v nats-server >/dev/null 2>&1 || apt_install nats-server
 	make_workdir
-	for _ in 1 2 3 4 5; do
-		port=$(free_port)
-		# In the foreground of a background job, as redis-server above. No
-		# config file: the system's is not ours. JetStream stores in WORK.
-		exec_private nats-server -js -a 127.0.0.1 -p "$port" -n "$NATS_NAME" -sd "$WORK/nats" \
-			-l "$WORK/nats.log" >/dev/null 2>&1 &
-		NATS_PID=$!
-		wait_until "$WAIT_SECONDS" nats_up_or_gone "$port" ||
-			die "private nats-server did not answer within ${WAIT_SECONDS}s"
-		if nats_is_ours "$port"; then
-			TEST_NATS_URL=nats://127.0.0.1:$port
-			return
-		fi
-		wait "$NATS_PID" || true
-		NATS_PID=
-		grep -q 'address already in use' "$WORK/nats.log" ||
-			die "private nats-server did not start: $(tail -n 5 "$WORK/nats.log")"
-	done
-	die "private nats-server found no free port"
+	start_private_server nats-server NATS_PID nats_is_ours 'address already in use' launch_nats
+	TEST_NATS_URL=nats://127.0.0.1:$PRIVATE_PORT
 }
 
 # --- Which path ------------------------------------------------------------------
