@@ -15,12 +15,9 @@ func BaseNATSURL() string { return envOr("TEST_NATS_URL", "nats://127.0.0.1:4222
 // JetStream.
 func NATSURL(t testing.TB) string {
 	t.Helper()
-	requireIntegration(t)
-	url := BaseNATSURL()
-	if err := jetStreamAnswers(url, nats.Timeout(5*time.Second)); err != nil {
-		unreachable(t, "NATS JetStream at "+url, err)
-	}
-	return url
+	return answering(t, "NATS JetStream", BaseNATSURL(), func(url string) error {
+		return jetStreamAnswers(url, nats.Timeout(5*time.Second))
+	})
 }
 
 // jetStreamAnswers connects to url and asks JetStream for the account's

@@ -2,11 +2,9 @@ package testenv
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -16,20 +14,17 @@ func BaseRedisAddr() string { return envOr("TEST_REDIS_ADDR", "127.0.0.1:6379") 
 // RedisAddr is the test Redis (TEST_REDIS_ADDR), checked to answer.
 func RedisAddr(t testing.TB) string {
 	t.Helper()
-	requireIntegration(t)
-	addr := BaseRedisAddr()
+	return answering(t, "Redis", BaseRedisAddr(), redisAnswers)
+}
+
+// redisAnswers tells whether the Redis at addr answers PING.
+func redisAnswers(addr string) error {
 	client := redis.NewClient(&redis.Options{Addr: addr})
 	defer client.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := client.Ping(ctx).Err(); err != nil {
-		unreachable(t, "Redis at "+addr, err)
-	}
-	return addr
+	return client.Ping(ctx).Err()
 }
-
-// TopicPrefix is a namespace for one test's topics on a shared broker.
-func TopicPrefix() string { return "t" + strings.ReplaceAll(uuid.NewString(), "-", "")[:12] + "." }
 
 // RedisNamespace is a topic prefix on the test Redis whose keys are
 // deleted when the test ends, and that Redis's address.

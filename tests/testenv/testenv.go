@@ -10,7 +10,10 @@ package testenv
 
 import (
 	"os"
+	"strings"
 	"testing"
+
+	"github.com/google/uuid"
 )
 
 // SkipIntegration tells whether the run was asked to skip external services.
@@ -24,10 +27,24 @@ func requireIntegration(t testing.TB) {
 	}
 }
 
+// answering returns address once answers says the server there answers,
+// and fails the test naming what otherwise.
+func answering(t testing.TB, what, address string, answers func(address string) error) string {
+	t.Helper()
+	requireIntegration(t)
+	if err := answers(address); err != nil {
+		unreachable(t, what+" at "+address, err)
+	}
+	return address
+}
+
 func unreachable(t testing.TB, what string, err error) {
 	t.Helper()
 	t.Fatalf("%s unreachable (run scripts/ensure-services.sh allocation_test, or set SKIP_INTEGRATION=1): %v", what, err)
 }
+
+// TopicPrefix is a namespace for one test's topics on a shared broker.
+func TopicPrefix() string { return "t" + strings.ReplaceAll(uuid.NewString(), "-", "")[:12] + "." }
 
 func envOr(name, fallback string) string {
 	if v := os.Getenv(name); v != "" {
