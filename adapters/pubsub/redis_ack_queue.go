@@ -61,15 +61,15 @@ func (q *redisAckQueue) take() map[ackKey][]string {
 }
 
 func (q *redisAckQueue) takeLocked() map[ackKey][]string {
+	if q.timer != nil {
+		q.timer.Stop()
+		q.timer = nil
+	}
 	if len(q.pending) == 0 {
 		return nil
 	}
 	acks := q.pending
 	q.pending = map[ackKey][]string{}
-	if q.timer != nil {
-		q.timer.Stop()
-		q.timer = nil
-	}
 	return acks
 }
 
@@ -118,7 +118,6 @@ func (q *redisAckQueue) sent(acks map[ackKey][]string, cmds []*redis.IntCmd) {
 // flushLater runs on the timer: no read came to carry the queue.
 func (q *redisAckQueue) flushLater() {
 	q.mu.Lock()
-	q.timer = nil
 	acks := q.takeLocked()
 	q.mu.Unlock()
 	q.send(acks)
@@ -151,10 +150,6 @@ func (q *redisAckQueue) close() {
 			nil, watermill.LogFields{"entries": n})
 	}
 	q.pending = map[ackKey][]string{}
-	if q.timer != nil {
-		q.timer.Stop()
-		q.timer = nil
-	}
 }
 
 func countAcks(acks map[ackKey][]string) int {
