@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -99,12 +100,17 @@ func (s *gatedStore) allocatedEvents() []domain.Allocated {
 }
 
 // allocatedOrders lists the orders of the published Allocated events.
-func (s *gatedStore) allocatedOrders() string {
+// wantAllocated checks the orders whose allocations were published, in
+// the order they were.
+func (s *gatedStore) wantAllocated(t *testing.T, want ...string) {
+	t.Helper()
 	var orders []string
 	for _, e := range s.allocatedEvents() {
 		orders = append(orders, e.OrderID)
 	}
-	return fmt.Sprint(orders)
+	if !slices.Equal(orders, want) {
+		t.Errorf("allocated %v, want %v", orders, want)
+	}
 }
 
 type queueFixture struct {
@@ -267,9 +273,7 @@ func TestACommandFailingForItsOwnReasonDoesNotFailItsNeighbours(t *testing.T) {
 			t.Errorf("%s err = %v, want DuplicateBatchError", name, o.err)
 		}
 	}
-	if orders := f.store.allocatedOrders(); orders != "[o0 o1 o3]" {
-		t.Errorf("allocated %s, want [o0 o1 o3]", orders)
-	}
+	f.store.wantAllocated(t, "o0", "o1", "o3")
 }
 
 // A store that fails (a database away) fails every command of the burst:
@@ -321,9 +325,7 @@ func TestACancelledSenderLeavesTheBurstIntact(t *testing.T) {
 	if o := receive(t, neighbour); o.err != nil || o.batchRef != "b1" {
 		t.Errorf("neighbour = %+v, want b1", o)
 	}
-	if orders := f.store.allocatedOrders(); orders != "[o-started o-neighbour]" {
-		t.Errorf("allocated %s, want [o-started o-neighbour]", orders)
-	}
+	f.store.wantAllocated(t, "o-started", "o-neighbour")
 }
 
 // Shutdown refuses new commands at once and lets the queued ones commit.
