@@ -25,12 +25,20 @@ import (
 // stores lists the configurations the HTTP suite runs against.
 func stores(t *testing.T) []config.Config {
 	t.Helper()
-	base, err := config.Load("test", nil, func(string) string { return "" }, io.Discard)
+	base := inMemoryConfig(t)
+	return append([]config.Config{base}, extraStores(t, base)...)
+}
+
+// inMemoryConfig is the default configuration (in-memory store and broker)
+// with the admin API on.
+func inMemoryConfig(t testing.TB) config.Config {
+	t.Helper()
+	cfg, err := config.Load("test", nil, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	base.AdminToken = testAdminToken
-	return append([]config.Config{base}, extraStores(t, base)...)
+	cfg.AdminToken = testAdminToken
+	return cfg
 }
 
 // testAdminToken enables the admin API in these tests; api.do sends it on
@@ -49,28 +57,35 @@ func forEachStore(t *testing.T, test func(t *testing.T, a *api)) {
 // withConfig runs test on every store and broker, with the configuration
 // changed by tweak.
 func withConfig(t *testing.T, tweak func(*config.Config), test func(t *testing.T, a *api)) {
-	gin.SetMode(gin.TestMode)
 	for _, cfg := range stores(t) {
 		tweak(&cfg)
 		t.Run(cfg.Store+"-"+cfg.Broker, func(t *testing.T) {
 			t.Parallel()
-			svc, err := service.New(cfg, slog.New(slog.NewTextHandler(testLogOutput(), &slog.HandlerOptions{Level: slog.LevelDebug})))
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if err := svc.Start(ctx); err != nil {
-				t.Fatal(errors.Join(err, svc.Stop()))
-			}
-			t.Cleanup(func() {
-				if err := svc.Stop(); err != nil {
-					t.Errorf("stop: %v", err)
-				}
-			})
-			test(t, &api{t: t, handler: svc.Handler})
+			test(t, &api{t: t, handler: startService(t, cfg)})
 		})
 	}
+}
+
+// startService starts the whole service on cfg until the test ends and
+// returns its HTTP handler.
+func startService(t testing.TB, cfg config.Config) http.Handler {
+	t.Helper()
+	gin.SetMode(gin.TestMode)
+	svc, err := service.New(cfg, slog.New(slog.NewTextHandler(testLogOutput(), &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := svc.Start(ctx); err != nil {
+		t.Fatal(errors.Join(err, svc.Stop()))
+	}
+	t.Cleanup(func() {
+		if err := svc.Stop(); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	return svc.Handler
 }
 
 type response struct {

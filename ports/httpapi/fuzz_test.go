@@ -2,17 +2,10 @@ package httpapi_test
 
 import (
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-
-	"github.com/gin-gonic/gin"
-
-	"allocation/cmd/allocation/service"
-	"allocation/config"
 )
 
 // fuzzRequests sends any body to one route of a whole in-memory service,
@@ -20,22 +13,10 @@ import (
 // never a 5xx; every 400 names a field (its message starts with one of
 // fields and a colon).
 func fuzzRequests(f *testing.F, path string, fields ...string) {
-	gin.SetMode(gin.TestMode)
-	cfg, err := config.Load("fuzz", nil, func(string) string { return "" }, io.Discard)
-	if err != nil {
-		f.Fatal(err)
-	}
-	svc, err := service.New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		f.Fatal(err)
-	}
-	if err := svc.Start(f.Context()); err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { _ = svc.Stop() })
+	handler := startService(f, inMemoryConfig(f))
 	// A product for /allocate to find.
 	add := httptest.NewRequest("POST", "/add_batch", strings.NewReader(`{"ref":"fuzz-b1","sku":"LAMP","qty":1000000,"eta":null}`))
-	svc.Handler.ServeHTTP(httptest.NewRecorder(), add)
+	handler.ServeHTTP(httptest.NewRecorder(), add)
 
 	f.Fuzz(func(t *testing.T, body []byte, async bool) {
 		req := httptest.NewRequest("POST", path, strings.NewReader(string(body)))
@@ -44,7 +25,7 @@ func fuzzRequests(f *testing.F, path string, fields ...string) {
 			req.Header.Set("Prefer", "respond-async")
 		}
 		rec := httptest.NewRecorder()
-		svc.Handler.ServeHTTP(rec, req)
+		handler.ServeHTTP(rec, req)
 		if rec.Code >= 500 {
 			t.Fatalf("%s %q = %d %s", path, body, rec.Code, rec.Body)
 		}
