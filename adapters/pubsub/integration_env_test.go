@@ -90,6 +90,30 @@ func receive(t *testing.T, ch <-chan *message.Message) *message.Message {
 	return testenv.Receive(t, ch, waitTimeout)
 }
 
+// publishMessages publishes n messages on topic and returns their UUIDs.
+func publishMessages(t *testing.T, pub message.Publisher, topic string, n int) map[string]bool {
+	t.Helper()
+	sent := map[string]bool{}
+	for range n {
+		msg := message.NewMessage(watermill.NewUUID(), []byte(`{}`))
+		sent[msg.UUID] = true
+		if err := pub.Publish(topic, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return sent
+}
+
+// wantEachOnce checks that a group handled only sent messages, each once.
+func wantEachOnce(t *testing.T, group string, seen map[string]int, sent map[string]bool) {
+	t.Helper()
+	for id, count := range seen {
+		if !sent[id] || count != 1 {
+			t.Errorf("message %s handled %d times in group %s (sent: %v)", id, count, group, sent[id])
+		}
+	}
+}
+
 // eventually waits for cond within waitTimeout.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()

@@ -131,14 +131,7 @@ func TestRedisStreamsConsumerGroups(t *testing.T) {
 	otherGroup := subscribeGroup(t, first, other, topic)
 
 	const n = 12
-	sent := map[string]bool{}
-	for range n {
-		msg := message.NewMessage(uuid.NewString(), []byte(`{}`))
-		sent[msg.UUID] = true
-		if err := first.Publisher().Publish(topic, msg); err != nil {
-			t.Fatal(err)
-		}
-	}
+	sent := publishMessages(t, first.Publisher(), topic, n)
 
 	// A consumer holding an unacked message takes at most a few more
 	// (redisstream reads ahead by two), so with both holding one, each
@@ -160,11 +153,7 @@ func TestRedisStreamsConsumerGroups(t *testing.T) {
 			t.Fatalf("group %s got %d of %d messages", shared, len(seen), n)
 		}
 	}
-	for id, count := range seen {
-		if !sent[id] || count != 1 {
-			t.Errorf("message %s handled %d times in group %s (sent: %v)", id, count, shared, sent[id])
-		}
-	}
+	wantEachOnce(t, shared, seen, sent)
 
 	all := map[string]bool{}
 	for range n {

@@ -68,14 +68,7 @@ func TestSQLPubSubConsumerGroups(t *testing.T) {
 	allGroup := subscribeGroup(t, ps, all, topic)
 
 	const n = 20
-	sent := map[string]bool{}
-	for range n {
-		msg := message.NewMessage(uuid.NewString(), []byte(`{}`))
-		sent[msg.UUID] = true
-		if err := ps.Publisher().Publish(topic, msg); err != nil {
-			t.Fatal(err)
-		}
-	}
+	sent := publishMessages(t, ps.Publisher(), topic, n)
 
 	// All three subscriptions are read at once: on this broker a
 	// subscriber left holding a message keeps its transaction open, and
@@ -97,11 +90,7 @@ func TestSQLPubSubConsumerGroups(t *testing.T) {
 			t.Fatalf("group %s got %d, group %s %d of %d messages", shared, len(seen), all, len(everything), n)
 		}
 	}
-	for id, count := range seen {
-		if !sent[id] || count != 1 {
-			t.Errorf("message %s handled %d times in group %s (sent: %v)", id, count, shared, sent[id])
-		}
-	}
+	wantEachOnce(t, shared, seen, sent)
 	for id := range everything {
 		if !sent[id] {
 			t.Errorf("group %s got %s, which was not sent", all, id)
