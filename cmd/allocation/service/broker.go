@@ -82,14 +82,16 @@ func (d brokerDeps) instrument(pub message.Publisher) (message.Publisher, error)
 	return d.metrics.DecoratePublisher(tracing.DecoratePublisher(pub, messagingSystem(d.cfg.Broker)))
 }
 
-// instrumentPublishers instruments the handlers' publisher and the outbox
-// relay's, which a broker may give different paths (a pipeline for the relay).
-func (d brokerDeps) instrumentPublishers(handler, relay message.Publisher) (instrumentedHandler, instrumentedRelay message.Publisher, err error) {
-	if instrumentedHandler, err = d.instrument(handler); err != nil {
-		return nil, nil, err
+// relayedBroker is what a broker brings whose events leave through the
+// outbox table and its relay (every broker but SQL), with the handlers' and
+// the relay's publishers instrumented.
+func (d brokerDeps) relayedBroker(ps messagebus.PubSub, poison app.PoisonQueue, relay postgres.RelayDestination) (brokerParts, error) {
+	handlerPublisher, err := d.instrument(ps.Publisher())
+	if err != nil {
+		return brokerParts{}, err
 	}
-	if instrumentedRelay, err = d.instrument(relay); err != nil {
-		return nil, nil, err
+	if relay.Publisher, err = d.instrument(relay.Publisher); err != nil {
+		return brokerParts{}, err
 	}
-	return instrumentedHandler, instrumentedRelay, nil
+	return brokerParts{pubSub: ps, poison: poison, handlerPublisher: handlerPublisher, outbox: postgres.RelayedOutbox, relay: &relay}, nil
 }

@@ -26,15 +26,5 @@ func openMemoryBroker(d brokerDeps) (brokerParts, error) {
 	if err != nil {
 		return brokerParts{}, err
 	}
-	handlerPublisher, relayPublisher, err := d.instrumentPublishers(ps.Publisher(), ps.Publisher())
-	if err != nil {
-		return brokerParts{}, err
-	}
-	return brokerParts{
-		pubSub:           ps,
-		poison:           poison,
-		handlerPublisher: handlerPublisher,
-		outbox:           postgres.RelayedOutbox,
-		relay:            &postgres.RelayDestination{Publisher: relayPublisher},
-	}, nil
+	return d.relayedBroker(ps, poison, postgres.RelayDestination{Publisher: ps.Publisher()})
 }

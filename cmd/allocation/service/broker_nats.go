@@ -24,20 +24,14 @@ func openNATSBroker(d brokerDeps) (brokerParts, error) {
 	if err != nil {
 		return brokerParts{}, err
 	}
-	handlerPublisher, relayPublisher, err := d.instrumentPublishers(ps.Publisher(), pipeline)
-	if err != nil {
-		return brokerParts{}, err
-	}
 	poison, err := natsbroker.NewPoisonQueue(jetStream.Conn(), ps.Publisher(), cfg.TopicPrefix)
 	if err != nil {
 		return brokerParts{}, err
 	}
-	return brokerParts{
-		pubSub:           ps,
-		poison:           poison,
-		handlerPublisher: handlerPublisher,
-		outbox:           postgres.RelayedOutbox,
-		relay:            &postgres.RelayDestination{Publisher: relayPublisher, Flush: pipeline.Flush},
-		readiness:        []httpapi.ReadinessCheck{{Name: "nats", Check: jetStream.Ready}},
-	}, nil
+	b, err := d.relayedBroker(ps, poison, postgres.RelayDestination{Publisher: pipeline, Flush: pipeline.Flush})
+	if err != nil {
+		return brokerParts{}, err
+	}
+	b.readiness = []httpapi.ReadinessCheck{{Name: "nats", Check: jetStream.Ready}}
+	return b, nil
 }

@@ -37,19 +37,13 @@ func openRedisBroker(d brokerDeps) (brokerParts, error) {
 	client := redis.NewClient(&redis.Options{Addr: cfg.RedisAddr})
 	d.resources.add(client.Close)
 	pipeline := streams.PipelinedPublisher(cfg.TopicPrefix)
-	handlerPublisher, relayPublisher, err := d.instrumentPublishers(ps.Publisher(), pipeline)
+	b, err := d.relayedBroker(ps, pubsub.NewRedisPoisonQueue(client, ps.Publisher(), cfg.TopicPrefix),
+		postgres.RelayDestination{Publisher: pipeline, Flush: pipeline.Flush})
 	if err != nil {
 		return brokerParts{}, err
 	}
-	b := brokerParts{
-		pubSub:           ps,
-		poison:           pubsub.NewRedisPoisonQueue(client, ps.Publisher(), cfg.TopicPrefix),
-		handlerPublisher: handlerPublisher,
-		outbox:           postgres.RelayedOutbox,
-		relay:            &postgres.RelayDestination{Publisher: relayPublisher, Flush: pipeline.Flush},
-		readiness:        []httpapi.ReadinessCheck{{Name: "redis", Check: streams.Ready}},
-		workers:          []func(context.Context) error{streams.RunTrimmer},
-	}
+	b.readiness = []httpapi.ReadinessCheck{{Name: "redis", Check: streams.Ready}}
+	b.workers = []func(context.Context) error{streams.RunTrimmer}
 	if cfg.RedisPubSubBridge {
 		if err := addRedisPubSubBridge(&b, d); err != nil {
 			return brokerParts{}, err
