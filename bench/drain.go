@@ -41,42 +41,34 @@ func (d *DrainResult) String() string {
 }
 
 func measureDrain(ctx context.Context, o options, cfg runConfig, baseURL, databaseURL, prefix string) (*DrainResult, error) {
+	// The watcher is opened before the sentinel is sent, so that a
+	// broker's subscriber cannot miss it.
+	waitForLine, closeWatcher, err := openLineWatcher(ctx, o, cfg, databaseURL, prefix)
+	if err != nil || waitForLine == nil {
+		return nil, err
+	}
+	defer closeWatcher()
 	l := newLoad(o, baseURL)
-	var (
-		start time.Time
-		order string
-	)
-	sentinel := func() (string, string, error) {
-		start = time.Now()
-		sku := "drain" + randomHex(3)
-		if err := l.addBatch(ctx, batchSpec{Ref: sku + "-a", SKU: sku, Qty: 10}); err != nil {
-			return "", "", err
-		}
-		order = sku + "-order"
-		ref, err := l.allocateCreated(ctx, order, sku, 1)
-		return order, ref, err
+	start := time.Now()
+	sku := "drain" + randomHex(3)
+	if err := l.addBatch(ctx, batchSpec{Ref: sku + "-a", SKU: sku, Qty: 10}); err != nil {
+		return nil, err
 	}
-	var (
-		res *DrainResult
-		err error
-	)
-	switch cfg.Broker {
-	case "redis", "nats":
-		res, err = drainThroughBroker(ctx, o, cfg, prefix, sentinel)
-	case "sql":
-		res, err = drainSQL(ctx, databaseURL, sentinel)
-	default:
-		// gochannel blocks publishers once a subscriber's buffer is full:
-		// the backlog is bounded by the buffers, and nothing outside the
-		// process can watch line_allocated.
-		return nil, nil
+	order := sku + "-order"
+	ref, err := l.allocateCreated(ctx, order, sku, 1)
+	if err != nil {
+		return nil, err
 	}
-	if err != nil || !res.Drained {
-		return res, err
+	deadline := start.Add(drainTimeout)
+	lineAt, err := waitForLine(order, ref, deadline)
+	if err != nil {
+		return nil, err
+	}
+	if lineAt.IsZero() {
+		return &DrainResult{Seconds: drainTimeout.Seconds()}, nil
 	}
 	// The read model is the other consumer group of Allocated, with a
 	// backlog of its own: the load's events are handled when both caught up.
-	deadline := start.Add(drainTimeout)
 	viewAt, err := waitForReadModel(ctx, l, order, deadline)
 	if err != nil {
 		return nil, err
@@ -84,10 +76,41 @@ func measureDrain(ctx context.Context, o options, cfg runConfig, baseURL, databa
 	if viewAt.IsZero() {
 		return &DrainResult{Seconds: drainTimeout.Seconds()}, nil
 	}
-	if s := viewAt.Sub(start).Seconds(); s > res.Seconds {
-		res.Seconds = s
+	if viewAt.After(lineAt) {
+		lineAt = viewAt
 	}
-	return res, nil
+	return &DrainResult{Seconds: lineAt.Sub(start).Seconds(), Drained: true}, nil
+}
+
+// openLineWatcher watches line_allocated as another service would: wait
+// returns when an order's line came out, zero when the deadline passed
+// first. Nil on the in-memory broker, which nothing outside the process can
+// watch (gochannel also blocks publishers once a subscriber's buffer is
+// full, so its backlog is bounded by the buffers).
+func openLineWatcher(ctx context.Context, o options, cfg runConfig, databaseURL, prefix string) (wait func(order, ref string, deadline time.Time) (time.Time, error), closeWatcher func() error, err error) {
+	switch cfg.Broker {
+	case "redis", "nats":
+		b, err := openBroker(ctx, o, cfg, "", prefix)
+		if err != nil {
+			return nil, nil, err
+		}
+		return func(order, ref string, deadline time.Time) (time.Time, error) {
+			arrived, err := b.lines.wait(ctx, order, ref, time.Until(deadline))
+			if errors.Is(err, errNoLine) {
+				return time.Time{}, nil
+			}
+			return arrived, err
+		}, b.close, nil
+	case "sql":
+		db, err := openDB(ctx, databaseURL)
+		if err != nil {
+			return nil, nil, err
+		}
+		return func(order, _ string, deadline time.Time) (time.Time, error) {
+			return waitForSQLLine(ctx, db, order, deadline)
+		}, db.Close, nil
+	}
+	return nil, nil, nil
 }
 
 // waitForReadModel polls GET /allocations/{order} until it answers 200 and
@@ -115,46 +138,13 @@ func waitForReadModel(ctx context.Context, l *load, order string, deadline time.
 	}
 }
 
-// drainThroughBroker waits for the sentinel's line_allocated as another
-// service reads it from the broker.
-func drainThroughBroker(ctx context.Context, o options, cfg runConfig, prefix string, sentinel func() (string, string, error)) (*DrainResult, error) {
-	b, err := openBroker(ctx, o, cfg, "", prefix)
-	if err != nil {
-		return nil, err
-	}
-	defer b.close()
-	start := time.Now()
-	order, ref, err := sentinel()
-	if err != nil {
-		return nil, err
-	}
-	arrived, err := b.lines.wait(ctx, order, ref, drainTimeout-time.Since(start))
-	switch {
-	case errors.Is(err, errNoLine):
-		return &DrainResult{Seconds: drainTimeout.Seconds()}, nil
-	case err != nil:
-		return nil, err
-	}
-	return &DrainResult{Seconds: arrived.Sub(start).Seconds(), Drained: true}, nil
-}
-
-// drainSQL looks for the sentinel's line_allocated in the topic's table
+// waitForSQLLine looks for the order's line_allocated in the topic's table
 // on the database's side, since the load left many rows there; only rows
 // newer than the last look are scanned (less a margin: offsets may commit
-// out of order).
-func drainSQL(ctx context.Context, databaseURL string, sentinel func() (string, string, error)) (*DrainResult, error) {
-	db, err := openDB(ctx, databaseURL)
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
-	start := time.Now()
-	order, _, err := sentinel()
-	if err != nil {
-		return nil, err
-	}
+// out of order). Zero when the deadline passed first.
+func waitForSQLLine(ctx context.Context, db *sql.DB, order string, deadline time.Time) (time.Time, error) {
 	var seen int64
-	for time.Since(start) < drainTimeout {
+	for time.Now().Before(deadline) {
 		var (
 			newest sql.NullInt64
 			found  sql.NullBool
@@ -162,17 +152,17 @@ func drainSQL(ctx context.Context, databaseURL string, sentinel func() (string, 
 		err := db.QueryRowContext(ctx, `SELECT MAX("offset"), bool_or(payload->>'orderid' = $2)
 			FROM "watermill_`+lineAllocatedTopic+`" WHERE "offset" > $1`, seen-1000, order).Scan(&newest, &found)
 		if err != nil {
-			return nil, fmt.Errorf("waiting for the load's events: %w", err)
+			return time.Time{}, fmt.Errorf("waiting for the load's events: %w", err)
 		}
 		if found.Bool {
-			return &DrainResult{Seconds: time.Since(start).Seconds(), Drained: true}, nil
+			return time.Now(), nil
 		}
 		seen = max(seen, newest.Int64)
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return time.Time{}, ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return &DrainResult{Seconds: drainTimeout.Seconds()}, nil
+	return time.Time{}, nil
 }
