@@ -154,9 +154,7 @@ func (r *repository) GetByBatchRef(_ context.Context, ref string) (*domain.Produ
 			return s.product, nil
 		}
 	}
-	r.store.mu.Lock()
-	sku, ok := r.store.batchIndex[ref]
-	r.store.mu.Unlock()
+	sku, ok := r.store.skuOfBatch(ref)
 	if !ok {
 		return nil, domain.BatchNotFoundError{Ref: ref}
 	}
@@ -169,9 +167,7 @@ func (r *repository) load(sku string, wanted func(*storedBatch, domain.OrderLine
 	if s, ok := r.seen[sku]; ok {
 		return s.product, nil
 	}
-	r.store.mu.Lock()
-	stored, ok := r.store.products[sku]
-	r.store.mu.Unlock()
+	stored, ok := r.store.committed(sku)
 	if !ok {
 		return nil, domain.ProductNotFoundError{SKU: sku}
 	}
@@ -181,4 +177,20 @@ func (r *repository) load(sku string, wanted func(*storedBatch, domain.OrderLine
 	}
 	r.seen[sku] = &seenProduct{loadedProduct: loaded, loadedVersion: stored.version}
 	return loaded.product, nil
+}
+
+// committed is the product sku as last committed.
+func (u *UnitOfWork) committed(sku string) (*storedProduct, bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	stored, ok := u.products[sku]
+	return stored, ok
+}
+
+// skuOfBatch is the product a committed batch belongs to.
+func (u *UnitOfWork) skuOfBatch(ref string) (string, bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	sku, ok := u.batchIndex[ref]
+	return sku, ok
 }
