@@ -8,9 +8,6 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// BaseNATSURL is the test NATS server (TEST_NATS_URL).
-func BaseNATSURL() string { return envOr("TEST_NATS_URL", "nats://127.0.0.1:4222") }
-
 // NATSURL is the test NATS server (TEST_NATS_URL), checked to answer with
 // JetStream.
 func NATSURL(t testing.TB) string {

@@ -13,11 +13,6 @@ import (
 	"github.com/lib/pq" // also the PostgreSQL driver behind database/sql
 )
 
-// BaseDatabaseURL is the test database (TEST_DATABASE_URL).
-func BaseDatabaseURL() string {
-	return envOr("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/allocation_test?sslmode=disable")
-}
-
 // DatabaseURL returns a URL whose connections use a schema of their own,
 // created now and dropped when the test ends, so that parallel tests and
 // services never see each other's rows, topics or offsets.

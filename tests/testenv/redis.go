@@ -8,9 +8,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// BaseRedisAddr is the test Redis (TEST_REDIS_ADDR).
-func BaseRedisAddr() string { return envOr("TEST_REDIS_ADDR", "127.0.0.1:6379") }
-
 // RedisAddr is the test Redis (TEST_REDIS_ADDR), checked to answer.
 func RedisAddr(t testing.TB) string {
 	t.Helper()

@@ -46,6 +46,17 @@ func unreachable(t testing.TB, what string, err error) {
 // TopicPrefix is a namespace for one test's topics on a shared broker.
 func TopicPrefix() string { return "t" + strings.ReplaceAll(uuid.NewString(), "-", "")[:12] + "." }
 
+// BaseDatabaseURL is the test database (TEST_DATABASE_URL).
+func BaseDatabaseURL() string {
+	return envOr("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/allocation_test?sslmode=disable")
+}
+
+// BaseRedisAddr is the test Redis (TEST_REDIS_ADDR).
+func BaseRedisAddr() string { return envOr("TEST_REDIS_ADDR", "127.0.0.1:6379") }
+
+// BaseNATSURL is the test NATS server (TEST_NATS_URL).
+func BaseNATSURL() string { return envOr("TEST_NATS_URL", "nats://127.0.0.1:4222") }
+
 func envOr(name, fallback string) string {
 	if v := os.Getenv(name); v != "" {
 		return v
