@@ -67,9 +67,7 @@ func TestOutboxStoresNothingWhenTheCommandFails(t *testing.T) {
 				t.Fatalf("commit err = %v, want %v", err, brokerDown)
 			}
 
-			if v := productVersion(t, db, sku); v != 1 {
-				t.Errorf("version = %d, want 1", v)
-			}
+			wantVersion(t, db, sku, 1)
 			if n := queryInt(t, db, `SELECT count(*) FROM allocations WHERE sku = $1`, sku); n != 0 {
 				t.Errorf("%d allocations stored, want none", n)
 			}

@@ -126,6 +126,14 @@ func productVersion(t testing.TB, db *sql.DB, sku string) int {
 	return queryInt(t, db, `SELECT version_number FROM products WHERE sku = $1`, sku)
 }
 
+// wantVersion checks the product's stored version.
+func wantVersion(t testing.TB, db *sql.DB, sku string, want int) {
+	t.Helper()
+	if v := productVersion(t, db, sku); v != want {
+		t.Errorf("version of %s = %d, want %d", sku, v, want)
+	}
+}
+
 func date(y int, m time.Month, d int) *time.Time {
 	t := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 	return &t

@@ -47,9 +47,7 @@ func TestUnitOfWorkCanRetrieveABatchAndAllocateToIt(t *testing.T) {
 	if batchRef != ref || qty != 10 {
 		t.Errorf("allocation = %s/%d, want %s/10", batchRef, qty, ref)
 	}
-	if v := productVersion(t, db, sku); v != 2 {
-		t.Errorf("version = %d, want 2", v)
-	}
+	wantVersion(t, db, sku, 2)
 }
 
 func TestUnitOfWorkRollsBackUncommittedWorkByDefault(t *testing.T) {
@@ -85,9 +83,7 @@ func TestUnitOfWorkRollsBackUncommittedWorkByDefault(t *testing.T) {
 	if n := queryInt(t, db, `SELECT count(*) FROM allocations WHERE sku = $1`, existingSKU); n != 0 {
 		t.Errorf("uncommitted allocation was stored")
 	}
-	if v := productVersion(t, db, existingSKU); v != 1 {
-		t.Errorf("version = %d, want 1", v)
-	}
+	wantVersion(t, db, existingSKU, 1)
 }
 
 func TestUnitOfWorkRefusesDuplicateBatchRefs(t *testing.T) {
@@ -204,9 +200,7 @@ func TestConcurrentAllocationsNeverOverAllocate(t *testing.T) {
 	if allocated != fits || outOfStock != goroutines-fits {
 		t.Errorf("allocated %d, out of stock %d; want %d and %d", allocated, outOfStock, fits, goroutines-fits)
 	}
-	if v := productVersion(t, db, sku); v != initialVersion+fits {
-		t.Errorf("version = %d, want %d", v, initialVersion+fits)
-	}
+	wantVersion(t, db, sku, initialVersion+fits)
 	rows := queryInt(t, db, `SELECT count(*) FROM allocations WHERE batch_ref = $1`, ref)
 	total := queryInt(t, db, `SELECT coalesce(sum(qty), 0) FROM allocations WHERE batch_ref = $1`, ref)
 	if rows != fits || total > batchQty {
@@ -267,9 +261,7 @@ func TestSecondLoadOfTheSameProductWaitsForTheFirstTransaction(t *testing.T) {
 	if seenVersion != 2 {
 		t.Errorf("second transaction loaded version %d, want 2 (after the first's commit)", seenVersion)
 	}
-	if v := productVersion(t, db, sku); v != 3 {
-		t.Errorf("version = %d, want 3", v)
-	}
+	wantVersion(t, db, sku, 3)
 	if n := queryInt(t, db, `SELECT allocated_quantity FROM batches WHERE sku = $1`, sku); n != 2 {
 		t.Errorf("allocated_quantity = %d, want 2", n)
 	}
