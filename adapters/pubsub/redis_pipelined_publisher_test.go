@@ -6,7 +6,6 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/redis/go-redis/v9"
 )
 
 func TestRedisPipelinedPublisherAddsNothingUntilFlushThenAllInOneRoundTrip(t *testing.T) {
@@ -15,8 +14,7 @@ func TestRedisPipelinedPublisherAddsNothingUntilFlushThenAllInOneRoundTrip(t *te
 	ctx := context.Background()
 	prefix := uniqueName("pfx") + "."
 	t.Cleanup(func() { admin.Del(context.Background(), prefix+"a", prefix+"b") })
-	raw := redis.NewClient(&redis.Options{Addr: testRedisAddr()})
-	t.Cleanup(func() { _ = raw.Close() })
+	raw := newTestRedisClient(t)
 	counter := &roundTripCounter{}
 	raw.AddHook(counter)
 	p := &RedisPipelinedPublisher{client: raw, prefix: prefix, outage: newRedisOutageLog(watermill.NopLogger{})}
@@ -54,8 +52,7 @@ func TestRedisPipelinedPublisherAddsNothingUntilFlushThenAllInOneRoundTrip(t *te
 
 func TestRedisPipelinedPublisherDropsTheQueueWhenFlushFails(t *testing.T) {
 	t.Parallel()
-	raw := redis.NewClient(&redis.Options{Addr: testRedisAddr()})
-	requireIntegration(t)
+	raw := newTestRedisClient(t)
 	p := &RedisPipelinedPublisher{client: raw, prefix: uniqueName("gone") + ".", outage: newRedisOutageLog(watermill.NopLogger{})}
 	if err := p.Publish("a", message.NewMessage("m1", []byte(`{}`))); err != nil {
 		t.Fatal(err)
