@@ -75,32 +75,30 @@ func (c *statementCachingConn) QueryContext(ctx context.Context, query string, a
 	if len(args) == 0 {
 		return c.libpqConn.QueryContext(ctx, query, args)
 	}
-	stmt, err := c.statement(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := stmt.QueryContext(ctx, args)
-	if err != nil {
-		c.forgetIfStale(query, err)
-		return nil, err
-	}
-	return rows, nil
+	return runPrepared(ctx, c, query, func(stmt statementRunner) (driver.Rows, error) { return stmt.QueryContext(ctx, args) })
 }
 
 func (c *statementCachingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	if len(args) == 0 {
 		return c.libpqConn.ExecContext(ctx, query, args)
 	}
+	return runPrepared(ctx, c, query, func(stmt statementRunner) (driver.Result, error) { return stmt.ExecContext(ctx, args) })
+}
+
+// runPrepared runs query's prepared statement with run, and forgets the
+// statement when PostgreSQL says it went stale.
+func runPrepared[R any](ctx context.Context, c *statementCachingConn, query string, run func(statementRunner) (R, error)) (R, error) {
+	var none R
 	stmt, err := c.statement(ctx, query)
 	if err != nil {
-		return nil, err
+		return none, err
 	}
-	res, err := stmt.ExecContext(ctx, args)
+	r, err := run(stmt)
 	if err != nil {
 		c.forgetIfStale(query, err)
-		return nil, err
+		return none, err
 	}
-	return res, nil
+	return r, nil
 }
 
 // statement returns the connection's prepared statement for query,
