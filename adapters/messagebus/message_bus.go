@@ -63,43 +63,9 @@ func NewMessageBus(cfg MessageBusConfig) (*MessageBus, error) {
 		return nil, err
 	}
 	publisher := cfg.PubSub.Publisher()
-
-	// Order matters: the first middleware is the outermost. The handler
-	// workers come first so that the whole chain runs on them. PoisonQueue must
-	// see the error only after Retry has given up (Watermill issues 580, 645).
-	poison, err := middleware.PoisonQueue(&poisonCounter{publisher: publisher, onPoisoned: cfg.OnPoisoned}, PoisonTopic)
-	if err != nil {
+	if err := addMiddlewares(router, cfg, publisher); err != nil {
 		return nil, err
 	}
-	router.AddMiddleware(
-		handlerWorkers(),
-		poison,
-		middleware.Retry{
-			MaxRetries:          cfg.Retry.MaxRetries,
-			InitialInterval:     cfg.Retry.InitialInterval,
-			MaxInterval:         cfg.Retry.MaxInterval,
-			Multiplier:          2,
-			RandomizationFactor: 0.2,
-			ResetContextOnRetry: true,
-			ShouldRetry: func(p middleware.RetryParams) bool {
-				retry := !app.IsPermanent(p.Err)
-				if retry && cfg.OnRetry != nil {
-					cfg.OnRetry()
-				}
-				return retry
-			},
-			// No logger: LogMessages reports every failed attempt with the
-			// message's correlation id, which Retry's own log line lacks.
-		}.Middleware,
-		// Inside Retry: while the database or broker is away the message
-		// waits for it and counts no retries; Retry and PoisonQueue see
-		// the error only once the outage outlasts the policy.
-		waitOutDependencies(cfg.Outage, cfg.OnOutageWait),
-		middleware.Recoverer,
-		middleware.CorrelationID,
-	)
-	router.AddMiddleware(cfg.Middlewares...)
-
 	commandBus, err := NewCommandBus(publisher, cfg.Logger)
 	if err != nil {
 		return nil, err
@@ -125,6 +91,8 @@ func NewMessageBus(cfg MessageBusConfig) (*MessageBus, error) {
 		GenerateSubscribeTopic: func(p cqrs.EventProcessorGenerateSubscribeTopicParams) (string, error) {
 			return EventTopic(p.EventName), nil
 		},
+		// Events of one group may be handled concurrently; commands keep
+		// their order.
 		SubscriberConstructor: func(p cqrs.EventProcessorSubscriberConstructorParams) (message.Subscriber, error) {
 			return cfg.PubSub.ConcurrentSubscriber(ConsumerGroup(p.HandlerName))
 		},
@@ -141,6 +109,52 @@ func NewMessageBus(cfg MessageBusConfig) (*MessageBus, error) {
 		commandProcessor: commandProcessor,
 		eventProcessor:   eventProcessor,
 	}, nil
+}
+
+// addMiddlewares puts the failure rules around every handler. Order
+// matters: the first middleware is the outermost. The handler workers come
+// first so that the whole chain runs on them. PoisonQueue must see the
+// error only after Retry has given up (Watermill issues 580, 645).
+func addMiddlewares(router *message.Router, cfg MessageBusConfig, publisher message.Publisher) error {
+	poison, err := middleware.PoisonQueue(&poisonCounter{publisher: publisher, onPoisoned: cfg.OnPoisoned}, PoisonTopic)
+	if err != nil {
+		return err
+	}
+	router.AddMiddleware(
+		handlerWorkers(),
+		poison,
+		retry(cfg),
+		// Inside Retry: while the database or broker is away the message
+		// waits for it and counts no retries; Retry and PoisonQueue see
+		// the error only once the outage outlasts the policy.
+		waitOutDependencies(cfg.Outage, cfg.OnOutageWait),
+		middleware.Recoverer,
+		middleware.CorrelationID,
+	)
+	router.AddMiddleware(cfg.Middlewares...)
+	return nil
+}
+
+// retry retries what may succeed later with exponential backoff; the
+// error's kind says which errors are permanent.
+func retry(cfg MessageBusConfig) message.HandlerMiddleware {
+	return middleware.Retry{
+		MaxRetries:          cfg.Retry.MaxRetries,
+		InitialInterval:     cfg.Retry.InitialInterval,
+		MaxInterval:         cfg.Retry.MaxInterval,
+		Multiplier:          2,
+		RandomizationFactor: 0.2,
+		ResetContextOnRetry: true,
+		ShouldRetry: func(p middleware.RetryParams) bool {
+			retry := !app.IsPermanent(p.Err)
+			if retry && cfg.OnRetry != nil {
+				cfg.OnRetry()
+			}
+			return retry
+		},
+		// No logger: LogMessages reports every failed attempt with the
+		// message's correlation id, which Retry's own log line lacks.
+	}.Middleware
 }
 
 // AddHandlers registers the handlers. Every command must have exactly one

@@ -16,18 +16,6 @@ func (e NotLeaseHolderError) Error() string {
 	return fmt.Sprintf("redis pub/sub bridge %s does not hold the lease", e.Holder)
 }
 
-// AppendError is a Pub/Sub message that could not be appended to its stream.
-type AppendError struct {
-	Channel, Stream string
-	Err             error
-}
-
-func (e *AppendError) Error() string {
-	return fmt.Sprintf("appending the message of channel %s to stream %s: %v", e.Channel, e.Stream, e.Err)
-}
-
-func (e *AppendError) Unwrap() error { return e.Err }
-
 // PublishError is a message that could not be published on its channel.
 type PublishError struct {
 	Channel, MessageUUID string

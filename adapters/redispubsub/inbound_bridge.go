@@ -213,7 +213,7 @@ func (b *InboundBridge) appendMessage(msg *redis.Message) {
 		if errors.As(err, new(NotLeaseHolderError)) {
 			reason = FailureNotHolder
 		}
-		b.cfg.Logger.Error("Pub/Sub message not appended to its stream", "error", &AppendError{Channel: msg.Channel, Stream: stream, Err: err},
+		b.cfg.Logger.Error("Pub/Sub message not appended to its stream", "channel", msg.Channel, "stream", stream, "error", err,
 			"reason", reason, "payload", msg.Payload, "correlation_id", correlationID)
 		if b.cfg.OnAppendFailed != nil {
 			b.cfg.OnAppendFailed(reason)
